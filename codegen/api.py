@@ -1,0 +1,158 @@
+"""The public Python API: inspect and convert MATLAB .mat networks."""
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from codegen import emit, weights
+from codegen.errors import ConversionError
+from codegen.importers import dltoolbox
+from codegen.ir import Graph
+from codegen.passes.names import assign_names
+from codegen.readers import mat
+
+MATCONVNET_KINDS = ("SimpleNN", "DagNN")
+
+
+@dataclass
+class Conversion:
+    graph: Graph
+    source: str  # model.py text
+    tensors: bytes  # model.safetensors bytes
+    warnings: list[str] = field(default_factory=list)
+
+
+def _where(file: mat.MatFile, path: str) -> str:
+    return f"{file.path.name}, variable '{path}'"
+
+
+def select(file: mat.MatFile, variable: str | None) -> mat.FoundNetwork:
+    """The one network to convert: by path, or the only one in the file."""
+    found = mat.find_networks(file.variables)
+    if not found:
+        names = ", ".join(sorted(file.variables)) or "none"
+        raise ConversionError(
+            f"{file.path.name}: no MATLAB network found (variables: {names}); save the network object itself, e.g. save('net.mat','net')."
+        )
+    if variable is None:
+        if len(found) > 1:
+            paths = ", ".join(f"'{f.path}' ({f.kind})" for f in found)
+            raise ConversionError(f"{file.path.name} holds {len(found)} networks: {paths}; choose one with --variable PATH.")
+        return found[0]
+    for f in found:
+        if f.path == variable:
+            return f
+    paths = ", ".join(f"'{f.path}'" for f in found)
+    raise ConversionError(f"{file.path.name}: no network at variable '{variable}'; networks found: {paths}.")
+
+
+def import_graph(found: mat.FoundNetwork, where: str) -> Graph:
+    if found.kind in MATCONVNET_KINDS:
+        from codegen.importers import matconvnet
+
+        return matconvnet.import_network(found.value, found.kind, where)
+    return dltoolbox.import_network(found.value, found.kind, where)
+
+
+def default_class_name(file_name: str, variable: str) -> str:
+    """PascalCase from the file stem and variable, e.g. ccn_net.mat + net -> CcnNet."""
+    stem = Path(file_name).stem
+    words = re.findall(r"[A-Za-z0-9]+", stem)
+    last = re.findall(r"[A-Za-z0-9]+", variable.split(".")[-1])
+    if last and last[-1].lower() not in {w.lower() for w in words}:
+        words += last
+    name = "".join(w[:1].upper() + w[1:] for w in words) or "Model"
+    if name[0].isdigit():
+        name = "Net" + name
+    return name
+
+
+def convert_file(
+    path: str | Path,
+    variable: str | None = None,
+    class_name: str | None = None,
+) -> Conversion:
+    """Read, import, name and render one network; writes nothing."""
+    file = mat.load(path)
+    found = select(file, variable)
+    where = _where(file, found.path)
+    graph = import_graph(found, where)
+    graph.source_name = file.path.name
+    graph.source_sha256 = file.sha256
+    graph.variable = found.path
+    graph.class_name = class_name or default_class_name(file.path.name, found.path)
+    if not graph.class_name.isidentifier():
+        raise ConversionError(f"--class-name {class_name!r} is not a valid Python class name.")
+    command = f"mat2torch convert {file.path.name}"
+    if variable is not None:
+        command += f" --variable {variable}"
+    if class_name is not None:
+        command += f" --class-name {class_name}"
+    graph.command = command
+    assign_names(graph)
+    notes = []
+    if not graph.trained:
+        notes.append(f"{where}: the network is untrained; parameters without stored values keep PyTorch's default initialisation.")
+    return Conversion(graph, emit.render_model(graph), weights.to_bytes(graph), notes)
+
+
+def convert(
+    path: str | Path,
+    out_dir: str | Path,
+    variable: str | None = None,
+    class_name: str | None = None,
+    force: bool = False,
+) -> Conversion:
+    """Convert and write out_dir/model.py and out_dir/model.safetensors, all or nothing."""
+    out = Path(out_dir)
+    targets = [out / "model.py", out / "model.safetensors"]
+    if not force:
+        existing = [t for t in targets if t.exists()]
+        if existing:
+            raise ConversionError(f"{existing[0]} already exists; pass --force to overwrite it.")
+    result = convert_file(path, variable, class_name)
+    out.mkdir(parents=True, exist_ok=True)
+    _write_atomically({targets[0]: result.source.encode(), targets[1]: result.tensors})
+    return result
+
+
+def _write_atomically(files: dict[Path, bytes]) -> None:
+    """Write every file to a temporary name first, then rename all: no partial output."""
+    staged: list[tuple[str, Path]] = []
+    try:
+        for target, data in files.items():
+            fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(data)
+            staged.append((tmp, target))
+        for tmp, target in staged:
+            os.replace(tmp, target)
+    finally:
+        for tmp, _ in staged:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+
+
+def inspect_file(path: str | Path) -> dict[str, Any]:
+    """What `mat2torch inspect` prints, as data."""
+    file = mat.load(path)
+    networks = []
+    for found in mat.find_networks(file.variables):
+        entry: dict[str, Any] = {"path": found.path, "kind": found.kind}
+        try:
+            graph = import_graph(found, _where(file, found.path))
+            entry["layers"] = [(n.name, n.matlab_class, n.op) for n in graph.nodes]
+            entry["inputs"] = [(gi.name, gi.info.describe()) for gi in graph.inputs]
+            entry["parameters"] = sum(int(v.size) for n in graph.nodes for k, v in n.params.items() if v is not None and k != "num_batches_tracked")
+            entry["trained"] = graph.trained
+            entry["error"] = None
+        except ConversionError as exc:
+            entry["error"] = str(exc)
+            entry["layers"] = []
+        networks.append(entry)
+    return {"file": file.path.name, "networks": networks}

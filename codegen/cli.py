@@ -1,0 +1,72 @@
+"""Command line: argument parsing only; the work is in codegen.api."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from codegen import __version__, api
+from codegen.errors import ConversionError
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="mat2torch",
+        description="Convert a neural network saved by MATLAB (.mat) into a readable PyTorch model.py and model.safetensors.",
+    )
+    parser.add_argument("--version", action="version", version=f"mat2torch {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    conv = sub.add_parser("convert", help="write DIR/model.py and DIR/model.safetensors")
+    conv.add_argument("file", help="a .mat file (v7 or v7.3)")
+    conv.add_argument("-o", "--output", default=".", help="output directory (default: current directory)")
+    conv.add_argument("--variable", metavar="PATH", help="which network, as listed by `mat2torch inspect`")
+    conv.add_argument("--class-name", metavar="NAME", help="name of the generated nn.Module class")
+    conv.add_argument("--force", action="store_true", help="overwrite existing output files")
+
+    insp = sub.add_parser("inspect", help="list the networks in a .mat file and their layers")
+    insp.add_argument("file", help="a .mat file (v7 or v7.3)")
+    return parser
+
+
+def _inspect(path: str) -> None:
+    report = api.inspect_file(path)
+    networks = report["networks"]
+    if not networks:
+        print(f"{report['file']}: no MATLAB network found.")
+        return
+    print(f"{report['file']}: {len(networks)} network{'s' if len(networks) != 1 else ''}")
+    for net in networks:
+        print()
+        print(f"{net['path']}  ({net['kind']})")
+        if net["error"]:
+            print(f"  cannot convert: {net['error']}")
+            continue
+        inputs = "; ".join(f"{name}: {desc}" for name, desc in net["inputs"])
+        state = "trained" if net["trained"] else "UNTRAINED (no stored weights)"
+        print(f"  layers: {len(net['layers'])}   inputs: {inputs}   parameters: {net['parameters']:,}   {state}")
+        width = max(len(name) for name, _, _ in net["layers"])
+        for name, cls, op in net["layers"]:
+            print(f"    {name:<{width}}  {cls}  → {op}")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        if args.command == "inspect":
+            _inspect(args.file)
+            return 0
+        result = api.convert(args.file, args.output, args.variable, args.class_name, args.force)
+    except ConversionError as exc:
+        print(f"mat2torch: error: {exc}", file=sys.stderr)
+        return 2
+    for note in result.warnings:
+        print(f"mat2torch: warning: {note}", file=sys.stderr)
+    g = result.graph
+    print(f"Wrote {args.output}/model.py ({g.class_name}, {len(g.nodes)} layers) and {args.output}/model.safetensors")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

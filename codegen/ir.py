@@ -1,0 +1,94 @@
+"""The intermediate representation: a graph of layers, framework-neutral on input,
+PyTorch-layout on output.
+
+Converters fill it; passes rewrite it; templates only format it. Parameters are numpy
+arrays already in PyTorch layout, so rendering never transforms weights.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+# Layout of a tensor flowing between layers, batch dimension first in PyTorch terms.
+IMAGE = "image"  # (N, C, H, W); shape = (C, H, W)
+FEATURE = "feature"  # (N, C); shape = (C,)
+SEQUENCE = "sequence"  # (N, T, C); shape = (C,), T free
+LAYOUTS = (IMAGE, FEATURE, SEQUENCE)
+
+
+@dataclass(frozen=True)
+class TensorInfo:
+    """What is known about a tensor: its layout and per-sample size (None = unknown)."""
+
+    layout: str
+    shape: tuple[int | None, ...]
+
+    @property
+    def channels(self) -> int | None:
+        return self.shape[0] if self.shape else None
+
+    def describe(self) -> str:
+        dims = {IMAGE: "C×H×W", FEATURE: "C", SEQUENCE: "C (×T)"}[self.layout]
+        sizes = "×".join("?" if s is None else str(s) for s in self.shape)
+        return f"{self.layout} {dims} = {sizes}"
+
+
+@dataclass
+class Node:
+    """One emitted construct. ``op`` names its template; ``name`` is the MATLAB name."""
+
+    name: str
+    op: str
+    matlab_class: str
+    inputs: list[str] = field(default_factory=list)
+    attrs: dict[str, Any] = field(default_factory=dict)
+    params: dict[str, np.ndarray | None] = field(default_factory=dict)
+    buffers: dict[str, np.ndarray] = field(default_factory=dict)
+    out: TensorInfo | None = None
+    comment: str = ""
+    ident: str = ""  # legalised Python identifier, set by passes.names
+
+
+@dataclass
+class GraphInput:
+    name: str
+    info: TensorInfo
+    ident: str = ""
+
+
+@dataclass
+class Graph:
+    """A whole network, nodes in topological order."""
+
+    source_name: str
+    source_sha256: str
+    variable: str
+    matlab_class: str
+    inputs: list[GraphInput] = field(default_factory=list)
+    nodes: list[Node] = field(default_factory=list)
+    outputs: list[str] = field(default_factory=list)
+    classes: tuple[str, ...] | None = None
+    response_names: tuple[str, ...] | None = None
+    trained: bool = True
+    notes: list[str] = field(default_factory=list)
+    class_name: str = "Model"
+    matlab_layer_count: int = 0
+    command: str = ""
+
+    @property
+    def notes_layer_count(self) -> str:
+        """"17 MATLAB layers" — output layers included, as MATLAB counts them."""
+        count = self.matlab_layer_count or len(self.nodes)
+        return f"{count} MATLAB layer{'s' if count != 1 else ''}"
+
+    def node(self, name: str) -> Node:
+        for n in self.nodes:
+            if n.name == name:
+                return n
+        raise KeyError(name)
+
+    def consumers(self, name: str) -> list[Node]:
+        return [n for n in self.nodes if name in n.inputs]

@@ -1,0 +1,73 @@
+"""Fully connected layers, with MATLAB's column-major flatten order."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from codegen.ir import FEATURE, IMAGE, SEQUENCE, Node, TensorInfo
+from codegen.layers.common import f32
+from codegen.layers.record import LayerRecord
+from codegen.layers.registry import register
+
+
+def _in_size(layer: LayerRecord, info: TensorInfo) -> tuple[int, int, int] | int | None:
+    """(H, W, C) for image inputs, C otherwise; from propagation, else from InputSize."""
+    if info.layout == IMAGE:
+        c, h, w = info.shape
+        if None not in (c, h, w):
+            return (int(h), int(w), int(c))  # type: ignore[arg-type]
+        stored = layer.ints("InputSize")
+        if stored and len(stored) == 3:
+            return stored  # type: ignore[return-value]
+        return None
+    if info.channels is not None:
+        return info.channels
+    stored = layer.ints("InputSize")
+    return stored[-1] if stored else None
+
+
+@register("nnet.cnn.layer.FullyConnectedLayer", ops=("linear",))
+def fully_connected(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
+    info = inputs[0]
+    out_features = layer.ints("OutputSize")
+    if not out_features:
+        raise layer.error("has no OutputSize.")
+    out = out_features[-1]
+    size = _in_size(layer, info)
+    if size is None:
+        raise layer.error("has an unknown input size; give the network's input layer an InputSize.")
+    in_features = int(np.prod(size))
+    weights = layer.array("Weights")
+    bias = layer.array("Bias")
+    params: dict[str, np.ndarray | None] = {"weight": None, "bias": None}
+    comment = ""
+    if weights is not None:
+        if weights.size != in_features * out:
+            raise layer.error(f"stores {weights.size} weights, not {in_features}×{out}.")
+        # (Out, In) as stored in 2-D, else (…, In, Out) with trailing singletons dropped.
+        if weights.ndim == 2 and weights.shape == (out, in_features):
+            matrix = np.asarray(weights)
+        else:
+            matrix = weights.reshape((in_features, out), order="F").T
+        if isinstance(size, tuple):
+            # MATLAB's input index is column-major over (H, W, C): h + H·(w + W·c);
+            # reorder the columns to torch.flatten's c·H·W + h·W + w.
+            h, w, c = size
+            matrix = matrix.T.reshape((h, w, c, out), order="F").transpose(3, 2, 0, 1).reshape(out, in_features)
+            if h * w > 1:
+                comment = "MATLAB flattens H, W, C column-major; weight columns reordered for torch.flatten"
+        params["weight"] = f32(matrix)
+    if bias is not None:
+        params["bias"] = f32(np.asarray(bias).reshape(out))
+    layout = SEQUENCE if info.layout == SEQUENCE else FEATURE
+    return Node(
+        name=layer.name,
+        op="linear",
+        matlab_class=layer.classname,
+        attrs={"in_features": in_features, "out_features": out, "flatten": info.layout == IMAGE},
+        params=params,
+        out=TensorInfo(layout, (out,)),
+        comment=comment,
+    )

@@ -1,0 +1,120 @@
+"""Input layers: the forward arguments, with MATLAB's input normalization baked in."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from codegen.ir import FEATURE, IMAGE, SEQUENCE, Node, TensorInfo
+from codegen.layers.common import f32
+from codegen.layers.record import LayerRecord, learnable_value
+from codegen.layers.registry import register
+
+# Normalization type -> the statistics it stores (struct field names).
+_STATS = {
+    "zerocenter": ("Mean",),
+    "zscore": ("Mean", "Std"),
+    "rescale-symmetric": ("Min", "Max"),
+    "rescale-zero-one": ("Min", "Max"),
+}
+
+
+def _normalization(layer: LayerRecord) -> tuple[str, dict[str, np.ndarray]]:
+    """The normalization type and its raw statistics, from old or new schemas."""
+    norm = layer.raw("Normalization", None)
+    if norm is None or (isinstance(norm, np.ndarray) and norm.size == 0):
+        return "none", {}
+    if isinstance(norm, np.ndarray) and norm.dtype.names:
+        rec = norm.flat[0]
+        fields = norm.dtype.names
+        kind = LayerRecord("", {"Type": rec["Type"]}).text("Type", "none") if "Type" in fields else "none"
+        stats: dict[str, np.ndarray] = {}
+        for key in ("Mean", "Std", "Min", "Max", "AverageImage"):
+            if key in fields:
+                value = learnable_value(rec[key])
+                if value is not None:
+                    stats["Mean" if key == "AverageImage" else key] = value
+        return (kind or "none").lower(), stats
+    text = layer.text("Normalization")
+    return (text or "none").lower(), {}
+
+
+def _stat_to_torch(layer: LayerRecord, value: np.ndarray, info: TensorInfo) -> np.ndarray:
+    """Reshape a statistic by its size against the input size, then to PyTorch order."""
+    arr = np.asarray(value, dtype=np.float64)
+    if info.layout == IMAGE:
+        c, h, w = info.shape
+        assert c is not None and h is not None and w is not None
+        if arr.size == h * w * c:
+            full = arr.reshape((h, w, c), order="F")
+        elif arr.size == c:
+            full = arr.reshape((1, 1, c), order="F")
+        elif arr.size == 1:
+            full = arr.reshape((1, 1, 1))
+        else:
+            raise layer.error(
+                f"stores normalization statistics of shape {arr.shape}, which match neither its input size {h}×{w}×{c} nor its channel count."
+            )
+        return f32(full.transpose(2, 0, 1))
+    c = info.shape[0]
+    if c is not None and arr.size == c:
+        return f32(arr.reshape(c))
+    if arr.size == 1:
+        return f32(arr.reshape(1))
+    raise layer.error(f"stores normalization statistics of shape {arr.shape}, which do not match its {c} channels.")
+
+
+def _input_node(layer: LayerRecord, info: TensorInfo, op: str) -> Node:
+    kind, raw = _normalization(layer)
+    if kind not in ("none", *_STATS):
+        raise layer.error(f"uses Normalization '{kind}', which mat2torch does not support; use 'none', 'zerocenter', 'zscore', 'rescale-symmetric' or 'rescale-zero-one'.")
+    buffers: dict[str, np.ndarray] = {}
+    for key in _STATS.get(kind, ()):
+        if key not in raw:
+            raise layer.error(
+                f"uses '{kind}' normalization but stores no {key}; the network looks untrained — train it or set Normalization to 'none' in MATLAB."
+            )
+        buffers[key.lower()] = _stat_to_torch(layer, raw[key], info)
+    return Node(
+        name=layer.name,
+        op=op,
+        matlab_class=layer.classname,
+        attrs={"normalization": kind, "layout": info.layout, "shape": info.shape},
+        buffers=buffers,
+        out=info,
+    )
+
+
+@register("nnet.cnn.layer.ImageInputLayer", ops=("input",))
+def image_input(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
+    size = layer.ints("InputSize")
+    if not size or len(size) not in (2, 3):
+        raise layer.error("has no usable InputSize.")
+    h, w = size[0], size[1]
+    c = size[2] if len(size) == 3 else 1
+    return _input_node(layer, TensorInfo(IMAGE, (c, h, w)), "input")
+
+
+@register("nnet.cnn.layer.FeatureInputLayer", ops=("input",))
+def feature_input(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
+    size = layer.ints("InputSize")
+    if not size:
+        raise layer.error("has no usable InputSize.")
+    return _input_node(layer, TensorInfo(FEATURE, (size[-1],)), "input")
+
+
+@register("nnet.cnn.layer.SequenceInputLayer", ops=("input",))
+def sequence_input(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
+    size = layer.ints("InputSize")
+    if not size:
+        raise layer.error("has no usable InputSize.")
+    if len(size) > 1:
+        raise layer.error(
+            f"takes sequences of {'×'.join(map(str, size))} images; image sequences are not supported yet."
+        )
+    node = _input_node(layer, TensorInfo(SEQUENCE, (size[0],)), "input")
+    min_length = layer.ints("MinLength")
+    if min_length:
+        node.attrs["min_length"] = min_length[0]
+    return node

@@ -1,0 +1,26 @@
+"""Training-only output layers: they vanish from forward; what they know stays."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from codegen.ir import TensorInfo
+from codegen.layers.record import LayerRecord, text_list
+from codegen.layers.registry import Dropped, register
+
+
+@register(
+    "nnet.cnn.layer.ClassificationOutputLayer",
+    "nnet.cnn.layer.PixelClassificationLayer",
+    "nnet.cnn.layer.DicePixelClassificationLayer",
+    ops=(),
+)
+def classification_output(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Dropped:
+    names = text_list(layer.raw("Categories", None)) or text_list(layer.raw("Classes", None))
+    return Dropped(classes=tuple(names) or None)
+
+
+@register("nnet.cnn.layer.RegressionOutputLayer", ops=())
+def regression_output(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Dropped:
+    names = text_list(layer.raw("ResponseNames", None))
+    return Dropped(response_names=tuple(names) or None)

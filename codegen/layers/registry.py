@@ -1,0 +1,79 @@
+"""Converters registered by MATLAB class, like onnx2torch's converter registry.
+
+A converter takes a :class:`LayerRecord` and the :class:`TensorInfo` of each input and
+returns IR nodes — never code strings. Each registration names the template ops it may
+emit, so a test can check that every op has a template and every template an op.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from codegen.ir import Node, TensorInfo
+from codegen.layers.record import LayerRecord
+
+
+
+@dataclass(frozen=True)
+class Dropped:
+    """What a training-only layer (classification/regression output) leaves behind."""
+
+    classes: tuple[str, ...] | None = None
+    response_names: tuple[str, ...] | None = None
+
+
+Converter = Callable[[LayerRecord, Sequence[TensorInfo]], "Node | Dropped"]
+
+
+@dataclass(frozen=True)
+class Registration:
+    classname: str
+    ops: tuple[str, ...]
+    convert: Converter
+    family: str
+
+
+_REGISTRY: dict[str, Registration] = {}
+
+
+def register(*classnames: str, ops: Sequence[str]) -> Callable[[Converter], Converter]:
+    """Register ``fn`` for fully qualified MATLAB class names (e.g. nnet.cnn.layer.ReLULayer).
+
+    A converter returns :class:`Dropped` for layers that vanish at inference.
+    """
+
+    def deco(fn: Converter) -> Converter:
+        for classname in classnames:
+            if classname in _REGISTRY:
+                raise ValueError(f"MATLAB class {classname!r} is registered twice")
+            _REGISTRY[classname] = Registration(classname, tuple(ops), fn, fn.__module__.rsplit(".", 1)[-1])
+        return fn
+
+    return deco
+
+
+def lookup(classname: str) -> Registration | None:
+    _load_all()
+    return _REGISTRY.get(classname)
+
+
+def registrations() -> dict[str, Registration]:
+    _load_all()
+    return dict(sorted(_REGISTRY.items()))
+
+
+def all_ops() -> set[str]:
+    return {op for reg in registrations().values() for op in reg.ops}
+
+
+def _load_all() -> None:
+    """Import every family module in codegen.layers so its @register calls run."""
+    import importlib
+    import pkgutil
+
+    import codegen.layers as package
+
+    for info in sorted(pkgutil.iter_modules(package.__path__), key=lambda i: i.name):
+        if info.name not in ("record", "registry", "common"):
+            importlib.import_module(f"codegen.layers.{info.name}")

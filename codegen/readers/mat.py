@@ -1,0 +1,125 @@
+"""Bytes → MATLAB values: open a .mat file (v7 or v7.3) and find the networks in it.
+
+Knows nothing about PyTorch. Networks are found anywhere in the file — top-level
+variables, struct fields, cells, other objects' properties (an RL agent's critic) — by
+class name and schema, never by variable name.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from matio import load_from_mat
+from matio.utils.matclass import MatlabOpaque, MatlabOpaqueArray
+
+from codegen.errors import ConversionError
+from codegen.readers.matio_fix import patched_load
+
+NETWORK_CLASSES = {
+    "SeriesNetwork": "SeriesNetwork",
+    "DAGNetwork": "DAGNetwork",
+    "nnet.cnn.LayerGraph": "LayerGraph",
+    "dlnetwork": "dlnetwork",
+}
+LAYER_PREFIXES = ("nnet.cnn.layer.", "nnet.layer.", "rl.layer.")
+
+
+@dataclass
+class FoundNetwork:
+    """A network located in a file: the path to reach it and the object itself."""
+
+    path: str  # e.g. "net", "agent.Critic.Model.any.DLTModelExternal", "s.nets{2}"
+    kind: str  # SeriesNetwork, DAGNetwork, LayerGraph, dlnetwork, LayerArray, SimpleNN, DagNN
+    value: Any
+
+
+@dataclass
+class MatFile:
+    path: Path
+    sha256: str
+    variables: dict[str, Any]
+
+
+def load(path: str | Path) -> MatFile:
+    """Read every variable of a MAT-file; corrupt or non-MAT files give a ConversionError."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConversionError(f"{path}: no such file; give the path of a .mat file saved by MATLAB.")
+    data = path.read_bytes()
+    digest = hashlib.sha256(data).hexdigest()
+    try:
+        with patched_load(), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            variables = load_from_mat(str(path))
+    except Exception as exc:  # mat-io raises many types on corrupt input
+        raise ConversionError(
+            f"{path.name}: could not be read as a MATLAB .mat file ({type(exc).__name__}: {exc}); check that the file is complete and was saved by MATLAB's save()."
+        ) from None
+    variables = {k: v for k, v in variables.items() if not k.startswith("__")}
+    return MatFile(path, digest, variables)
+
+
+def is_layer_object(value: Any) -> bool:
+    return isinstance(value, MatlabOpaque) and str(value.classname).startswith(LAYER_PREFIXES)
+
+
+def _is_layer_array(value: Any) -> bool:
+    if isinstance(value, MatlabOpaqueArray) and value.size > 0:
+        return all(is_layer_object(v) for v in value.ravel(order="F"))
+    return False
+
+
+def find_networks(variables: dict[str, Any]) -> list[FoundNetwork]:
+    """Every network object reachable from the variables, in file order, deduplicated."""
+    found: list[FoundNetwork] = []
+    seen: set[int] = set()
+
+    def visit(value: Any, path: str, depth: int) -> None:
+        if depth > 12 or id(value) in seen:
+            return
+        if isinstance(value, (MatlabOpaque, MatlabOpaqueArray)) or (
+            isinstance(value, np.ndarray) and value.dtype == object
+        ):
+            seen.add(id(value))
+        kind = _network_kind(value)
+        if kind:
+            found.append(FoundNetwork(path, kind, value))
+            return
+        if isinstance(value, MatlabOpaque):
+            if isinstance(value.properties, dict):
+                for key, prop in value.properties.items():
+                    visit(prop, f"{path}.{key}", depth + 1)
+        elif isinstance(value, MatlabOpaqueArray):
+            for i, item in enumerate(value.ravel(order="F")):
+                visit(item, f"{path}({i + 1})", depth + 1)
+        elif isinstance(value, np.ndarray) and value.dtype.names:
+            for i, rec in enumerate(value.ravel(order="F")):
+                index = "" if value.size == 1 else f"({i + 1})"
+                for key in value.dtype.names:
+                    visit(rec[key], f"{path}{index}.{key}", depth + 1)
+        elif isinstance(value, np.ndarray) and value.dtype == object:
+            for i, item in enumerate(value.ravel(order="F")):
+                visit(item, f"{path}{{{i + 1}}}", depth + 1)
+
+    for name, value in variables.items():
+        visit(value, name, 0)
+    return found
+
+
+def _network_kind(value: Any) -> str | None:
+    if isinstance(value, MatlabOpaque):
+        kind = NETWORK_CLASSES.get(str(value.classname))
+        if kind:
+            return kind
+        if is_layer_object(value):
+            return None
+    if _is_layer_array(value):
+        return "LayerArray"
+    from codegen.importers.matconvnet_detect import matconvnet_kind
+
+    return matconvnet_kind(value)
