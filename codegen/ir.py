@@ -48,7 +48,8 @@ class Node:
     params: dict[str, np.ndarray | None] = field(default_factory=dict)
     buffers: dict[str, np.ndarray] = field(default_factory=dict)
     out: TensorInfo | None = None
-    comment: str = ""
+    comment: str = ""  # above the __init__ line: how the parameters were translated
+    forward_comment: str = ""  # above the forward line: how the computation was translated
     ident: str = ""  # legalised Python identifier, set by passes.names
 
 

@@ -20,7 +20,7 @@ def padding_value(layer: LayerRecord) -> tuple[str, float]:
         modes = {
             "replicate": "replicate",
             "symmetric-exclude-edge": "reflect",
-            "symmetric-include-edge": "symmetric",
+            "symmetric-include-edge": "symmetric",  # no F.pad mode: a helper in model.py
         }
         if text not in modes:
             raise layer.error(f"uses PaddingValue '{text}', which mat2torch does not support.")
@@ -28,6 +28,11 @@ def padding_value(layer: LayerRecord) -> tuple[str, float]:
     if raw is None or np.asarray(raw).size == 0:
         return "constant", 0.0
     return "constant", float(np.asarray(raw).ravel()[0])
+
+
+def pad_comment(pad: tuple[int, int, int, int]) -> str:
+    top, bottom, left, right = pad
+    return f"MATLAB PaddingSize [top bottom left right] = [{top} {bottom} {left} {right}]; F.pad takes (left, right, top, bottom)"
 
 
 def padding_attrs(pad: tuple[int, int, int, int], mode: str, value: float) -> dict[str, object]:
@@ -77,4 +82,5 @@ def conv2d(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
         attrs=attrs,
         params=params,
         out=spatial_out(info, out_channels, kernel, stride, dilation, pad),
+        forward_comment=pad_comment(pad) if attrs["pad"] is not None else "",
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from codegen.ir import IMAGE, Node, TensorInfo
+from codegen.layers.conv import pad_comment
 from codegen.layers.common import pair, require_image, resolve_padding, spatial_out
 from codegen.layers.record import LayerRecord
 from codegen.layers.registry import register
@@ -31,7 +32,11 @@ def _pool(layer: LayerRecord, inputs: Sequence[TensorInfo], op: str) -> Node:
             raise layer.error("combines PaddingValue 'mean' with asymmetric padding, which mat2torch does not support yet.")
         attrs["count_include_pad"] = include
     out = spatial_out(info, info.channels, kernel, stride, (1, 1), (top, bottom, left, right))
-    return Node(name=layer.name, op=op, matlab_class=layer.classname, attrs=attrs, out=out)
+    note = ""
+    if not symmetric:
+        note = pad_comment((top, bottom, left, right))
+        note += "; max pooling pads with -inf" if op == "max_pool2d" else "; padded zeros count in the average"
+    return Node(name=layer.name, op=op, matlab_class=layer.classname, attrs=attrs, out=out, forward_comment=note)
 
 
 @register("nnet.cnn.layer.MaxPooling2DLayer", ops=("max_pool2d",))
