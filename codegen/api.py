@@ -23,8 +23,13 @@ MATCONVNET_KINDS = ("SimpleNN", "DagNN")
 class Conversion:
     graph: Graph
     source: str  # model.py text
-    tensors: bytes  # model.safetensors bytes
+    tensors: bytes  # model.safetensors bytes; b"" when the network stores no weights at all
     warnings: list[str] = field(default_factory=list)
+
+    @property
+    def has_weights(self) -> bool:
+        """False for an untrained network with no stored values: no model.safetensors."""
+        return bool(self.tensors)
 
 
 def _where(file: mat.MatFile, path: str) -> str:
@@ -96,9 +101,21 @@ def convert_file(
     graph.command = command
     assign_names(graph)
     notes = []
-    if not graph.trained:
-        notes.append(f"{where}: the network is untrained; parameters without stored values keep PyTorch's default initialisation.")
-    return Conversion(graph, emit.render_model(graph), weights.to_bytes(graph), notes)
+    mode = weights.weights_mode(graph)
+    if mode == "none":
+        notes.append(
+            f"{where}: the network is UNTRAINED (the file stores no weights); model.py is the architecture "
+            "with PyTorch's default initialisation and no model.safetensors is written."
+        )
+    elif mode == "partial":
+        missing = weights.missing_keys(graph)
+        notes.append(
+            f"{where}: the network is UNTRAINED ({len(missing)} of {len(weights.expected_keys(graph))} weight "
+            "arrays have no stored values); those keep PyTorch's default initialisation and are left out of "
+            "model.safetensors (listed in UNTRAINED_KEYS)."
+        )
+    tensors = weights.to_bytes(graph) if mode != "none" else b""
+    return Conversion(graph, emit.render_model(graph), tensors, notes)
 
 
 def convert(
@@ -117,7 +134,12 @@ def convert(
             raise ConversionError(f"{existing[0]} already exists; pass --force to overwrite it.")
     result = convert_file(path, variable, class_name)
     out.mkdir(parents=True, exist_ok=True)
-    _write_atomically({targets[0]: result.source.encode(), targets[1]: result.tensors})
+    files = {targets[0]: result.source.encode()}
+    if result.has_weights:
+        files[targets[1]] = result.tensors
+    _write_atomically(files)
+    if not result.has_weights and targets[1].exists():
+        targets[1].unlink()  # --force over an earlier conversion: no stale weights beside model.py
     return result
 
 
@@ -148,6 +170,7 @@ def inspect_file(path: str | Path) -> dict[str, Any]:
             graph = import_graph(found, _where(file, found.path))
             entry["layers"] = [(n.name, n.matlab_class, n.op) for n in graph.nodes]
             entry["inputs"] = [(gi.name, gi.info.describe()) for gi in graph.inputs]
+            entry["outputs"] = list(graph.outputs)  # MATLAB names, in OutputNames order
             entry["parameters"] = sum(int(v.size) for n in graph.nodes for k, v in n.params.items() if v is not None and k != "num_batches_tracked")
             entry["trained"] = graph.trained
             entry["error"] = None

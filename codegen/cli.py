@@ -46,6 +46,8 @@ def _inspect(path: str) -> None:
         inputs = "; ".join(f"{name}: {desc}" for name, desc in net["inputs"])
         state = "trained" if net["trained"] else "UNTRAINED (no stored weights)"
         print(f"  layers: {len(net['layers'])}   inputs: {inputs}   parameters: {net['parameters']:,}   {state}")
+        if len(net.get("outputs", ())) > 1:
+            print(f"  outputs (forward returns them in this order): {', '.join(net['outputs'])}")
         width = max(len(name) for name, _, _ in net["layers"])
         for name, cls, op in net["layers"]:
             print(f"    {name:<{width}}  {cls}  → {op}")
@@ -64,7 +66,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     for note in result.warnings:
         print(f"mat2torch: warning: {note}", file=sys.stderr)
     g = result.graph
-    print(f"Wrote {args.output}/model.py ({g.class_name}, {len(g.nodes)} layers) and {args.output}/model.safetensors")
+    if result.has_weights:
+        print(f"Wrote {args.output}/model.py ({g.class_name}, {len(g.nodes)} layers) and {args.output}/model.safetensors")
+    else:
+        print(f"Wrote {args.output}/model.py ({g.class_name}, {len(g.nodes)} layers, untrained: no weights to write)")
     return 0
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import re
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
@@ -13,6 +14,7 @@ import black
 import jinja2
 import numpy as np
 
+from codegen import weights
 from codegen.ir import FEATURE, IMAGE, SEQUENCE, Graph, Node
 
 BLACK_MODE = black.Mode()
@@ -52,6 +54,11 @@ def comment_text(value: str) -> str:
     return " ".join(repr(value)[1:-1].split())
 
 
+def doc_text(value: str) -> str:
+    """Text from a file made safe inside a triple-quoted docstring (one line, quotes escaped)."""
+    return comment_text(value).replace('"', '\\"')
+
+
 @lru_cache(maxsize=1)
 def environment() -> jinja2.Environment:
     env = jinja2.Environment(
@@ -64,6 +71,7 @@ def environment() -> jinja2.Environment:
     )
     env.filters["pyrepr"] = pyrepr
     env.filters["comment"] = comment_text
+    env.filters["doc"] = doc_text
     return env
 
 
@@ -77,11 +85,13 @@ class Rendered:
     forward: list[str]
 
 
-def render_node(node: Node, args: list[str]) -> Rendered:
+def render_node(node: Node, args: list[str], targets: list[str] | None = None) -> Rendered:
+    """``targets``: the variables a multi-output node's tuple is unpacked into."""
     module = layer_template(node.op)
     init = [line for line in str(module.init(node)).strip("\n").splitlines() if line.strip()]
     expr = " ".join(str(module.forward(node, args)).split())
-    forward = [] if expr == node.ident else [f"{node.ident} = {expr}"]
+    lhs = ", ".join(targets) if targets else node.ident
+    forward = [] if expr == lhs else [f"{lhs} = {expr}"]
     notes = []
     if node.ident != node.name:
         notes.append(f"# MATLAB layer {comment_text(repr(node.name))}")
@@ -91,34 +101,86 @@ def render_node(node: Node, args: list[str]) -> Rendered:
         init = notes + init
     elif forward:
         forward = notes + forward
+    if node.forward_comment and forward:
+        forward = [f"# {comment_text(node.forward_comment)}"] + forward
     return Rendered(init, forward)
+
+
+def render_helpers(node: Node) -> list[str]:
+    """Module-level definitions a template needs (e.g. an explicit LSTM cell class).
+
+    A template may define a ``helpers(node)`` macro; its output is split into top-level
+    definitions (a blank line followed by an unindented line starts a new one) so that
+    identical definitions from several nodes or templates are emitted once.
+    """
+    macro = getattr(layer_template(node.op), "helpers", None)
+    if macro is None:
+        return []
+    text = str(macro(node)).strip("\n")
+    return [chunk.strip("\n") for chunk in re.split(r"\n[ \t]*\n(?=\S)", text) if chunk.strip()]
+
+
+def _helper_order(chunk: str) -> tuple[int, str]:
+    """Functions before classes, then alphabetical: deterministic and easy to scan."""
+    return (0 if chunk.startswith("def ") else 1, chunk)
 
 
 class TemplateError(RuntimeError):
     """A template rendered invalid Python; carries the rendered source."""
 
 
+def port_idents(graph: Graph) -> dict[str, str]:
+    """Variables for the extra outputs of multi-output nodes: "layer/hidden" → lstm_hidden."""
+    from codegen.passes.names import legalize
+
+    taken = {gi.ident for gi in graph.inputs} | {n.ident for n in graph.nodes}
+    extra: dict[str, str] = {}
+    for node in graph.nodes:
+        for port in list(node.attrs.get("output_ports") or ())[1:]:
+            base = f"{node.ident}_{legalize(port).rstrip('_')}"
+            ident, k = base, 1
+            while ident in taken:
+                ident, k = f"{base}_{k}", k + 1
+            taken.add(ident)
+            extra[f"{node.name}/{port}"] = ident
+    return extra
+
+
 def render_model(graph: Graph) -> str:
     """The complete, black-formatted model.py for a named graph."""
     idents = {gi.name: gi.ident for gi in graph.inputs}
     idents.update({n.name: n.ident for n in graph.nodes})
+    idents.update(port_idents(graph))
     rendered = []
+    helpers: set[str] = set()
     for node in graph.nodes:
         args = [idents[src] for src in node.inputs]
-        rendered.append(render_node(node, args))
-    body_text = "\n".join(line for r in rendered for line in r.init + r.forward)
+        ports = list(node.attrs.get("output_ports") or ())
+        targets = [node.ident] + [idents[f"{node.name}/{p}"] for p in ports[1:]] if len(ports) > 1 else None
+        rendered.append(render_node(node, args, targets))
+        helpers.update(render_helpers(node))
+    helper_list = sorted(helpers, key=_helper_order)
+    body_text = "\n".join([line for r in rendered for line in r.init + r.forward] + helper_list)
     layouts = sorted({gi.info.layout for gi in graph.inputs})
     context = {
         "graph": graph,
         "init_lines": [line for r in rendered for line in r.init],
         "forward_lines": [line for r in rendered for line in r.forward],
         "outputs": [idents[o] for o in graph.outputs],
+        # MATLAB names of the outputs (layer or layer/port), for the forward docstring.
+        "output_names": list(graph.outputs),
+        # "all": every state_dict key has a stored value; "partial": some; "none": no weights file.
+        "weights_mode": weights.weights_mode(graph),
+        "untrained_keys": tuple(weights.missing_keys(graph)),
         "uses_functional": "F." in body_text,
         "layouts": layouts,
         "IMAGE": IMAGE,
         "FEATURE": FEATURE,
         "SEQUENCE": SEQUENCE,
         "n_layers": len(graph.nodes),
+        "helpers": helper_list,
+        # Variable-length sequence batches: forward takes the true lengths.
+        "uses_lengths": any(n.attrs.get("uses_lengths") for n in graph.nodes),
     }
     source = environment().get_template("model.py.jinja").render(**context)
     try:

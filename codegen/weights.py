@@ -17,7 +17,8 @@ def state_arrays(graph: Graph) -> dict[str, np.ndarray]:
             if value is not None:
                 tensors[f"{node.ident}.{key}"] = np.ascontiguousarray(value)
         for key, value in node.buffers.items():
-            tensors[f"{node.ident}_{key}"] = np.ascontiguousarray(value)
+            if value is not None:
+                tensors[f"{node.ident}_{key}"] = np.ascontiguousarray(value)
     return dict(sorted(tensors.items()))
 
 
@@ -28,11 +29,29 @@ def expected_keys(graph: Graph) -> list[str]:
     return sorted(keys)
 
 
-def to_bytes(graph: Graph) -> bytes:
-    from safetensors.numpy import save
+def missing_keys(graph: Graph) -> list[str]:
+    """state_dict keys with no stored value (an untrained network): never written as zeros."""
+    stored = state_arrays(graph)
+    return [k for k in expected_keys(graph) if k not in stored]
 
-    meta = {"source": graph.source_name, "sha256": graph.source_sha256, "variable": graph.variable}
-    return save(state_arrays(graph), metadata=meta)
+
+def weights_mode(graph: Graph) -> str:
+    """'all' (every key has a value), 'partial' (some do) or 'none' (no weights file at all)."""
+    missing = missing_keys(graph)
+    if not missing:
+        return "all"
+    return "partial" if state_arrays(graph) else "none"
+
+
+def to_bytes(graph: Graph) -> bytes:
+    """Deterministic bytes: tensors sorted by key, one metadata entry (safetensors stores
+    metadata in a hash map, so several keys would come out in varying order)."""
+    import torch
+    from safetensors.torch import save
+
+    tensors = {k: torch.from_numpy(np.array(v)) for k, v in state_arrays(graph).items()}
+    source = f"{graph.source_name} sha256={graph.source_sha256} variable={graph.variable}"
+    return save(tensors, metadata={"source": source})
 
 
 def read(path: str | Path) -> dict[str, np.ndarray]:

@@ -3,11 +3,31 @@
 SeriesNetwork, DAGNetwork, LayerGraph, dlnetwork (schema v4 and v6, whose layers sit in
 a nested LayerGraph) and bare layer arrays all reduce to the same thing: a list of layer
 objects plus edges. Each layer goes through the converter registered for its class, in
-topological order, with the sizes of its inputs propagated from the input layers.
+topological order, with the sizes of its inputs propagated from the input layers — which
+is also how untrained networks (no NumChannels, 'same' padding stored as []) get their
+shapes.
+
+Connections: a destination ``layer/inK`` feeds input port K; a source ``layer``,
+``layer/out`` or ``layer/out1`` is the layer's first output, ``layer/outK`` its K-th and
+``layer/<name>`` the output of that name (e.g. ``lstm/hidden``).
+
+Several outputs per layer: a converter whose node produces more than one tensor sets
+``node.attrs["output_ports"]`` to the MATLAB output names (first = the main output,
+named like the layer) and ``node.attrs["output_infos"]`` to their TensorInfos; its
+forward template then returns a tuple. A consumer of port k > 0 lists the producer as
+``"layer/<port name>"`` in ``Node.inputs``, and the emitter unpacks the tuple into one
+variable per port.
+
+Network outputs: a dlnetwork's declared OutputNames (``layer`` or ``layer/outK``), in that
+order; otherwise the layers whose output feeds nothing, in the file's layer order — the
+order of MATLAB's OutputNames for DAGNetworks (training-only output layers vanish and
+their input takes their place).
 """
 
 from __future__ import annotations
 
+import itertools
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -17,15 +37,16 @@ from matio.utils.matclass import MatlabOpaque, MatlabOpaqueArray
 
 from codegen.errors import ConversionError
 from codegen.ir import Graph, GraphInput, Node, TensorInfo
-from codegen.layers.record import LayerRecord, text_list
+from codegen.layers.record import LayerRecord, text_list, to_text
 from codegen.layers.registry import Dropped, lookup, registrations
 
 
 @dataclass
 class Edge:
-    source: str  # layer name, or "layer/outK"
+    source: str  # layer name
     target: str  # layer name
-    port: int  # 0-based input index of target
+    target_port: str  # "", "inK" or an input name such as "hidden"
+    source_port: str = ""  # "", "out", "outK" or an output name such as "hidden"
 
 
 def _any(obj: Any) -> Any:
@@ -62,6 +83,20 @@ def network_parts(value: Any, kind: str) -> tuple[list[Any], list[Edge] | None, 
     return objects, _edges(_field(rec, "Connections")), outputs
 
 
+def split_endpoint(text: str) -> tuple[str, str]:
+    """'layer/in2' → ('layer', 'in2'); 'layer' → ('layer', '')."""
+    if "/" in text:
+        layer, port = text.rsplit("/", 1)
+        return layer, port
+    return text, ""
+
+
+def _port_number(port: str) -> int | None:
+    """'in3' / 'out3' → 3; '' → None."""
+    match = re.fullmatch(r"(?:in|out)(\d+)", port)
+    return int(match.group(1)) if match else None
+
+
 def _edges(table: Any) -> list[Edge]:
     """The Connections table (pandas DataFrame or struct) as edges with input ports."""
     if table is None:
@@ -74,14 +109,9 @@ def _edges(table: Any) -> list[Edge]:
         targets = text_list(_field(table.flat[0], "Destination"))
     edges = []
     for src, dst in zip(sources, targets):
-        target, port = dst, 0
-        if "/" in dst:
-            target, suffix = dst.split("/", 1)
-            digits = "".join(ch for ch in suffix if ch.isdigit())
-            port = int(digits) - 1 if digits else 0
-        if src.endswith("/out1") or src.endswith("/out"):
-            src = src.rsplit("/", 1)[0]
-        edges.append(Edge(src, target, port))
+        target, in_port = split_endpoint(dst)
+        source, out_port = split_endpoint(src)
+        edges.append(Edge(source, target, in_port, out_port))
     return edges
 
 
@@ -90,13 +120,89 @@ def _cell_text(value: Any) -> str:
     return texts[0] if texts else str(value)
 
 
+# MATLAB's default layer names (what trainNetwork/dlnetwork give unnamed layers).
+DEFAULT_NAMES = {
+    "ImageInputLayer": "imageinput",
+    "Image3dInputLayer": "image3dinput",
+    "FeatureInputLayer": "input",
+    "SequenceInputLayer": "sequenceinput",
+    "Convolution1DLayer": "conv1d",
+    "Convolution2DLayer": "conv",
+    "Convolution3DLayer": "conv3d",
+    "GroupedConvolution2DLayer": "groupedconv",
+    "TransposedConvolution2DLayer": "transposed-conv",
+    "FullyConnectedLayer": "fc",
+    "BatchNormalizationLayer": "batchnorm",
+    "LayerNormalizationLayer": "layernorm",
+    "CrossChannelNormalizationLayer": "crossnorm",
+    "ReLULayer": "relu",
+    "LeakyReLULayer": "leakyrelu",
+    "ClippedReLULayer": "clippedrelu",
+    "ELULayer": "elu",
+    "TanhLayer": "tanh",
+    "SigmoidLayer": "sigmoid",
+    "SwishLayer": "swish",
+    "GELULayer": "gelu",
+    "SoftmaxLayer": "softmax",
+    "DropoutLayer": "dropout",
+    "MaxPooling2DLayer": "maxpool",
+    "AveragePooling2DLayer": "avgpool",
+    "GlobalAveragePooling2DLayer": "gapool",
+    "GlobalMaxPooling2DLayer": "gmpool",
+    "AdditionLayer": "addition",
+    "MultiplicationLayer": "multiplication",
+    "DepthConcatenationLayer": "depthcat",
+    "ConcatenationLayer": "concat",
+    "FlattenLayer": "flatten",
+    "LSTMLayer": "lstm",
+    "BiLSTMLayer": "bilstm",
+    "GRULayer": "gru",
+    "ClassificationOutputLayer": "classoutput",
+    "RegressionOutputLayer": "regressionoutput",
+}
+
+
+def default_name(classname: str) -> str:
+    short = classname.rsplit(".", 1)[-1]
+    if short in DEFAULT_NAMES:
+        return DEFAULT_NAMES[short]
+    base = short[:-5] if short.endswith("Layer") and len(short) > 5 else short
+    return base.lower() or "layer"
+
+
+def name_unnamed(records: list[LayerRecord]) -> None:
+    """Give unnamed layers MATLAB's default names, as assembling the network would.
+
+    A default name used once stays bare ('fc'); used several times, each gets a numeric
+    suffix ('conv_1', 'conv_2', ...), skipping names the user already took. (vikas_net.mat
+    holds both the unnamed array and the network MATLAB built from it: they agree.)
+    """
+    unnamed = [r for r in records if not r.text("Name")]
+    if not unnamed:
+        return
+    taken = {r.name for r in records if r.text("Name")}
+    bases = [default_name(r.classname) for r in unnamed]
+    counts = {b: bases.count(b) for b in bases}
+    next_index = {b: 1 for b in bases}
+    for record, base in zip(unnamed, bases):
+        if counts[base] == 1 and base not in taken:
+            name = base
+        else:
+            while f"{base}_{next_index[base]}" in taken:
+                next_index[base] += 1
+            name = f"{base}_{next_index[base]}"
+            next_index[base] += 1
+        taken.add(name)
+        record.name = name
+
+
 def _topological(records: list[LayerRecord], edges: list[Edge]) -> list[LayerRecord]:
     """Kahn's algorithm, stable in the file's layer order."""
     index = {r.name: i for i, r in enumerate(records)}
     indegree = [0] * len(records)
     succ: list[list[int]] = [[] for _ in records]
     for e in edges:
-        s, t = index.get(e.source.split("/")[0]), index.get(e.target)
+        s, t = index.get(e.source), index.get(e.target)
         if s is None or t is None:
             continue
         succ[s].append(t)
@@ -112,26 +218,96 @@ def _topological(records: list[LayerRecord], edges: list[Edge]) -> list[LayerRec
             if indegree[t] == 0:
                 ready.append(t)
     if len(order) != len(records):
-        raise ValueError("the connections contain a cycle")
+        stuck = [records[i].name for i in range(len(records)) if i not in set(order)]
+        raise ValueError(f"the connections contain a cycle through layers {', '.join(repr(s) for s in stuck[:5])}")
     return [records[i] for i in order]
 
 
+def _function_text(record: LayerRecord) -> str:
+    """A FunctionLayer's source text, as MATLAB keeps it in Description (never evaluated)."""
+    text = record.text("Description")
+    if text:
+        return text
+    fcn = record.raw("PredictFcn", None)
+    if isinstance(fcn, np.ndarray) and fcn.dtype == object and fcn.size:
+        inner = fcn.flat[0]
+        if isinstance(inner, np.ndarray) and inner.dtype.names and "function" in inner.dtype.names:
+            return to_text(inner.flat[0]["function"], "") or ""
+    return ""
+
+
 def _unsupported_message(where: str, layers: list[LayerRecord]) -> str:
-    listed = ", ".join(f"'{r.name}' ({r.classname})" for r in layers)
-    custom = [r for r in layers if "." not in r.classname]
-    families = sorted({reg.classname.rsplit(".", 1)[-1] for reg in registrations().values()})
-    if custom:
-        advice = (
-            "user-defined layer classes store no code in the .mat file, so they cannot be converted; "
-            "replace them with built-in layers in MATLAB (or remove them) and save the network again"
+    functions = [r for r in layers if r.short_class == "FunctionLayer"]
+    others = [r for r in layers if r.short_class != "FunctionLayer"]
+    parts = []
+    if functions:
+        listed = ", ".join(f"'{r.name}' (function {_function_text(r)!r})" for r in functions)
+        parts.append(
+            f"FunctionLayer{'s' if len(functions) > 1 else ''} {listed}: a FunctionLayer holds MATLAB code as "
+            "text, which mat2torch never evaluates; replace it with built-in layers in MATLAB and save the "
+            "network again"
         )
-    else:
-        advice = "these layer classes are not supported yet"
-    plural = "layer" if len(layers) == 1 else "layers"
-    return (
-        f"{where}: cannot convert {plural} {listed}: {advice} "
-        f"(supported: {', '.join(families)})."
+    if others:
+        listed = ", ".join(f"'{r.name}' ({r.classname})" for r in others)
+        custom = [r for r in others if "." not in r.classname]
+        if custom:
+            advice = (
+                "user-defined layer classes store no code in the .mat file, so they cannot be converted; "
+                "replace them with built-in layers in MATLAB (or remove them) and save the network again"
+            )
+        else:
+            advice = "these layer classes are not supported yet"
+        plural = "layer" if len(others) == 1 else "layers"
+        parts.append(f"{plural} {listed}: {advice}")
+    families = sorted(
+        {reg.classname.rsplit(".", 1)[-1] for reg in registrations().values() if reg.classname.startswith("nnet.")}
     )
+    return f"{where}: cannot convert {'; and '.join(parts)} (supported: {', '.join(families)})."
+
+
+def _is_input_layer(record: LayerRecord) -> bool:
+    return record.short_class.endswith("InputLayer")
+
+
+class _Ports:
+    """Which tensor each (layer, output port) is, as converters produce them."""
+
+    def __init__(self, where: str) -> None:
+        self.where = where
+        self.infos: dict[str, TensorInfo] = {}  # producer key -> info
+        self.ports: dict[str, tuple[str, ...]] = {}  # layer -> its output port names
+        self.alias: dict[str, str] = {}  # dropped layer -> the producer key it passes through
+
+    def add(self, node: Node) -> None:
+        assert node.out is not None
+        ports = tuple(node.attrs.get("output_ports") or ("out",))
+        infos = list(node.attrs.get("output_infos") or [node.out])
+        self.ports[node.name] = ports
+        self.infos[node.name] = infos[0]
+        for port, info in zip(ports[1:], infos[1:]):
+            self.infos[f"{node.name}/{port}"] = info
+
+    def resolve(self, layer: str, port: str, consumer: str) -> str:
+        """The producer key of ``layer/port`` (``layer`` alone for its first output)."""
+        if layer in self.alias:
+            if port not in ("", "out", "out1"):
+                raise ConversionError(f"{self.where}: layer '{consumer}' reads output '{port}' of '{layer}', which is removed at inference.")
+            return self.alias[layer]
+        if layer not in self.ports:
+            raise ConversionError(f"{self.where}: layer '{consumer}' is connected to '{layer}', which produces no output.")
+        ports = self.ports[layer]
+        number = _port_number(port)
+        if port in ("", "out") or port == ports[0]:
+            index = 0
+        elif port in ports:
+            index = ports.index(port)
+        elif number is not None and 1 <= number <= len(ports):
+            index = number - 1
+        else:
+            raise ConversionError(
+                f"{self.where}: layer '{consumer}' is connected to output '{port}' of '{layer}', which has outputs {', '.join(ports)}."
+            )
+        return layer if index == 0 else f"{layer}/{ports[index]}"
 
 
 def import_network(value: Any, kind: str, where: str) -> Graph:
@@ -143,11 +319,21 @@ def import_network(value: Any, kind: str, where: str) -> Graph:
     records = [LayerRecord.from_object(o, where) for o in objects if isinstance(o, MatlabOpaque)]
     if not records:
         raise ConversionError(f"{where}: the {kind} has no layers to convert.")
+    if kind == "LayerArray":
+        name_unnamed(records)
     names = [r.name for r in records]
-    if len(set(names)) != len(names):
-        raise ConversionError(f"{where}: the {kind} has duplicate layer names; rename them in MATLAB.")
+    duplicates = sorted({n for n in names if names.count(n) > 1})
+    if duplicates:
+        raise ConversionError(
+            f"{where}: the {kind} has several layers named {', '.join(repr(d) for d in duplicates)}; give them unique names in MATLAB."
+        )
     if edges is None:
-        edges = [Edge(a.name, b.name, 0) for a, b in zip(records, records[1:])]
+        edges = [Edge(a.name, b.name, "") for a, b in itertools.pairwise(records)]
+    known = set(names)
+    for e in edges:
+        for end in (e.source, e.target):
+            if end not in known:
+                raise ConversionError(f"{where}: the Connections table names layer '{end}', which is not in the network.")
     try:
         ordered = _topological(records, edges)
     except ValueError as exc:
@@ -158,21 +344,34 @@ def import_network(value: Any, kind: str, where: str) -> Graph:
         raise ConversionError(_unsupported_message(where, unsupported))
 
     graph = Graph(source_name="", source_sha256="", variable="", matlab_class=kind, matlab_layer_count=len(records))
-    producers: dict[str, TensorInfo] = {}
-    alias: dict[str, str] = {}  # dropped layer -> the tensor it passes through
+    ports = _Ports(where)
     incoming: dict[str, list[Edge]] = {}
     for e in edges:
         incoming.setdefault(e.target, []).append(e)
 
     for record in ordered:
-        sources = [alias.get(e.source, e.source) for e in sorted(incoming.get(record.name, []), key=lambda e: e.port)]
-        infos: list[TensorInfo] = []
-        for src in sources:
-            if src not in producers:
-                raise ConversionError(f"{where}: layer '{record.name}' is connected to '{src}', which produces no output.")
-            infos.append(producers[src])
         registration = lookup(record.classname)
         assert registration is not None
+        indexed = []
+        for e in incoming.get(record.name, []):
+            index = registration.input_index(e.target_port)
+            if index is None:
+                raise ConversionError(
+                    f"{where}: layer '{record.name}' ({record.classname}) has no input named '{e.target_port}' "
+                    f"(its inputs: {', '.join(registration.input_names)})."
+                )
+            indexed.append((index, e))
+        wired = [e for _, e in sorted(indexed, key=lambda pair: pair[0])]
+        taken = [index for index, _ in indexed]
+        if len(set(taken)) != len(taken):
+            raise ConversionError(f"{where}: layer '{record.name}' has two connections into the same input.")
+        if not wired and not _is_input_layer(record):
+            raise ConversionError(
+                f"{where}: layer '{record.name}' ({record.classname}) has no input connected and is not an input layer; "
+                "connect it (or add an input layer with an InputSize) in MATLAB."
+            )
+        sources = [ports.resolve(e.source, e.source_port, record.name) for e in wired]
+        infos = [ports.infos[src] for src in sources]
         result = registration.convert(record, infos)
         if isinstance(result, Dropped):
             if result.classes:
@@ -180,28 +379,53 @@ def import_network(value: Any, kind: str, where: str) -> Graph:
             if result.response_names:
                 graph.response_names = result.response_names
             if sources:
-                alias[record.name] = sources[0]
+                ports.alias[record.name] = sources[0]
             continue
         result.inputs = sources
         if result.op == "input":
             graph.inputs.append(GraphInput(record.name, result.out))  # type: ignore[arg-type]
             result.inputs = [record.name]
         graph.nodes.append(result)
-        assert result.out is not None
-        producers[record.name] = result.out
+        ports.add(result)
 
-    consumed = {src for n in graph.nodes for src in n.inputs if src != n.name}
-    if declared_outputs:
-        graph.outputs = [alias.get(o, o) for o in declared_outputs]
-    else:
-        graph.outputs = [n.name for n in graph.nodes if n.name not in consumed]
-    graph.trained = all(v is not None for n in graph.nodes for v in n.params.values())
+    graph.outputs = _outputs(where, records, edges, declared_outputs, ports)
+    graph.trained = all(v is not None for n in graph.nodes for v in (*n.params.values(), *n.buffers.values()))
     return graph
+
+
+def _outputs(where: str, records: list[LayerRecord], edges: list[Edge], declared: list[str], ports: _Ports) -> list[str]:
+    """Producer keys of the network outputs, in MATLAB's OutputNames order."""
+    keys: list[str] = []
+    if declared:
+        for text in declared:
+            layer, port = split_endpoint(text)
+            if layer not in ports.ports and layer not in ports.alias:
+                raise ConversionError(f"{where}: the network declares output '{text}', which no converted layer produces.")
+            keys.append(ports.resolve(layer, port, "(network output)"))
+    else:
+        feeding = {e.source for e in edges}
+        for record in records:
+            if record.name in feeding:
+                continue
+            if record.name in ports.alias:
+                keys.append(ports.alias[record.name])
+            elif record.name in ports.ports:
+                keys.append(record.name)
+    unique: list[str] = []
+    for key in keys:
+        if key not in unique:
+            unique.append(key)
+    if not unique:
+        raise ConversionError(f"{where}: the network has no output.")
+    return unique
 
 
 def describe_layers(value: Any, kind: str) -> list[LayerRecord]:
     objects, _, _ = network_parts(value, kind)
-    return [LayerRecord.from_object(o) for o in objects if isinstance(o, MatlabOpaque)]
+    records = [LayerRecord.from_object(o) for o in objects if isinstance(o, MatlabOpaque)]
+    if kind == "LayerArray":
+        name_unnamed(records)
+    return records
 
 
-__all__: Sequence[str] = ("import_network", "describe_layers", "network_parts")
+__all__: Sequence[str] = ("describe_layers", "import_network", "name_unnamed", "network_parts", "split_endpoint")

@@ -69,19 +69,28 @@ def _input_node(layer: LayerRecord, info: TensorInfo, op: str) -> Node:
     kind, raw = _normalization(layer)
     if kind not in ("none", *_STATS):
         raise layer.error(f"uses Normalization '{kind}', which mat2torch does not support; use 'none', 'zerocenter', 'zscore', 'rescale-symmetric' or 'rescale-zero-one'.")
-    buffers: dict[str, np.ndarray] = {}
+    buffers: dict[str, np.ndarray | None] = {}
+    # Untrained networks: MATLAB computes the statistics from the training data, so the
+    # file has none. The buffer keeps its place (channel-wise, MATLAB's 'auto' choice when
+    # it computes them) with a neutral value, and no value is written to the weights file.
+    unstored: dict[str, tuple[int, ...]] = {}
     for key in _STATS.get(kind, ()):
         if key not in raw:
-            raise layer.error(
-                f"uses '{kind}' normalization but stores no {key}; the network looks untrained — train it or set Normalization to 'none' in MATLAB."
-            )
+            if info.channels is None:
+                raise layer.error(f"uses '{kind}' normalization but stores no {key} and has no channel count.")
+            unstored[key.lower()] = (info.channels, 1, 1) if info.layout == IMAGE else (info.channels,)
+            buffers[key.lower()] = None
+            continue
         buffers[key.lower()] = _stat_to_torch(layer, raw[key], info)
+    attrs: dict[str, object] = {"normalization": kind, "layout": info.layout, "shape": info.shape}
+    if unstored:
+        attrs["unstored_shapes"] = unstored
     return Node(
         name=layer.name,
         op=op,
         matlab_class=layer.classname,
-        attrs={"normalization": kind, "layout": info.layout, "shape": info.shape},
-        buffers=buffers,
+        attrs=attrs,
+        buffers=buffers,  # type: ignore[arg-type]
         out=info,
     )
 

@@ -32,12 +32,23 @@ class Registration:
     ops: tuple[str, ...]
     convert: Converter
     family: str
+    input_names: tuple[str, ...] = ("in",)  # MATLAB's names of the input ports, in order
+
+    def input_index(self, port: str) -> int | None:
+        """0-based index of a Connections destination port: 'in2' → 1, 'hidden' → 1."""
+        if port in ("", "in"):
+            return 0
+        if port.startswith("in") and port[2:].isdigit():
+            return int(port[2:]) - 1
+        return self.input_names.index(port) if port in self.input_names else None
 
 
 _REGISTRY: dict[str, Registration] = {}
 
 
-def register(*classnames: str, ops: Sequence[str]) -> Callable[[Converter], Converter]:
+def register(
+    *classnames: str, ops: Sequence[str], input_names: Sequence[str] = ("in",)
+) -> Callable[[Converter], Converter]:
     """Register ``fn`` for fully qualified MATLAB class names (e.g. nnet.cnn.layer.ReLULayer).
 
     A converter returns :class:`Dropped` for layers that vanish at inference.
@@ -47,7 +58,9 @@ def register(*classnames: str, ops: Sequence[str]) -> Callable[[Converter], Conv
         for classname in classnames:
             if classname in _REGISTRY:
                 raise ValueError(f"MATLAB class {classname!r} is registered twice")
-            _REGISTRY[classname] = Registration(classname, tuple(ops), fn, fn.__module__.rsplit(".", 1)[-1])
+            _REGISTRY[classname] = Registration(
+                classname, tuple(ops), fn, fn.__module__.rsplit(".", 1)[-1], tuple(input_names)
+            )
         return fn
 
     return deco

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import warnings
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -75,7 +76,15 @@ def _is_layer_array(value: Any) -> bool:
 
 
 def find_networks(variables: dict[str, Any]) -> list[FoundNetwork]:
-    """Every network object reachable from the variables, in file order, deduplicated."""
+    """Every network object reachable from the variables, in file order, deduplicated.
+
+    The path is how MATLAB code would reach the network: ``s.field``, ``obj.Property``,
+    ``c{2}`` (cells), ``a(3)`` (struct and object arrays), ``m('key')`` (containers.Map);
+    a built-in object's saved data sits in its ``any`` struct, so an RL agent's critic is
+    ``agent.Critic.Model.any.DLTModelExternal``. A network's own parts (a dlnetwork's
+    LayerGraph) are not listed separately. Objects seen twice (shared handles, cyclic
+    references in option objects) are visited once.
+    """
     found: list[FoundNetwork] = []
     seen: set[int] = set()
 
@@ -105,9 +114,18 @@ def find_networks(variables: dict[str, Any]) -> list[FoundNetwork]:
         elif isinstance(value, np.ndarray) and value.dtype == object:
             for i, item in enumerate(value.ravel(order="F")):
                 visit(item, f"{path}{{{i + 1}}}", depth + 1)
+        elif isinstance(value, Mapping):  # containers.Map
+            seen.add(id(value))
+            for key, item in value.items():
+                visit(item, f"{path}({key!r})", depth + 1)
 
     for name, value in variables.items():
         visit(value, name, 0)
+    from codegen.importers.matconvnet_detect import TOP_LEVEL, top_level_network
+
+    top = top_level_network(variables)  # a MatConvNet net saved with -struct
+    if top is not None:
+        found.append(FoundNetwork(TOP_LEVEL, top[0], top[1]))
     return found
 
 

@@ -44,7 +44,7 @@ def _vals(v: Any) -> list[int]:
     arr = np.asarray(v)
     if arr.size == 0 or arr.dtype.kind not in "biuf":
         return []
-    return [int(round(float(t))) for t in arr.ravel()]
+    return [round(float(t)) for t in arr.ravel()]
 
 
 def _pair(v: Any, default: int = 1) -> tuple[int, int]:

@@ -1,0 +1,281 @@
+"""Recurrent layers: LSTM, BiLSTM and GRU, exact to MATLAB including the initial states.
+
+MATLAB stacks the gates in PyTorch's own order (LSTM i, f, g, o; GRU r, z, h̃), so the
+weights are copied without reordering. MATLAB has one bias per gate where PyTorch has two:
+``bias_ih`` takes it and ``bias_hh`` is zero (except for the GRU mode that stores a
+recurrent bias). Default activations become ``nn.LSTM`` / ``nn.GRU``; anything those cannot
+express (softsign or relu states, hard-sigmoid gates, the GRU reset gate applied before
+the multiplication) becomes a small explicit cell unrolled over time in the generated file.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from codegen.ir import FEATURE, SEQUENCE, Node, TensorInfo
+from codegen.layers.common import f32
+from codegen.layers.record import LayerRecord
+from codegen.layers.registry import register
+
+STATE_ACTIVATIONS = ("tanh", "softsign", "relu")
+GATE_ACTIVATIONS = ("sigmoid", "hard-sigmoid")
+RESET_GATE_MODES = ("after-multiplication", "before-multiplication", "recurrent-bias-after-multiplication")
+
+
+def _output_mode(layer: LayerRecord) -> str:
+    """'sequence' or 'last': saved as ReturnSequence (a logical) or as OutputMode (text)."""
+    if layer.has("ReturnSequence"):
+        return "sequence" if layer.flag("ReturnSequence") else "last"
+    mode = (layer.text("OutputMode", "sequence") or "sequence").lower()
+    if mode not in ("sequence", "last"):
+        raise layer.error(f"uses OutputMode '{mode}'; only 'sequence' and 'last' exist.")
+    return mode
+
+
+def _activations(layer: LayerRecord) -> tuple[str, str]:
+    state = (layer.text("StateActivationFunction", "tanh") or "tanh").lower()
+    gate = (layer.text("GateActivationFunction", "sigmoid") or "sigmoid").lower()
+    if state not in STATE_ACTIVATIONS:
+        raise layer.error(f"uses StateActivationFunction '{state}'; mat2torch supports {', '.join(STATE_ACTIVATIONS)}.")
+    if gate not in GATE_ACTIVATIONS:
+        raise layer.error(f"uses GateActivationFunction '{gate}'; mat2torch supports {', '.join(GATE_ACTIVATIONS)}.")
+    return state, gate
+
+
+def _input_size(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> int:
+    """Channels of a sequence input, or of a feature input, which MATLAB runs as one time step."""
+    if not inputs or inputs[0].layout not in (SEQUENCE, FEATURE):
+        got = inputs[0].describe() if inputs else "nothing"
+        raise layer.error(f"expects a sequence (C×T) input but receives {got}; put a sequenceInputLayer before it.")
+    size = inputs[0].channels
+    stored = layer.ints("InputSize")
+    if size is None and stored:
+        size = stored[-1]
+    if size is None:
+        raise layer.error("has an unknown input size; give the network's sequence input layer an InputSize.")
+    if stored and stored[-1] != size:
+        raise layer.error(f"expects {stored[-1]} input channels but receives {size}.")
+    return int(size)
+
+
+def _matrix(layer: LayerRecord, key: str, rows: int, cols: int) -> np.ndarray | None:
+    value = layer.array(key)
+    if value is None:
+        return None
+    if value.size != rows * cols:
+        raise layer.error(f"stores {key} with {value.size} values, not {rows}×{cols}.")
+    return np.asarray(value, dtype=np.float64).reshape((rows, cols), order="F")
+
+
+def _initial_state(layer: LayerRecord, current: str, initial: str, size: int) -> tuple[np.ndarray, str]:
+    """The state a MATLAB predict starts from: the layer's current state (HiddenState /
+    CellState) when stored, else the Initial* value, else zeros. Which of the two MATLAB
+    uses when they differ is unverified (every corpus file stores equal zeros)."""
+    for key in (current, initial):
+        value = layer.array(key)
+        if value is not None:
+            if value.size != size:
+                raise layer.error(f"stores {key} with {value.size} values, not {size}.")
+            return np.asarray(value, dtype=np.float64).reshape(size, order="F"), key
+    return np.zeros(size), ""
+
+
+def _state_inputs(layer: LayerRecord, inputs: Sequence[TensorInfo], count: int) -> bool:
+    """HasStateInputs: the states arrive as extra inputs (hidden, then cell) instead of buffers."""
+    if not layer.flag("HasStateInputs"):
+        return False
+    if len(inputs) != 1 + count:
+        raise layer.error(
+            f"has HasStateInputs set but receives {len(inputs)} inputs instead of {1 + count}; connect its state inputs."
+        )
+    return True
+
+
+def _states_buffers(
+    layer: LayerRecord, keys: Sequence[tuple[str, str, str]], directions: int, hidden: int
+) -> tuple[dict[str, np.ndarray], str]:
+    """Initial states as (directions, 1, H) buffers, repeated over the batch at run time."""
+    buffers: dict[str, np.ndarray] = {}
+    sources = []
+    for name, current, initial in keys:
+        value, source = _initial_state(layer, current, initial, directions * hidden)
+        buffers[name] = f32(value.reshape(directions, 1, hidden))
+        if source and np.any(value):
+            sources.append(source)
+    note = f"initial states from {', '.join(sources)}" if sources else ""
+    return buffers, note
+
+
+def _state_outputs(node: Node, states: tuple[str, ...], size: int) -> None:
+    """HasStateOutputs: MATLAB outputs 'out' then the final states, each (N, directions·H)."""
+    if node.attrs["state_outputs"]:
+        assert node.out is not None
+        node.attrs["output_ports"] = ("out", *states)
+        node.attrs["output_infos"] = [node.out] + [TensorInfo(FEATURE, (size,)) for _ in states]
+
+
+
+
+# input_names: MATLAB's input ports in order (Connections may name them: 'lstm/hidden').
+@register(
+    "nnet.cnn.layer.LSTMLayer",
+    "nnet.cnn.layer.BiLSTMLayer",
+    ops=("lstm", "lstm_explicit"),
+    input_names=("in", "hidden", "cell"),
+)
+def lstm(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
+    bidirectional = layer.short_class == "BiLSTMLayer"
+    directions = 2 if bidirectional else 1
+    hidden = int(layer.num("NumHiddenUnits") or 0)
+    if hidden <= 0:
+        raise layer.error("has no NumHiddenUnits.")
+    in_size = _input_size(layer, inputs)
+    mode = _output_mode(layer)
+    state_act, gate_act = _activations(layer)
+    explicit = (state_act, gate_act) != ("tanh", "sigmoid")
+    state_inputs = _state_inputs(layer, inputs, 2)
+
+    w = _matrix(layer, "InputWeights", 4 * hidden * directions, in_size)
+    r = _matrix(layer, "RecurrentWeights", 4 * hidden * directions, hidden)
+    b = _matrix(layer, "Bias", 4 * hidden * directions, 1)
+    params: dict[str, np.ndarray | None] = {}
+    for d in range(directions):
+        rows = slice(4 * hidden * d, 4 * hidden * (d + 1))
+        if explicit:
+            prefix = f"cells.{d}."
+            params[prefix + "weight_ih"] = None if w is None else f32(w[rows])
+            params[prefix + "weight_hh"] = None if r is None else f32(r[rows])
+            params[prefix + "bias"] = None if b is None else f32(b[rows, 0])
+        else:
+            suffix = "_l0_reverse" if d else "_l0"
+            params["weight_ih" + suffix] = None if w is None else f32(w[rows])
+            params["weight_hh" + suffix] = None if r is None else f32(r[rows])
+            params["bias_ih" + suffix] = None if b is None else f32(b[rows, 0])
+            params["bias_hh" + suffix] = None if b is None else np.zeros(4 * hidden, dtype=np.float32)
+
+    buffers: dict[str, np.ndarray] = {}
+    note = ""
+    if not state_inputs:
+        buffers, note = _states_buffers(
+            layer, (("h0", "HiddenState", "InitialHiddenState"), ("c0", "CellState", "InitialCellState")), directions, hidden
+        )
+    comment = "MATLAB gate rows i, f, g, o = PyTorch's order; MATLAB has one bias, so bias_hh = 0"
+    if explicit:
+        comment = (
+            f"StateActivationFunction '{state_act}', GateActivationFunction '{gate_act}': "
+            "explicit cells (nn.LSTM: tanh/sigmoid only)"
+        )
+    if note:
+        comment += f"; {note}"
+    one_step = inputs[0].layout == FEATURE
+    out = TensorInfo(SEQUENCE if mode == "sequence" and not one_step else FEATURE, (directions * hidden,))
+    node = Node(
+        name=layer.name,
+        op="lstm_explicit" if explicit else "lstm",
+        matlab_class=layer.classname,
+        attrs={
+            "input_size": in_size,
+            "hidden_size": hidden,
+            "bidirectional": bidirectional,
+            "directions": directions,
+            "output_mode": mode,
+            # A feature input (N, C) is one time step; its output is the final state (N, D·H).
+            "one_step": one_step,
+            "take_last": mode == "last" or one_step,
+            "state_activation": state_act,
+            "gate_activation": gate_act,
+            "state_inputs": state_inputs,
+            "state_outputs": layer.flag("HasStateOutputs"),
+            "uses_lengths": not one_step,
+        },
+        params=params,
+        buffers=buffers,
+        out=out,
+        comment=comment,
+    )
+    _state_outputs(node, ("hidden", "cell"), directions * hidden)
+    return node
+
+
+@register("nnet.cnn.layer.GRULayer", ops=("gru", "gru_explicit"), input_names=("in", "hidden"))
+def gru(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
+    hidden = int(layer.num("NumHiddenUnits") or 0)
+    if hidden <= 0:
+        raise layer.error("has no NumHiddenUnits.")
+    in_size = _input_size(layer, inputs)
+    mode = _output_mode(layer)
+    state_act, gate_act = _activations(layer)
+    # Not every release saves ResetGateMode; 'after-multiplication' is MATLAB's documented default.
+    reset = (layer.text("ResetGateMode", "after-multiplication") or "after-multiplication").lower()
+    if reset not in RESET_GATE_MODES:
+        raise layer.error(f"uses ResetGateMode '{reset}'; mat2torch supports {', '.join(RESET_GATE_MODES)}.")
+    explicit = (state_act, gate_act) != ("tanh", "sigmoid") or reset == "before-multiplication"
+    state_inputs = _state_inputs(layer, inputs, 1)
+
+    w = _matrix(layer, "InputWeights", 3 * hidden, in_size)
+    r = _matrix(layer, "RecurrentWeights", 3 * hidden, hidden)
+    bias = layer.array("Bias")
+    b_in: np.ndarray | None = None
+    b_rec: np.ndarray | None = None
+    if bias is not None:
+        flat = np.asarray(bias, dtype=np.float64).reshape(-1, order="F")
+        want = 6 * hidden if reset == "recurrent-bias-after-multiplication" else 3 * hidden
+        if flat.size != want:
+            raise layer.error(f"stores a Bias of {flat.size} values, not {want} as ResetGateMode '{reset}' needs.")
+        b_in = flat[: 3 * hidden]
+        b_rec = flat[3 * hidden :] if flat.size == 6 * hidden else np.zeros(3 * hidden)
+    prefix, suffix = ("cells.0.", "") if explicit else ("", "_l0")
+    params: dict[str, np.ndarray | None] = {
+        f"{prefix}weight_ih{suffix}": None if w is None else f32(w),
+        f"{prefix}weight_hh{suffix}": None if r is None else f32(r),
+        f"{prefix}bias_ih{suffix}": None if b_in is None else f32(b_in),
+        f"{prefix}bias_hh{suffix}": None if b_rec is None else f32(b_rec),
+    }
+    buffers: dict[str, np.ndarray] = {}
+    note = ""
+    if not state_inputs:
+        buffers, note = _states_buffers(layer, (("h0", "HiddenState", "InitialHiddenState"),), 1, hidden)
+    if reset == "recurrent-bias-after-multiplication":
+        comment = "MATLAB gate rows r, z, h̃ = PyTorch's order; Bias holds 3H input then 3H recurrent biases"
+    else:
+        comment = "MATLAB gate rows r, z, h̃ = PyTorch's order; MATLAB has one bias, so bias_hh = 0"
+    if explicit:
+        reasons = []
+        if reset == "before-multiplication":
+            reasons.append("ResetGateMode 'before-multiplication' (R·(r⊙h))")
+        if (state_act, gate_act) != ("tanh", "sigmoid"):
+            reasons.append(f"StateActivationFunction '{state_act}', GateActivationFunction '{gate_act}'")
+        comment = "; ".join(reasons) + ": an explicit cell (gate rows r, z, h̃)"
+    if note:
+        comment += f"; {note}"
+    one_step = inputs[0].layout == FEATURE
+    out = TensorInfo(SEQUENCE if mode == "sequence" and not one_step else FEATURE, (hidden,))
+    node = Node(
+        name=layer.name,
+        op="gru_explicit" if explicit else "gru",
+        matlab_class=layer.classname,
+        attrs={
+            "input_size": in_size,
+            "hidden_size": hidden,
+            "bidirectional": False,
+            "directions": 1,
+            "output_mode": mode,
+            # A feature input (N, C) is one time step; its output is the final state (N, D·H).
+            "one_step": one_step,
+            "take_last": mode == "last" or one_step,
+            "state_activation": state_act,
+            "gate_activation": gate_act,
+            "reset_gate_mode": reset,
+            "state_inputs": state_inputs,
+            "state_outputs": layer.flag("HasStateOutputs"),
+            "uses_lengths": not one_step,
+        },
+        params=params,
+        buffers=buffers,
+        out=out,
+        comment=comment,
+    )
+    _state_outputs(node, ("hidden",), hidden)
+    return node
