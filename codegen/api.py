@@ -56,12 +56,12 @@ def select(file: mat.MatFile, variable: str | None) -> mat.FoundNetwork:
     raise ConversionError(f"{file.path.name}: no network at variable '{variable}'; networks found: {paths}.")
 
 
-def import_graph(found: mat.FoundNetwork, where: str) -> Graph:
+def import_graph(found: mat.FoundNetwork, where: str, stub_unsupported: bool = False) -> Graph:
     if found.kind in MATCONVNET_KINDS:
         from codegen.importers import matconvnet
 
-        return matconvnet.import_network(found.value, found.kind, where)
-    return dltoolbox.import_network(found.value, found.kind, where)
+        return matconvnet.import_network(found.value, found.kind, where, stub_unsupported)
+    return dltoolbox.import_network(found.value, found.kind, where, stub_unsupported)
 
 
 def default_class_name(file_name: str, variable: str) -> str:
@@ -81,12 +81,18 @@ def convert_file(
     path: str | Path,
     variable: str | None = None,
     class_name: str | None = None,
+    stub_unsupported: bool = False,
 ) -> Conversion:
-    """Read, import, name and render one network; writes nothing."""
+    """Read, import, name and render one network; writes nothing.
+
+    ``stub_unsupported``: unsupported layers (user-defined classes, custom MatConvNet
+    types) become explicit stubs that raise NotImplementedError until ported, instead
+    of failing the conversion.
+    """
     file = mat.load(path)
     found = select(file, variable)
     where = _where(file, found.path)
-    graph = import_graph(found, where)
+    graph = import_graph(found, where, stub_unsupported)
     graph.source_name = file.path.name
     graph.source_sha256 = file.sha256
     graph.variable = found.path
@@ -98,9 +104,18 @@ def convert_file(
         command += f" --variable {variable}"
     if class_name is not None:
         command += f" --class-name {class_name}"
+    if stub_unsupported:
+        command += " --stub-unsupported"
     graph.command = command
     assign_names(graph)
     notes = []
+    stubs = [n for n in graph.nodes if n.op == "stub"]
+    if stubs:
+        listed = ", ".join(f"{n.name!r} ({n.matlab_class})" for n in stubs)
+        notes.append(
+            f"{where}: layers {listed} have no code in the file and became stubs that raise "
+            "NotImplementedError; port their MATLAB predict() methods into the stub classes in model.py."
+        )
     mode = weights.weights_mode(graph)
     if mode == "none":
         notes.append(
@@ -124,6 +139,7 @@ def convert(
     variable: str | None = None,
     class_name: str | None = None,
     force: bool = False,
+    stub_unsupported: bool = False,
 ) -> Conversion:
     """Convert and write out_dir/model.py and out_dir/model.safetensors, all or nothing."""
     out = Path(out_dir)
@@ -132,7 +148,7 @@ def convert(
         existing = [t for t in targets if t.exists()]
         if existing:
             raise ConversionError(f"{existing[0]} already exists; pass --force to overwrite it.")
-    result = convert_file(path, variable, class_name)
+    result = convert_file(path, variable, class_name, stub_unsupported)
     out.mkdir(parents=True, exist_ok=True)
     files = {targets[0]: result.source.encode()}
     if result.has_weights:

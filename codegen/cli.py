@@ -8,6 +8,7 @@ from collections.abc import Sequence
 
 from codegen import __version__, api
 from codegen.errors import ConversionError
+from codegen.layers.registry import registrations
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -24,10 +25,25 @@ def _parser() -> argparse.ArgumentParser:
     conv.add_argument("--variable", metavar="PATH", help="which network, as listed by `mat2torch inspect`")
     conv.add_argument("--class-name", metavar="NAME", help="name of the generated nn.Module class")
     conv.add_argument("--force", action="store_true", help="overwrite existing output files")
+    conv.add_argument(
+        "--stub-unsupported",
+        action="store_true",
+        help="turn layers mat2torch cannot convert (user-defined classes) into stubs to complete by hand",
+    )
 
     insp = sub.add_parser("inspect", help="list the networks in a .mat file and their layers")
     insp.add_argument("file", help="a .mat file (v7 or v7.3)")
+
+    sub.add_parser("layers", help="list the MATLAB layer classes mat2torch converts")
     return parser
+
+
+def _layers() -> None:
+    regs = registrations()
+    width = max(len(name) for name in regs)
+    for classname, reg in regs.items():
+        emitted = ", ".join(reg.ops) or "dropped (training only)"
+        print(f"{classname:<{width}}  {emitted}")
 
 
 def _inspect(path: str) -> None:
@@ -59,10 +75,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "inspect":
             _inspect(args.file)
             return 0
-        result = api.convert(args.file, args.output, args.variable, args.class_name, args.force)
+        if args.command == "layers":
+            _layers()
+            return 0
+        result = api.convert(
+            args.file, args.output, args.variable, args.class_name, args.force, args.stub_unsupported
+        )
     except ConversionError as exc:
         print(f"mat2torch: error: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # `mat2torch inspect net.mat | head`
+        sys.stderr.close()
+        return 0
     for note in result.warnings:
         print(f"mat2torch: warning: {note}", file=sys.stderr)
     g = result.graph

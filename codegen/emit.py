@@ -146,6 +146,19 @@ def port_idents(graph: Graph) -> dict[str, str]:
     return extra
 
 
+def output_info(graph: Graph, output: str) -> Any:
+    """The TensorInfo of a graph output ("layer" or "layer/port"), None if unknown."""
+    layer, _, port = output.partition("/")
+    for node in graph.nodes:
+        if node.name == layer:
+            ports = list(node.attrs.get("output_ports") or ())
+            infos = node.attrs.get("output_infos")
+            if port and ports and infos and port in ports:
+                return infos[ports.index(port)]
+            return node.out
+    return None
+
+
 def render_model(graph: Graph) -> str:
     """The complete, black-formatted model.py for a named graph."""
     idents = {gi.name: gi.ident for gi in graph.inputs}
@@ -169,6 +182,7 @@ def render_model(graph: Graph) -> str:
         "outputs": [idents[o] for o in graph.outputs],
         # MATLAB names of the outputs (layer or layer/port), for the forward docstring.
         "output_names": list(graph.outputs),
+        "output_infos": [output_info(graph, o) for o in graph.outputs],
         # "all": every state_dict key has a stored value; "partial": some; "none": no weights file.
         "weights_mode": weights.weights_mode(graph),
         "untrained_keys": tuple(weights.missing_keys(graph)),

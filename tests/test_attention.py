@@ -3,8 +3,7 @@ layers on sequences, against NumPy references of MATLAB's rules.
 
 SelfAttentionLayer, PositionEmbeddingLayer and Indexing1DLayer are written in the schema
 of the real tsx_transformer_demo.mat; AttentionLayer, WordEmbeddingLayer and
-LayerNormalizationLayer have no real sample (schema inferred, see tests/_sequence_support.py
-and codegen.testing.dltwriter).
+LayerNormalizationLayer have no real sample (schema inferred, see codegen.testing.dltwriter).
 """
 
 from __future__ import annotations
@@ -17,13 +16,11 @@ import torch
 
 from codegen.errors import ConversionError
 from codegen.testing import dltwriter as dw
-from tests import _sequence_support as sup
-from tests._sequence_support import convert_network, rel_error, run, to_matlab, to_torch
 from tests.reference import matlab_numpy as ref
 from tests.reference import sequence_numpy as seqref
+from tests.support import TOL, convert_network, rel_error, run, to_matlab, to_torch
 
 C, N, T = 6, 3, 7
-TOL = 1e-5
 
 
 def _attention_weights(rng: np.random.Generator, dk: int = 8, dv: int = 4, out: int = 5) -> dict[str, np.ndarray]:
@@ -50,7 +47,7 @@ def test_self_attention(tmp_path: Path, heads: int, mask_kind: str) -> None:
     rng = np.random.default_rng(heads)
     w = _attention_weights(rng)
     custom = _custom_mask(rng) if mask_kind == "custom" else None
-    layer = sup.self_attention("attn", w, heads, custom if custom is not None else mask_kind)
+    layer = dw.self_attention("attn", w, heads, custom if custom is not None else mask_kind)
     _, model = convert_network(tmp_path, dw.series_network([dw.sequence_input("seq", C), layer]))
     x = rng.normal(size=(C, N, T))
     out = to_matlab(run(model, x))
@@ -78,7 +75,7 @@ def test_self_attention_padding_mask_input(tmp_path: Path) -> None:
     'attn/mask', as the Connections table does."""
     rng = np.random.default_rng(11)
     w = _attention_weights(rng)
-    layers = [dw.sequence_input("x", C), dw.sequence_input("mask", 1), sup.self_attention("attn", w, 2, "causal", True)]
+    layers = [dw.sequence_input("x", C), dw.sequence_input("mask", 1), dw.self_attention("attn", w, 2, "causal", True)]
     net = dw.dlnetwork(layers, [("x", "attn"), ("mask", "attn/mask")])
     _, model = convert_network(tmp_path, net)
     x = rng.normal(size=(C, N, T))
@@ -95,7 +92,7 @@ def test_self_attention_padding_mask_input(tmp_path: Path) -> None:
 def test_self_attention_with_lengths_matches_each_sequence_alone(tmp_path: Path) -> None:
     rng = np.random.default_rng(12)
     w = _attention_weights(rng)
-    _, model = convert_network(tmp_path, dw.series_network([dw.sequence_input("seq", C), sup.self_attention("a", w, 2)]))
+    _, model = convert_network(tmp_path, dw.series_network([dw.sequence_input("seq", C), dw.self_attention("a", w, 2)]))
     lengths = [7, 2, 5]
     sequences = [rng.normal(size=(C, n)) for n in lengths]
     batch = np.zeros((C, len(lengths), T))
@@ -120,7 +117,7 @@ def test_attention_layer_query_key_value(tmp_path: Path, scale: float | None, ma
         dw.fully_connected("q", wq.astype(np.float32)),
         dw.fully_connected("k", wk.astype(np.float32)),
         dw.fully_connected("v", wv.astype(np.float32)),
-        sup.attention_layer("att", 2, scale, mask),
+        dw.attention_layer("att", 2, scale, mask),
     ]
     edges = [("x", "q"), ("x", "k"), ("x", "v"), ("v", "att/value"), ("q", "att/query"), ("k", "att/key")]
     _, model = convert_network(tmp_path, dw.dlnetwork(layers, edges))
@@ -134,7 +131,7 @@ def test_attention_layer_query_key_value(tmp_path: Path, scale: float | None, ma
 def test_position_embedding_added_to_input_like_tsx(tmp_path: Path) -> None:
     rng = np.random.default_rng(14)
     weights = rng.normal(size=(C, 10)).astype(np.float32)  # OutputSize × MaxPosition
-    layers = [dw.sequence_input("input", C), sup.position_embedding("pos-emb", weights), dw.addition("add")]
+    layers = [dw.sequence_input("input", C), dw.position_embedding("pos-emb", weights), dw.addition("add")]
     edges = [("input", "pos-emb"), ("input", "add/in2"), ("pos-emb", "add/in1")]
     _, model = convert_network(tmp_path, dw.dag_network(layers, edges))
     x = rng.normal(size=(C, N, T))
@@ -148,7 +145,7 @@ def test_position_embedding_added_to_input_like_tsx(tmp_path: Path) -> None:
 def test_word_embedding_one_based_indices_and_oov(tmp_path: Path, oov_mode: str | None, columns: int) -> None:
     rng = np.random.default_rng(15)
     weights = rng.normal(size=(4, columns)).astype(np.float32)
-    layers = [dw.sequence_input("words", 1), sup.word_embedding("emb", weights, num_words=6, oov_mode=oov_mode)]
+    layers = [dw.sequence_input("words", 1), dw.word_embedding("emb", weights, num_words=6, oov_mode=oov_mode)]
     _, model = convert_network(tmp_path, dw.series_network(layers))
     indices = np.array([[1, 6, 0, 7, 2.5, np.nan, 3], [2, 2, 100, -1, 5, 4, 1]])  # (N, T)
     x = indices[None]  # (1, N, T)
@@ -160,7 +157,7 @@ def test_word_embedding_one_based_indices_and_oov(tmp_path: Path, oov_mode: str 
 def test_word_embedding_oov_error_mode(tmp_path: Path) -> None:
     rng = np.random.default_rng(16)
     weights = rng.normal(size=(4, 6)).astype(np.float32)
-    layers = [dw.sequence_input("words", 1), sup.word_embedding("emb", weights, num_words=6, oov_mode="error")]
+    layers = [dw.sequence_input("words", 1), dw.word_embedding("emb", weights, num_words=6, oov_mode="error")]
     _, model = convert_network(tmp_path, dw.series_network(layers))
     good = np.array([[[1, 2, 6]]], dtype=np.float64)
     assert rel_error(to_matlab(run(model, good)), weights[:, [0, 1, 5]][:, None, :]) <= TOL
@@ -171,7 +168,7 @@ def test_word_embedding_oov_error_mode(tmp_path: Path) -> None:
 def _indexing_net(index: str | int, rng: np.random.Generator):  # type: ignore[no-untyped-def]
     w1, w2 = rng.normal(size=(4, C)).astype(np.float32), rng.normal(size=(3, 4)).astype(np.float32)
     b1, b2 = rng.normal(size=4).astype(np.float32), rng.normal(size=3).astype(np.float32)
-    layers = [dw.sequence_input("seq", C), dw.fully_connected("fc1", w1, b1), sup.indexing1d("pick", index), dw.fully_connected("fc2", w2, b2)]
+    layers = [dw.sequence_input("seq", C), dw.fully_connected("fc1", w1, b1), dw.indexing1d("pick", index), dw.fully_connected("fc2", w2, b2)]
     return dw.series_network(layers), (w1, b1, w2, b2)
 
 
@@ -196,7 +193,7 @@ def test_indexing1d(tmp_path: Path, index: str | int) -> None:
 
 def test_indexing1d_padding_mask_input(tmp_path: Path) -> None:
     rng = np.random.default_rng(18)
-    layers = [dw.sequence_input("x", C), dw.sequence_input("mask", 1), sup.indexing1d("pick", "last", True)]
+    layers = [dw.sequence_input("x", C), dw.sequence_input("mask", 1), dw.indexing1d("pick", "last", True)]
     _, model = convert_network(tmp_path, dw.dlnetwork(layers, [("x", "pick"), ("mask", "pick/in2")]))
     x = rng.normal(size=(C, N, T))
     lengths = [7, 3, 5]
@@ -279,11 +276,11 @@ def test_sequence_input_normalization(tmp_path: Path, kind: str) -> None:
         "min": rng.uniform(-3, -1, size=C), "max": rng.uniform(1, 3, size=C),
     }
     layer = dw.sequence_input("seq", C, kind, min_length=3, **stats)
-    module, model = convert_network(tmp_path, dw.series_network([layer, dw.fully_connected("fc", np.eye(C, dtype=np.float32))]))
+    _module, model = convert_network(tmp_path, dw.series_network([layer, dw.fully_connected("fc", np.eye(C, dtype=np.float32))]))
     x = rng.normal(size=(C, N, T))
     expected = ref.input_normalization(x, kind, stats["mean"], stats["std"], stats["min"], stats["max"])
     assert rel_error(to_matlab(run(model, x)), expected) <= TOL
-    assert "at least 3 time steps (MinLength)" in (module.__doc__ or "")
+    assert "at least 3 time steps (MinLength)" in (type(model).__doc__ or "")
 
 
 def test_layout_helpers(tmp_path: Path) -> None:
@@ -302,6 +299,6 @@ def test_layout_helpers(tmp_path: Path) -> None:
 
 def test_self_attention_scores_output_is_refused(tmp_path: Path) -> None:
     rng = np.random.default_rng(26)
-    layer = sup.with_fields(sup.self_attention("attn", _attention_weights(rng), 2), HasScoresOutput=dw._logical(True))
+    layer = dw.self_attention("attn", _attention_weights(rng), 2, has_scores_output=True)
     with pytest.raises(ConversionError, match=r"'attn'.*HasScoresOutput"):
         convert_network(tmp_path, dw.series_network([dw.sequence_input("seq", C), layer]))

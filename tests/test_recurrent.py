@@ -10,6 +10,7 @@ enough that no gate saturates, so a wrong gate order, activation or state shows.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -17,12 +18,11 @@ import torch
 
 from codegen.errors import ConversionError
 from codegen.testing import dltwriter as dw
-from tests._sequence_support import convert_network, rel_error, run, to_matlab, to_torch, with_fields
 from tests.reference import matlab_numpy as ref
 from tests.reference import sequence_numpy as seqref
+from tests.support import TOL, convert_network, rel_error, run, to_matlab, to_torch
 
 C, H, N, T = 5, 4, 3, 7
-TOL = 1e-5
 
 
 def _weights(rng: np.random.Generator, gates: int, directions: int = 1, bias_rows: int | None = None):  # type: ignore[no-untyped-def]
@@ -37,6 +37,22 @@ def _series(*layers):  # type: ignore[no-untyped-def]
     return dw.series_network([dw.sequence_input("seq", C), *layers, dw.regression_output("out")])
 
 
+def _state(rng: np.random.Generator, rows: int) -> np.ndarray:
+    """An initial hidden or cell state, small enough that no gate saturates."""
+    return rng.normal(0, 0.5, rows).astype(np.float32)
+
+
+def _modes(mode: str, state_act: str, gate_act: str) -> dict[str, str]:
+    """The builder keywords the recurrent tests vary."""
+    return {"output_mode": mode, "state_activation": state_act, "gate_activation": gate_act}
+
+
+def _convert_series(tmp_path: Path, layer: Any, rng: np.random.Generator) -> tuple[torch.nn.Module, np.ndarray]:
+    """Convert sequence input → ``layer`` → regression output; also draw the (C, N, T) input."""
+    _, model = convert_network(tmp_path, _series(layer))
+    return model, rng.normal(size=(C, N, T))
+
+
 ACTIVATIONS = [(s, g) for s in ("tanh", "softsign", "relu") for g in ("sigmoid", "hard-sigmoid")]
 
 
@@ -45,13 +61,9 @@ ACTIVATIONS = [(s, g) for s in ("tanh", "softsign", "relu") for g in ("sigmoid",
 def test_lstm_every_activation_and_mode(tmp_path: Path, state_act: str, gate_act: str, mode: str) -> None:
     rng = np.random.default_rng(1)
     w, r, b = _weights(rng, 4)
-    h0, c0 = rng.normal(0, 0.5, H).astype(np.float32), rng.normal(0, 0.5, H).astype(np.float32)
-    layer = dw.lstm(
-        "lstm_1", w, r, b, output_mode=mode, state_activation=state_act, gate_activation=gate_act,
-        hidden_state=h0, cell_state=c0,
-    )
-    _, model = convert_network(tmp_path, _series(layer))
-    x = rng.normal(size=(C, N, T))
+    h0, c0 = _state(rng, H), _state(rng, H)
+    layer = dw.lstm("lstm_1", w, r, b, hidden_state=h0, cell_state=c0, **_modes(mode, state_act, gate_act))
+    model, x = _convert_series(tmp_path, layer, rng)
     expected = ref.lstm(x, w, r, b, h0, c0, mode, state_act, gate_act)
     assert rel_error(to_matlab(run(model, x)), expected) <= TOL
     # Default activations stay a plain nn.LSTM; others get a readable explicit cell.
@@ -82,13 +94,12 @@ def test_lstm_prefers_hidden_state_over_initial_hidden_state(tmp_path: Path) -> 
     w, r, b = _weights(rng, 4)
     current, initial = rng.normal(size=(H, 1)).astype(np.float32), rng.normal(size=(H, 1)).astype(np.float32)
     layer = dw.lstm("lstm", w, r, b)
-    layer = with_fields(
+    layer = dw.with_fields(
         layer,
-        HiddenState=dw._struct({"Value": current, "Remember": dw._logical(True)}),
+        HiddenState=dw.struct({"Value": current, "Remember": dw.logical(True)}),
         InitialHiddenState=initial,
     )
-    _, model = convert_network(tmp_path, _series(layer))
-    x = rng.normal(size=(C, N, T))
+    model, x = _convert_series(tmp_path, layer, rng)
     out = to_matlab(run(model, x))
     assert rel_error(out, ref.lstm(x, w, r, b, current, None)) <= TOL
     assert rel_error(out, ref.lstm(x, w, r, b, initial, None)) > 1e-3
@@ -101,13 +112,9 @@ def test_lstm_prefers_hidden_state_over_initial_hidden_state(tmp_path: Path) -> 
 def test_bilstm_both_modes(tmp_path: Path, mode: str, state_act: str, gate_act: str) -> None:
     rng = np.random.default_rng(4)
     w, r, b = _weights(rng, 4, directions=2)
-    h0, c0 = rng.normal(0, 0.5, 2 * H).astype(np.float32), rng.normal(0, 0.5, 2 * H).astype(np.float32)
-    layer = dw.bilstm(
-        "bilstm", w, r, b, output_mode=mode, state_activation=state_act, gate_activation=gate_act,
-        hidden_state=h0, cell_state=c0,
-    )
-    _, model = convert_network(tmp_path, _series(layer))
-    x = rng.normal(size=(C, N, T))
+    h0, c0 = _state(rng, 2 * H), _state(rng, 2 * H)
+    layer = dw.bilstm("bilstm", w, r, b, hidden_state=h0, cell_state=c0, **_modes(mode, state_act, gate_act))
+    model, x = _convert_series(tmp_path, layer, rng)
     out = to_matlab(run(model, x))
     expected = ref.bilstm(x, w, r, b, h0, c0, mode, state_act, gate_act)
     assert out.shape == ((2 * H, N) if mode == "last" else (2 * H, N, T))
@@ -128,13 +135,9 @@ def test_gru_every_reset_mode(tmp_path: Path, reset: str, state_act: str, gate_a
     rng = np.random.default_rng(5)
     six = reset == "recurrent-bias-after-multiplication"
     w, r, b = _weights(rng, 3, bias_rows=6 * H if six else 3 * H)
-    h0 = rng.normal(0, 0.5, H).astype(np.float32)
-    layer = dw.gru(
-        "gru", w, r, b, output_mode=mode, reset_gate_mode=reset, state_activation=state_act,
-        gate_activation=gate_act, hidden_state=h0,
-    )
-    _, model = convert_network(tmp_path, _series(layer))
-    x = rng.normal(size=(C, N, T))
+    h0 = _state(rng, H)
+    layer = dw.gru("gru", w, r, b, reset_gate_mode=reset, hidden_state=h0, **_modes(mode, state_act, gate_act))
+    model, x = _convert_series(tmp_path, layer, rng)
     expected = ref.gru(x, w, r, b, h0, mode, reset, state_act, gate_act)
     assert rel_error(to_matlab(run(model, x)), expected) <= TOL
     expressible = reset != "before-multiplication" and (state_act, gate_act) == ("tanh", "sigmoid")
@@ -204,7 +207,7 @@ def test_lstm_state_inputs_and_outputs(tmp_path: Path) -> None:
     'lstm/hidden' and 'lstm/cell', as the Connections table does."""
     rng = np.random.default_rng(8)
     w, r, b = _weights(rng, 4)
-    lstm = with_fields(dw.lstm("lstm", w, r, b), HasStateInputs=dw._logical(True), HasStateOutputs=dw._logical(True))
+    lstm = dw.with_fields(dw.lstm("lstm", w, r, b), HasStateInputs=dw.logical(True), HasStateOutputs=dw.logical(True))
     layers = [dw.sequence_input("seq", C), dw.feature_input("h", H), dw.feature_input("c", H), lstm]
     connections = [("c", "lstm/cell"), ("seq", "lstm"), ("h", "lstm/hidden")]
     net = dw.dlnetwork(layers, connections, output_names=["lstm/out", "lstm/hidden", "lstm/cell"])
@@ -231,7 +234,7 @@ def test_untrained_lstm_converts_with_default_initialisation(tmp_path: Path) -> 
 def test_unknown_activation_is_a_clear_error(tmp_path: Path) -> None:
     rng = np.random.default_rng(9)
     w, r, b = _weights(rng, 4)
-    layer = with_fields(dw.lstm("my_lstm", w, r, b), StateActivationFunction=dw._char("gelu"))
+    layer = dw.with_fields(dw.lstm("my_lstm", w, r, b), StateActivationFunction=dw.char("gelu"))
     with pytest.raises(ConversionError, match=r"my_lstm.*StateActivationFunction 'gelu'"):
         convert_network(tmp_path, _series(layer))
 

@@ -36,9 +36,10 @@ import numpy as np
 from matio.utils.matclass import MatlabOpaque, MatlabOpaqueArray
 
 from codegen.errors import ConversionError
+from codegen.importers.graphutil import topological_order
 from codegen.ir import Graph, GraphInput, Node, TensorInfo
 from codegen.layers.record import LayerRecord, text_list, to_text
-from codegen.layers.registry import Dropped, lookup, registrations
+from codegen.layers.registry import SUPPORTED_HINT, Dropped, lookup
 
 
 @dataclass
@@ -197,28 +198,13 @@ def name_unnamed(records: list[LayerRecord]) -> None:
 
 
 def _topological(records: list[LayerRecord], edges: list[Edge]) -> list[LayerRecord]:
-    """Kahn's algorithm, stable in the file's layer order."""
+    """The layers in dependency order, stable in the file's layer order."""
     index = {r.name: i for i, r in enumerate(records)}
-    indegree = [0] * len(records)
-    succ: list[list[int]] = [[] for _ in records]
-    for e in edges:
-        s, t = index.get(e.source), index.get(e.target)
-        if s is None or t is None:
-            continue
-        succ[s].append(t)
-        indegree[t] += 1
-    ready = [i for i, d in enumerate(indegree) if d == 0]
-    order: list[int] = []
-    while ready:
-        ready.sort()
-        i = ready.pop(0)
-        order.append(i)
-        for t in succ[i]:
-            indegree[t] -= 1
-            if indegree[t] == 0:
-                ready.append(t)
+    pairs = [(index[e.source], index[e.target]) for e in edges if e.source in index and e.target in index]
+    order = topological_order(len(records), pairs)
     if len(order) != len(records):
-        stuck = [records[i].name for i in range(len(records)) if i not in set(order)]
+        placed = set(order)
+        stuck = [r.name for i, r in enumerate(records) if i not in placed]
         raise ValueError(f"the connections contain a cycle through layers {', '.join(repr(s) for s in stuck[:5])}")
     return [records[i] for i in order]
 
@@ -241,14 +227,14 @@ def _unsupported_message(where: str, layers: list[LayerRecord]) -> str:
     others = [r for r in layers if r.short_class != "FunctionLayer"]
     parts = []
     if functions:
-        listed = ", ".join(f"'{r.name}' (function {_function_text(r)!r})" for r in functions)
+        listed = ", ".join(f"{r.name!r} (function {_function_text(r)!r})" for r in functions)
         parts.append(
             f"FunctionLayer{'s' if len(functions) > 1 else ''} {listed}: a FunctionLayer holds MATLAB code as "
             "text, which mat2torch never evaluates; replace it with built-in layers in MATLAB and save the "
             "network again"
         )
     if others:
-        listed = ", ".join(f"'{r.name}' ({r.classname})" for r in others)
+        listed = ", ".join(f"{r.name!r} ({r.classname})" for r in others)
         custom = [r for r in others if "." not in r.classname]
         if custom:
             advice = (
@@ -259,10 +245,7 @@ def _unsupported_message(where: str, layers: list[LayerRecord]) -> str:
             advice = "these layer classes are not supported yet"
         plural = "layer" if len(others) == 1 else "layers"
         parts.append(f"{plural} {listed}: {advice}")
-    families = sorted(
-        {reg.classname.rsplit(".", 1)[-1] for reg in registrations().values() if reg.classname.startswith("nnet.")}
-    )
-    return f"{where}: cannot convert {'; and '.join(parts)} (supported: {', '.join(families)})."
+    return f"{where}: cannot convert {'; and '.join(parts)} ({SUPPORTED_HINT})."
 
 
 def _is_input_layer(record: LayerRecord) -> bool:
@@ -310,7 +293,7 @@ class _Ports:
         return layer if index == 0 else f"{layer}/{ports[index]}"
 
 
-def import_network(value: Any, kind: str, where: str) -> Graph:
+def import_network(value: Any, kind: str, where: str, stub_unsupported: bool = False) -> Graph:
     """Convert one Deep Learning Toolbox network object into a Graph (no names yet)."""
     try:
         objects, edges, declared_outputs = network_parts(value, kind)
@@ -339,7 +322,7 @@ def import_network(value: Any, kind: str, where: str) -> Graph:
     except ValueError as exc:
         raise ConversionError(f"{where}: {exc}.") from None
 
-    unsupported = [r for r in ordered if lookup(r.classname) is None]
+    unsupported = [r for r in ordered if lookup(r.classname, stub_unsupported) is None]
     if unsupported:
         raise ConversionError(_unsupported_message(where, unsupported))
 
@@ -350,7 +333,7 @@ def import_network(value: Any, kind: str, where: str) -> Graph:
         incoming.setdefault(e.target, []).append(e)
 
     for record in ordered:
-        registration = lookup(record.classname)
+        registration = lookup(record.classname, stub_unsupported)
         assert registration is not None
         indexed = []
         for e in incoming.get(record.name, []):

@@ -5,12 +5,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from codegen.ir import SEQUENCE, Node, TensorInfo
+from codegen.layers.common import layer_node
 from codegen.layers.record import LayerRecord
 from codegen.layers.registry import register
 
 
 def _node(layer: LayerRecord, inputs: Sequence[TensorInfo], op: str, **attrs: object) -> Node:
-    return Node(name=layer.name, op=op, matlab_class=layer.classname, attrs=dict(attrs), out=inputs[0])
+    """Activations keep their input's shape; only the op and its few settings differ."""
+    return layer_node(layer, op, inputs[0], dict(attrs))
 
 
 @register("nnet.cnn.layer.ReLULayer", ops=("relu",))

@@ -1,14 +1,28 @@
-"""Shared arithmetic for converters: MATLAB padding and output sizes."""
+"""What converters share: the node every converter builds, MATLAB padding and output
+sizes, and the filter layouts, padding and cropping of the convolutions.
+
+Deep Learning Toolbox and MatConvNet layers read their fields differently but meet the
+same PyTorch modules; whatever turns MATLAB's numbers into those modules' arguments lives
+here once, so the two families cannot drift apart.
+"""
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
-from codegen.ir import IMAGE, TensorInfo
+from codegen.ir import IMAGE, Node, TensorInfo
 from codegen.layers.record import LayerRecord
+
+Pad = tuple[int, int, int, int]  # MATLAB order: [top bottom left right]
+
+
+def layer_node(layer: LayerRecord, op: str, out: TensorInfo, attrs: dict[str, Any] | None = None, **fields: Any) -> Node:
+    """A Node named and classed after its MATLAB layer, so no converter spells that out again."""
+    return Node(name=layer.name, op=op, matlab_class=layer.classname, attrs={} if attrs is None else attrs, out=out, **fields)
 
 
 def pair(values: tuple[int, ...] | None, default: int) -> tuple[int, int]:
@@ -18,6 +32,14 @@ def pair(values: tuple[int, ...] | None, default: int) -> tuple[int, int]:
     if len(values) == 1:
         return (values[0], values[0])
     return (values[0], values[1])
+
+
+def channels_of(layer: LayerRecord, info: TensorInfo) -> int:
+    """NumChannels, or the input's channels when the file stores none (untrained layers)."""
+    channels = int(layer.num("NumChannels") or 0) or info.channels
+    if channels is None:
+        raise layer.error("has no NumChannels and its input channel count is unknown.")
+    return channels
 
 
 def same_padding(
@@ -37,7 +59,7 @@ def resolve_padding(
     kernel: tuple[int, int],
     stride: tuple[int, int],
     dilation: tuple[int, int] = (1, 1),
-) -> tuple[int, int, int, int]:
+) -> Pad:
     """PaddingSize as (top, bottom, left, right), resolving an unstored 'same' from sizes."""
     mode = (layer.text("PaddingMode", "manual") or "manual").lower()
     stored = layer.ints("PaddingSize")
@@ -60,6 +82,7 @@ def resolve_padding(
 def out_size(
     size: int | None, kernel: int, stride: int, dilation: int, pad_before: int, pad_after: int
 ) -> int | None:
+    """One output dimension of a padded, strided, dilated window; None stays unknown."""
     if size is None:
         return None
     effective = (kernel - 1) * dilation + 1
@@ -74,12 +97,14 @@ def spatial_out(
     dilation: Sequence[int],
     pad: Sequence[int],
 ) -> TensorInfo:
+    """The image a convolution or pooling makes of ``info``, ``pad`` as [top bottom left right]."""
     h = out_size(info.shape[1], kernel[0], stride[0], dilation[0], pad[0], pad[1])
     w = out_size(info.shape[2], kernel[1], stride[1], dilation[1], pad[2], pad[3])
     return TensorInfo(IMAGE, (channels, h, w))
 
 
 def require_image(layer: LayerRecord, info: TensorInfo) -> None:
+    """Refuse, in one sentence, a 2-D image layer fed with features or sequences."""
     if info.layout != IMAGE:
         raise layer.error(
             f"expects an image (C×H×W) input but receives {info.describe()}; this layer arrangement is not supported."
@@ -93,5 +118,155 @@ def rebuild(array: np.ndarray, shape: Sequence[int]) -> np.ndarray:
     return np.asarray(array).reshape(tuple(shape), order="F")
 
 
+def channel_vector(layer: LayerRecord, value: np.ndarray | None, size: int, what: str) -> np.ndarray | None:
+    """A per-channel parameter (stored 1×1×C, C×1, ...) as a float32 vector of ``size``."""
+    if value is None:
+        return None
+    if value.size != size:
+        raise layer.error(f"stores {value.size} {what} values for {size} channels.")
+    return f32(np.asarray(value).reshape(size, order="F"))
+
+
 def f32(array: np.ndarray) -> np.ndarray:
+    """float32 and C-contiguous, the form safetensors writes tensors in."""
     return np.ascontiguousarray(np.asarray(array, dtype=np.float32))
+
+
+# --------------------------------------------------------------------------- padding
+
+
+def pad_comment(pad: Pad, source: str = "MATLAB PaddingSize") -> str:
+    """A forward comment for an explicit F.pad, so a reader can check F.pad's order against MATLAB's."""
+    top, bottom, left, right = pad
+    return f"{source} [top bottom left right] = [{top} {bottom} {left} {right}]; F.pad takes (left, right, top, bottom)"
+
+
+def padding_attrs(pad: Pad, mode: str = "constant", value: float = 0.0) -> dict[str, object]:
+    """Convolution: module padding when symmetric zeros suffice, else an explicit F.pad (l, r, t, b)."""
+    top, bottom, left, right = pad
+    if mode == "constant" and value == 0.0 and top == bottom and left == right:
+        return {"padding": (top, left), "pad": None}
+    return {"padding": (0, 0), "pad": (left, right, top, bottom), "pad_mode": mode, "pad_value": value}
+
+
+def pool_padding_attrs(pad: Pad, kernel: tuple[int, int]) -> dict[str, object]:
+    """Pooling: PyTorch pads symmetrically and at most half a window; anything else is an explicit F.pad."""
+    top, bottom, left, right = pad
+    if top == bottom and left == right and top <= kernel[0] // 2 and left <= kernel[1] // 2:
+        return {"padding": (top, left), "pad": None}
+    return {"padding": (0, 0), "pad": (left, right, top, bottom)}
+
+
+# --------------------------------------------------------------------------- convolution
+
+
+def filter_params(
+    layer: LayerRecord,
+    filters: np.ndarray | None,
+    bias: np.ndarray | None,
+    shape: tuple[int, ...],
+    out_channels: int,
+    has_bias: bool = True,
+) -> dict[str, np.ndarray | None]:
+    """MATLAB filters and bias as PyTorch's ``weight`` and ``bias`` (None where unstored).
+
+    ``shape`` is the filters' MATLAB shape, FH×FW×A×B or FH×FW×A×B×G (grouped), which
+    the file may store with trailing singletons dropped. Folding the groups column-major
+    into B and permuting (3, 2, 0, 1) gives (B·G, A, FH, FW): Conv2d's (Cout, Cin/G, ...)
+    from FH×FW×Cin/G×Cout/G×G and ConvTranspose2d's (Cin, Cout/G, ...) from
+    FH×FW×Cout/G×Cin alike. The bias flattens column-major into the same channel order.
+    Without ``has_bias`` there is no ``bias`` entry at all (the module has bias=False).
+    """
+    params: dict[str, np.ndarray | None] = {"weight": None}
+    if filters is not None:
+        try:
+            w = rebuild(filters, shape)
+        except ValueError as exc:
+            raise layer.error(f"stores filters that do not match its size ({exc}).") from None
+        params["weight"] = f32(w.reshape((*shape[:3], -1), order="F").transpose(3, 2, 0, 1))
+    if has_bias:
+        params["bias"] = channel_vector(layer, bias, out_channels, "bias")
+    return params
+
+
+def conv2d_node(
+    layer: LayerRecord,
+    info: TensorInfo,
+    params: dict[str, np.ndarray | None],
+    *,
+    in_channels: int,
+    out_channels: int,
+    kernel: tuple[int, int],
+    stride: tuple[int, int],
+    dilation: tuple[int, int],
+    pad: Pad,
+    pad_mode: tuple[str, float] = ("constant", 0.0),
+    pad_source: str | None = "MATLAB PaddingSize",
+    comment: str = "",
+    **extra: object,
+) -> Node:
+    """An nn.Conv2d node; ``extra`` attrs (groups, bias) go to the template as they are.
+
+    An explicit F.pad gets a forward comment naming ``pad_source`` (None: no comment).
+    """
+    attrs: dict[str, object] = {
+        "in_channels": in_channels,
+        "out_channels": out_channels,
+        "kernel_size": kernel,
+        "stride": stride,
+        "dilation": dilation,
+        **extra,
+        **padding_attrs(pad, *pad_mode),
+    }
+    note = pad_comment(pad, pad_source) if pad_source is not None and attrs["pad"] is not None else ""
+    out = spatial_out(info, out_channels, kernel, stride, dilation, pad)
+    return layer_node(layer, "conv2d", out, attrs, params=params, comment=comment, forward_comment=note)
+
+
+def transposed_out(
+    info: TensorInfo, channels: int, kernel: tuple[int, int], stride: tuple[int, int], crop: Pad
+) -> TensorInfo:
+    """The image a transposed convolution makes: (in − 1)·stride + kernel, less the cropping."""
+
+    def size(n: int | None, k: int, s: int, before: int, after: int) -> int | None:
+        return None if n is None else (n - 1) * s + k - before - after
+
+    return TensorInfo(
+        IMAGE,
+        (channels, size(info.shape[1], kernel[0], stride[0], crop[0], crop[1]), size(info.shape[2], kernel[1], stride[1], crop[2], crop[3])),
+    )
+
+
+def conv_transpose2d_node(
+    layer: LayerRecord,
+    params: dict[str, np.ndarray | None],
+    out: TensorInfo,
+    *,
+    in_channels: int,
+    out_channels: int,
+    kernel: tuple[int, int],
+    stride: tuple[int, int],
+    crop: Pad,
+    same_split: bool = False,
+    **extra: object,
+) -> Node:
+    """An nn.ConvTranspose2d node; ``crop`` is what MATLAB removes, [top bottom left right].
+
+    Symmetric cropping is ConvTranspose2d's ``padding``; anything else is a slice after a
+    padding-free module (``same_split`` says the split is MATLAB's 'same' one, which the
+    template's comment calls uncertain). ``extra`` attrs (groups, bias) pass through.
+    """
+    top, bottom, left, right = crop
+    symmetric = top == bottom and left == right
+    attrs: dict[str, object] = {
+        "in_channels": in_channels,
+        "out_channels": out_channels,
+        "kernel_size": kernel,
+        "stride": stride,
+        "padding": (top, left) if symmetric else (0, 0),
+        # Rows/columns to slice away after the module: (top, bottom, left, right) or None.
+        "crop": None if symmetric else crop,
+        "same_split": same_split and not symmetric,
+        **extra,
+    }
+    return layer_node(layer, "conv_transpose2d", out, attrs, params=params)

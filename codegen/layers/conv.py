@@ -1,4 +1,10 @@
-"""2-D convolution."""
+"""2-D convolution, and the reading it shares with grouped convolution.
+
+Convolution2DLayer and GroupedConvolution2DLayer (registered in ``conv_transposed``) store
+FilterSize, Stride, DilationFactor, PaddingSize/PaddingMode and PaddingValue alike and
+differ only in how their channels are counted, so :func:`convolution` turns either into a
+node once the caller has settled the channels.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +13,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from codegen.ir import Node, TensorInfo
-from codegen.layers.common import f32, pair, rebuild, require_image, resolve_padding, spatial_out
+from codegen.layers.common import conv2d_node, filter_params, pair, require_image, resolve_padding
 from codegen.layers.record import LayerRecord
 from codegen.layers.registry import register
 
@@ -30,57 +36,43 @@ def padding_value(layer: LayerRecord) -> tuple[str, float]:
     return "constant", float(np.asarray(raw).ravel()[0])
 
 
-def pad_comment(pad: tuple[int, int, int, int]) -> str:
-    top, bottom, left, right = pad
-    return f"MATLAB PaddingSize [top bottom left right] = [{top} {bottom} {left} {right}]; F.pad takes (left, right, top, bottom)"
+def input_channels(layer: LayerRecord, info: TensorInfo) -> int:
+    """NumChannels if stored (an untrained layer may not know it), else the input's; they must agree."""
+    stored = layer.num("NumChannels")
+    in_channels = int(stored) if stored is not None else info.channels
+    if in_channels is None:
+        raise layer.error("has no NumChannels and its input channel count is unknown.")
+    if info.channels is not None and info.channels != in_channels:
+        raise layer.error(f"expects {in_channels} input channels but receives {info.channels}.")
+    return in_channels
 
 
-def padding_attrs(pad: tuple[int, int, int, int], mode: str, value: float) -> dict[str, object]:
-    """Module padding when symmetric zeros suffice, else an explicit F.pad (l, r, t, b)."""
-    top, bottom, left, right = pad
-    if mode == "constant" and value == 0.0 and top == bottom and left == right:
-        return {"padding": (top, left), "pad": None}
-    return {"padding": (0, 0), "pad": (left, right, top, bottom), "pad_mode": mode, "pad_value": value}
+def convolution(
+    layer: LayerRecord, info: TensorInfo, in_channels: int, out_channels: int, groups: int = 1, comment: str = "", explain_pad: bool = True
+) -> Node:
+    """A (grouped) convolution layer as nn.Conv2d, its channels already checked.
+
+    Weights are FH×FW×(Cin/G)×(Cout/G)×G and Bias 1×1×(Cout/G)×G (G = 1 for a plain
+    convolution, which saves them without the trailing singletons). ``explain_pad``
+    comments an explicit F.pad in forward.
+    """
+    kernel = pair(layer.ints("FilterSize"), 1)
+    stride = pair(layer.ints("Stride"), 1)
+    dilation = pair(layer.ints("DilationFactor"), 1)
+    pad = resolve_padding(layer, info, kernel, stride, dilation)
+    pad_mode = padding_value(layer)
+    shape = (kernel[0], kernel[1], in_channels // groups, out_channels // groups, groups)
+    params = filter_params(layer, layer.array("Weights"), layer.array("Bias"), shape, out_channels)
+    return conv2d_node(
+        layer, info, params, in_channels=in_channels, out_channels=out_channels, kernel=kernel, stride=stride,
+        dilation=dilation, pad=pad, pad_mode=pad_mode, pad_source="MATLAB PaddingSize" if explain_pad else None,
+        comment=comment, groups=groups,
+    )
 
 
 @register("nnet.cnn.layer.Convolution2DLayer", ops=("conv2d",))
 def conv2d(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
     info = inputs[0]
     require_image(layer, info)
-    kernel = pair(layer.ints("FilterSize"), 1)
-    stride = pair(layer.ints("Stride"), 1)
-    dilation = pair(layer.ints("DilationFactor"), 1)
     out_channels = int(layer.num("NumFilters") or 0)
-    stored_channels = layer.num("NumChannels")
-    in_channels = int(stored_channels) if stored_channels is not None else info.channels
-    if in_channels is None:
-        raise layer.error("has no NumChannels and its input channel count is unknown.")
-    if info.channels is not None and info.channels != in_channels:
-        raise layer.error(f"expects {in_channels} input channels but receives {info.channels}.")
-    pad = resolve_padding(layer, info, kernel, stride, dilation)
-    mode, value = padding_value(layer)
-    weights = layer.array("Weights")
-    bias = layer.array("Bias")
-    params: dict[str, np.ndarray | None] = {"weight": None, "bias": None}
-    if weights is not None:
-        w = rebuild(weights, (kernel[0], kernel[1], in_channels, out_channels))
-        params["weight"] = f32(w.transpose(3, 2, 0, 1))
-    if bias is not None:
-        params["bias"] = f32(np.asarray(bias).reshape(out_channels))
-    attrs = {
-        "in_channels": in_channels,
-        "out_channels": out_channels,
-        "kernel_size": kernel,
-        "stride": stride,
-        "dilation": dilation,
-        **padding_attrs(pad, mode, value),
-    }
-    return Node(
-        name=layer.name,
-        op="conv2d",
-        matlab_class=layer.classname,
-        attrs=attrs,
-        params=params,
-        out=spatial_out(info, out_channels, kernel, stride, dilation, pad),
-        forward_comment=pad_comment(pad) if attrs["pad"] is not None else "",
-    )
+    return convolution(layer, info, input_channels(layer, info), out_channels)

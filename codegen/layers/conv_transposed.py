@@ -23,16 +23,21 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import numpy as np
-
-from codegen.ir import IMAGE, Node, TensorInfo
-from codegen.layers.common import f32, pair, rebuild, require_image, resolve_padding, spatial_out
-from codegen.layers.conv import padding_attrs, padding_value
+from codegen.ir import Node, TensorInfo
+from codegen.layers.common import (
+    Pad,
+    conv_transpose2d_node,
+    filter_params,
+    pair,
+    require_image,
+    transposed_out,
+)
+from codegen.layers.conv import convolution, input_channels
 from codegen.layers.record import LayerRecord
 from codegen.layers.registry import register
 
 
-def same_cropping(kernel: tuple[int, int], stride: tuple[int, int]) -> tuple[int, int, int, int]:
+def same_cropping(kernel: tuple[int, int], stride: tuple[int, int]) -> Pad:
     """[top bottom left right] for CroppingMode 'same': the extra row/column goes top/left."""
     crop: list[int] = []
     for k, s in zip(kernel, stride):
@@ -41,7 +46,8 @@ def same_cropping(kernel: tuple[int, int], stride: tuple[int, int]) -> tuple[int
     return (crop[0], crop[1], crop[2], crop[3])
 
 
-def _cropping(layer: LayerRecord, kernel: tuple[int, int], stride: tuple[int, int]) -> tuple[int, int, int, int]:
+def _cropping(layer: LayerRecord, kernel: tuple[int, int], stride: tuple[int, int]) -> Pad:
+    """CroppingSize as [top bottom left right], resolving CroppingMode 'same' (see the module docstring)."""
     mode = (layer.text("CroppingMode", "manual") or "manual").lower()
     stored = layer.ints("CroppingSize")
     if stored and len(stored) in (1, 2):
@@ -64,12 +70,6 @@ def _cropping(layer: LayerRecord, kernel: tuple[int, int], stride: tuple[int, in
     return (0, 0, 0, 0)
 
 
-def _out_size(size: int | None, kernel: int, stride: int, before: int, after: int) -> int | None:
-    if size is None:
-        return None
-    return (size - 1) * stride + kernel - before - after
-
-
 @register("nnet.cnn.layer.TransposedConvolution2DLayer", ops=("conv_transpose2d",))
 def transposed_conv2d(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
     info = inputs[0]
@@ -79,50 +79,22 @@ def transposed_conv2d(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
     out_channels = int(layer.num("NumFilters") or 0)
     if out_channels <= 0:
         raise layer.error("has no NumFilters.")
-    stored_channels = layer.num("NumChannels")
-    in_channels = int(stored_channels) if stored_channels is not None else info.channels
-    if in_channels is None:
-        raise layer.error("has no NumChannels and its input channel count is unknown.")
-    if info.channels is not None and info.channels != in_channels:
-        raise layer.error(f"expects {in_channels} input channels but receives {info.channels}.")
+    in_channels = input_channels(layer, info)
     offset = layer.ints("OutputSizeOffset")
     if offset and any(offset):
         raise layer.error(f"has OutputSizeOffset {list(offset)}, which mat2torch does not support yet.")
     dilation = pair(layer.ints("DilationFactor"), 1)
     if dilation != (1, 1):
         raise layer.error(f"has DilationFactor {dilation}, which mat2torch does not support for transposed convolution yet.")
-    top, bottom, left, right = _cropping(layer, kernel, stride)
-    weights = layer.array("Weights")
-    bias = layer.array("Bias")
-    params: dict[str, np.ndarray | None] = {"weight": None, "bias": None}
-    if weights is not None:
-        w = rebuild(weights, (kernel[0], kernel[1], out_channels, in_channels))
-        params["weight"] = f32(w.transpose(3, 2, 0, 1))
-    if bias is not None:
-        params["bias"] = f32(np.asarray(bias).reshape(out_channels))
-    # Symmetric cropping is ConvTranspose2d's padding; otherwise the module crops nothing
-    # and the forward slices [top bottom left right] away.
-    symmetric = top == bottom and left == right
-    attrs: dict[str, object] = {
-        "in_channels": in_channels,
-        "out_channels": out_channels,
-        "kernel_size": kernel,
-        "stride": stride,
-        "padding": (top, left) if symmetric else (0, 0),
-        "crop": None if symmetric else (top, bottom, left, right),
-        "same_split": (layer.text("CroppingMode", "") or "").lower() == "same" and not symmetric,
-    }
-    h = _out_size(info.shape[1], kernel[0], stride[0], top, bottom)
-    w_ = _out_size(info.shape[2], kernel[1], stride[1], left, right)
-    if (h is not None and h <= 0) or (w_ is not None and w_ <= 0):
-        raise layer.error(f"crops [top bottom left right] = {[top, bottom, left, right]} from a {info.describe()} input, leaving nothing.")
-    return Node(
-        name=layer.name,
-        op="conv_transpose2d",
-        matlab_class=layer.classname,
-        attrs=attrs,
-        params=params,
-        out=TensorInfo(IMAGE, (out_channels, h, w_)),
+    crop = _cropping(layer, kernel, stride)
+    shape = (kernel[0], kernel[1], out_channels, in_channels)
+    params = filter_params(layer, layer.array("Weights"), layer.array("Bias"), shape, out_channels)
+    out = transposed_out(info, out_channels, kernel, stride, crop)
+    if any(size is not None and size <= 0 for size in out.shape[1:]):
+        raise layer.error(f"crops [top bottom left right] = {list(crop)} from a {info.describe()} input, leaving nothing.")
+    return conv_transpose2d_node(
+        layer, params, out, in_channels=in_channels, out_channels=out_channels, kernel=kernel, stride=stride, crop=crop,
+        same_split=(layer.text("CroppingMode", "") or "").lower() == "same",
     )
 
 
@@ -151,43 +123,12 @@ def _groups(layer: LayerRecord, info: TensorInfo) -> tuple[int, int]:
 def grouped_conv2d(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
     info = inputs[0]
     require_image(layer, info)
-    kernel = pair(layer.ints("FilterSize"), 1)
-    stride = pair(layer.ints("Stride"), 1)
-    dilation = pair(layer.ints("DilationFactor"), 1)
     groups, per_group = _groups(layer, info)
     filters_per_group = int(layer.num("NumFiltersPerGroup") or 0)
     if filters_per_group <= 0:
         raise layer.error("has no NumFiltersPerGroup.")
     in_channels = groups * per_group
-    out_channels = groups * filters_per_group
     if info.channels is not None and info.channels != in_channels:
         raise layer.error(f"expects {in_channels} input channels ({groups} groups of {per_group}) but receives {info.channels}.")
-    pad = resolve_padding(layer, info, kernel, stride, dilation)
-    mode, value = padding_value(layer)
-    weights = layer.array("Weights")
-    bias = layer.array("Bias")
-    params: dict[str, np.ndarray | None] = {"weight": None, "bias": None}
-    if weights is not None:
-        w = rebuild(weights, (kernel[0], kernel[1], per_group, filters_per_group, groups))
-        w = w.reshape((kernel[0], kernel[1], per_group, out_channels), order="F")
-        params["weight"] = f32(w.transpose(3, 2, 0, 1))
-    if bias is not None:
-        params["bias"] = f32(np.asarray(bias).reshape(out_channels, order="F"))
-    attrs = {
-        "in_channels": in_channels,
-        "out_channels": out_channels,
-        "kernel_size": kernel,
-        "stride": stride,
-        "dilation": dilation,
-        "groups": groups,
-        **padding_attrs(pad, mode, value),
-    }
-    return Node(
-        name=layer.name,
-        op="conv2d",
-        matlab_class=layer.classname,
-        attrs=attrs,
-        params=params,
-        out=spatial_out(info, out_channels, kernel, stride, dilation, pad),
-        comment="channel-wise (depthwise) convolution" if per_group == 1 and groups > 1 else "",
-    )
+    comment = "channel-wise (depthwise) convolution" if per_group == 1 and groups > 1 else ""
+    return convolution(layer, info, in_channels, groups * filters_per_group, groups, comment, explain_pad=False)

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from codegen.ir import FEATURE, IMAGE, SEQUENCE, Node, TensorInfo
-from codegen.layers.common import f32
+from codegen.layers.common import f32, layer_node
 from codegen.layers.record import LayerRecord
 from codegen.layers.registry import register
 
@@ -62,12 +62,5 @@ def fully_connected(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
     if bias is not None:
         params["bias"] = f32(np.asarray(bias).reshape(out))
     layout = SEQUENCE if info.layout == SEQUENCE else FEATURE
-    return Node(
-        name=layer.name,
-        op="linear",
-        matlab_class=layer.classname,
-        attrs={"in_features": in_features, "out_features": out, "flatten": info.layout == IMAGE},
-        params=params,
-        out=TensorInfo(layout, (out,)),
-        comment=comment,
-    )
+    attrs = {"in_features": in_features, "out_features": out, "flatten": info.layout == IMAGE}
+    return layer_node(layer, "linear", TensorInfo(layout, (out,)), attrs, params=params, comment=comment)

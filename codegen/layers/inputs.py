@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from codegen.ir import FEATURE, IMAGE, SEQUENCE, Node, TensorInfo
-from codegen.layers.common import f32
+from codegen.layers.common import f32, layer_node
 from codegen.layers.record import LayerRecord, learnable_value
 from codegen.layers.registry import register
 
@@ -85,14 +85,7 @@ def _input_node(layer: LayerRecord, info: TensorInfo, op: str) -> Node:
     attrs: dict[str, object] = {"normalization": kind, "layout": info.layout, "shape": info.shape}
     if unstored:
         attrs["unstored_shapes"] = unstored
-    return Node(
-        name=layer.name,
-        op=op,
-        matlab_class=layer.classname,
-        attrs=attrs,
-        buffers=buffers,  # type: ignore[arg-type]
-        out=info,
-    )
+    return layer_node(layer, op, info, attrs, buffers=buffers)
 
 
 @register("nnet.cnn.layer.ImageInputLayer", ops=("input",))

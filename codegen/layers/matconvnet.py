@@ -22,8 +22,22 @@ from typing import Any
 import numpy as np
 
 from codegen.ir import IMAGE, Node, TensorInfo
-from codegen.layers.common import f32, pair, rebuild, require_image, spatial_out
-from codegen.layers.conv import padding_attrs
+from codegen.layers.common import (
+    channel_vector,
+    conv2d_node,
+    conv_transpose2d_node,
+    f32,
+    filter_params,
+    layer_node,
+    pad_comment,
+    pair,
+    pool_padding_attrs,
+    rebuild,
+    require_image,
+    spatial_out,
+    transposed_out,
+)
+from codegen.layers.matconvnet_fields import dims, filter_shape, filters_and_bias, pad4, weight, weights
 from codegen.layers.record import LayerRecord, is_empty
 from codegen.layers.registry import Dropped, register
 
@@ -33,81 +47,7 @@ _LRN_DEFAULT = (5.0, 1.0, 0.0001 / 5, 0.75)
 # MATLAB dimension of an H×W×C×N array → PyTorch dimension of N×C×H×W.
 _DIM_TO_TORCH = {1: 2, 2: 3, 3: 1, 4: 0}
 
-
-# --------------------------------------------------------------------------- helpers
-
-
-def weights(layer: LayerRecord) -> list[np.ndarray | None]:
-    """The layer's parameter arrays in MatConvNet order ({F, b}, {mult, bias, moments}).
-
-    Reads ``weights`` (a cell), or the old ``filters``/``biases`` fields; an empty entry
-    is None. A value that is not a numeric array (e.g. a gpuArray object) is an error.
-    """
-    raw = layer.raw("weights", None)
-    items: list[Any]
-    if isinstance(raw, np.ndarray) and raw.dtype == object:
-        items = list(raw.ravel(order="F"))
-    elif isinstance(raw, (list, tuple)):
-        items = list(raw)
-    elif raw is not None and not is_empty(raw) and isinstance(raw, np.ndarray) and raw.dtype.kind in "biuf":
-        items = [raw]
-    else:
-        items = [layer.raw(k, None) for k in ("filters", "biases") if k in layer.fields]
-        if "moments" in layer.fields:
-            items.append(layer.raw("moments"))
-    out: list[np.ndarray | None] = []
-    for item in items:
-        if item is None or is_empty(item):
-            out.append(None)
-            continue
-        if not (isinstance(item, np.ndarray) and item.dtype.kind in "biuf"):
-            kind = getattr(item, "classname", type(item).__name__)
-            raise layer.error(
-                f"stores a parameter as {kind}, not a numeric array; gather the weights to the CPU in MATLAB "
-                "(e.g. vl_simplenn_move(net, 'cpu') or net.move('cpu')) and save the network again."
-            )
-        out.append(np.asarray(item))
-    return out
-
-
-def _weight(ws: list[np.ndarray | None], index: int) -> np.ndarray | None:
-    return ws[index] if index < len(ws) else None
-
-
-def pad4(layer: LayerRecord, key: str = "pad") -> tuple[int, int, int, int]:
-    """MatConvNet padding/cropping as (top, bottom, left, right): scalar, [v h] or 1×4."""
-    values = layer.ints(key)
-    if not values:
-        return (0, 0, 0, 0)
-    if len(values) == 1:
-        return (values[0],) * 4  # type: ignore[return-value]
-    if len(values) == 2:
-        return (values[0], values[0], values[1], values[1])
-    if len(values) == 4:
-        return (values[0], values[1], values[2], values[3])
-    raise layer.error(f"has a '{key}' of {len(values)} values; MatConvNet expects 1 or 4.")
-
-
-def pad_note(pad: tuple[int, int, int, int], what: str = "pad") -> str:
-    top, bottom, left, right = pad
-    return f"MatConvNet {what} [top bottom left right] = [{top} {bottom} {left} {right}]; F.pad takes (left, right, top, bottom)"
-
-
-def _dims(array: np.ndarray, rank: int) -> tuple[int, ...]:
-    """MATLAB's shape padded with the trailing singleton dimensions it dropped on save."""
-    return tuple(array.shape) + (1,) * (rank - array.ndim)
-
-
-def _node(layer: LayerRecord, op: str, out: TensorInfo, **attrs: Any) -> Node:
-    return Node(name=layer.name, op=op, matlab_class=layer.classname, attrs=dict(attrs), out=out)
-
-
-def _vector(layer: LayerRecord, value: np.ndarray | None, size: int, what: str) -> np.ndarray | None:
-    if value is None:
-        return None
-    if value.size != size:
-        raise layer.error(f"stores {value.size} {what} values for {size} channels.")
-    return f32(value.reshape(size, order="F"))
+_PAD = "MatConvNet pad"  # how forward comments name the padding they spell out
 
 
 # --------------------------------------------------------------------------- convolution
@@ -115,61 +55,22 @@ def _vector(layer: LayerRecord, value: np.ndarray | None, size: int, what: str) 
 
 @register("simplenn.conv", "dagnn.Conv", ops=("conv2d",))
 def conv(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
+    """vl_nnconv: filters FH×FW×D×K; D dividing the input channels means D-channel groups."""
     info = inputs[0]
     require_image(layer, info)
-    ws = weights(layer)
-    filters, bias = _weight(ws, 0), _weight(ws, 1)
-    size = layer.ints("size")
-    if filters is None:
-        if not size or len(size) != 4:
-            raise layer.error("stores no filters and no filter size.")
-        shape = size
-    elif size and len(size) == 4:
-        shape = size
-    else:
-        # A single filter is saved FH×FW×C (MATLAB drops the trailing 1); the bias says K.
-        shape = _dims(filters, 4)
-        if filters.ndim <= 3 and bias is not None:
-            shape = shape[:3] + (bias.size,)
-    fh, fw, depth, out_channels = (int(v) for v in shape)
+    filters, bias, has_bias = filters_and_bias(layer)
+    fh, fw, depth, out_channels = filter_shape(layer, filters, bias)
     in_channels = info.channels if info.channels is not None else depth
     if in_channels % depth:
         raise layer.error(f"has filters of depth {depth}, which does not divide its {in_channels} input channels.")
     groups = in_channels // depth
     if out_channels % groups:
         raise layer.error(f"has {out_channels} filters, which cannot be split into {groups} groups.")
-    has_bias = layer.flag("hasBias", True) and (bias is not None or filters is None)
-    params: dict[str, np.ndarray | None] = {"weight": None}
-    if filters is not None:
-        try:
-            w = rebuild(filters, (fh, fw, depth, out_channels))
-        except ValueError as exc:
-            raise layer.error(f"stores filters that do not match its size ({exc}).") from None
-        params["weight"] = f32(w.transpose(3, 2, 0, 1))
-    if has_bias:
-        params["bias"] = _vector(layer, bias, out_channels, "bias")
-    kernel = (fh, fw)
-    stride = pair(layer.ints("stride"), 1)
-    dilation = pair(layer.ints("dilate"), 1)
-    pad = pad4(layer)
-    attrs: dict[str, Any] = {
-        "in_channels": in_channels,
-        "out_channels": out_channels,
-        "kernel_size": kernel,
-        "stride": stride,
-        "dilation": dilation,
-        "groups": groups,
-        "bias": has_bias,
-        **padding_attrs(pad, "constant", 0.0),
-    }
-    return Node(
-        name=layer.name,
-        op="conv2d",
-        matlab_class=layer.classname,
-        attrs=attrs,
-        params=params,
-        out=spatial_out(info, out_channels, kernel, stride, dilation, pad),
-        forward_comment=pad_note(pad) if attrs["pad"] is not None else "",
+    params = filter_params(layer, filters, bias, (fh, fw, depth, out_channels), out_channels, has_bias)
+    return conv2d_node(
+        layer, info, params, in_channels=in_channels, out_channels=out_channels, kernel=(fh, fw),
+        stride=pair(layer.ints("stride"), 1), dilation=pair(layer.ints("dilate"), 1), pad=pad4(layer),
+        pad_source=_PAD, groups=groups, bias=has_bias,
     )
 
 
@@ -178,63 +79,22 @@ def conv_transpose(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
     """vl_nnconvt: filters FH×FW×K×D (K outputs per group, D inputs), upsample, crop."""
     info = inputs[0]
     require_image(layer, info)
-    ws = weights(layer)
-    filters, bias = _weight(ws, 0), _weight(ws, 1)
-    size = layer.ints("size")
+    filters, bias, has_bias = filters_and_bias(layer)
     groups = int(layer.num("numGroups", 1) or 1)
-    if filters is None:
-        if not size or len(size) != 4:
-            raise layer.error("stores no filters and no filter size.")
-        shape = size
-    elif size and len(size) == 4:
-        shape = size
-    else:
-        shape = _dims(filters, 4)
-    fh, fw, per_group, in_channels = (int(v) for v in shape)
+    fh, fw, per_group, in_channels = filter_shape(layer, filters)
     if info.channels is not None and info.channels != in_channels:
         raise layer.error(f"has filters for {in_channels} input channels but receives {info.channels}.")
     if in_channels % groups:
         raise layer.error(f"has {in_channels} input channels, which cannot be split into {groups} groups.")
     out_channels = per_group * groups
-    has_bias = layer.flag("hasBias", True) and (bias is not None or filters is None)
-    params: dict[str, np.ndarray | None] = {"weight": None}
-    if filters is not None:
-        try:
-            w = rebuild(filters, (fh, fw, per_group, in_channels))
-        except ValueError as exc:
-            raise layer.error(f"stores filters that do not match its size ({exc}).") from None
-        params["weight"] = f32(w.transpose(3, 2, 0, 1))  # (Cin, Cout/G, FH, FW)
-    if has_bias:
-        params["bias"] = _vector(layer, bias, out_channels, "bias")
+    params = filter_params(layer, filters, bias, (fh, fw, per_group, in_channels), out_channels, has_bias)
     stride = pair(layer.ints("upsample"), 1)
-    top, bottom, left, right = pad4(layer, "crop")
-    # Symmetric cropping is ConvTranspose2d(padding=...); otherwise a slice after the module.
-    symmetric = top == bottom and left == right
-
-    def out_size(n: int | None, k: int, s: int, a: int, b: int) -> int | None:
-        return None if n is None else s * (n - 1) + k - a - b
-
-    out = TensorInfo(
-        IMAGE,
-        (
-            out_channels,
-            out_size(info.shape[1], fh, stride[0], top, bottom),
-            out_size(info.shape[2], fw, stride[1], left, right),
-        ),
+    crop = pad4(layer, "crop")
+    out = transposed_out(info, out_channels, (fh, fw), stride, crop)
+    return conv_transpose2d_node(
+        layer, params, out, in_channels=in_channels, out_channels=out_channels, kernel=(fh, fw), stride=stride,
+        crop=crop, groups=groups, bias=has_bias,
     )
-    attrs = {
-        "in_channels": in_channels,
-        "out_channels": out_channels,
-        "kernel_size": (fh, fw),
-        "stride": stride,
-        "padding": (top, left) if symmetric else (0, 0),
-        # Rows/columns to slice away after the module: (top, bottom, left, right) or None.
-        "crop": None if symmetric else (top, bottom, left, right),
-        "same_split": False,
-        "groups": groups,
-        "bias": has_bias,
-    }
-    return Node(name=layer.name, op="conv_transpose2d", matlab_class=layer.classname, attrs=attrs, params=params, out=out)
 
 
 # --------------------------------------------------------------------------- normalization
@@ -251,7 +111,7 @@ def bnorm(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
     info = inputs[0]
     require_image(layer, info)
     ws = weights(layer)
-    mult, bias, moments = _weight(ws, 0), _weight(ws, 1), _weight(ws, 2)
+    mult, bias, moments = weight(ws, 0), weight(ws, 1), weight(ws, 2)
     channels = info.channels
     for value in (mult, bias):
         if channels is None and value is not None:
@@ -273,20 +133,13 @@ def bnorm(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
             eps = 0.0
         var = sigma2 - eps
     params: dict[str, np.ndarray | None] = {
-        "weight": _vector(layer, mult, channels, "multiplier"),
-        "bias": _vector(layer, bias, channels, "bias"),
+        "weight": channel_vector(layer, mult, channels, "multiplier"),
+        "bias": channel_vector(layer, bias, channels, "bias"),
         "running_mean": None if mean is None else f32(mean),
         "running_var": None if var is None else f32(var),
         "num_batches_tracked": np.array(0, dtype=np.int64) if mean is not None else None,
     }
-    return Node(
-        name=layer.name,
-        op="batchnorm",
-        matlab_class=layer.classname,
-        attrs={"num_features": channels, "eps": eps, "dims": 2},
-        params=params,
-        out=info,
-    )
+    return layer_node(layer, "batchnorm", info, {"num_features": channels, "eps": eps, "dims": 2}, params=params)
 
 
 @register("simplenn.lrn", "simplenn.normalize", "dagnn.LRN", ops=("lrn",))
@@ -303,7 +156,8 @@ def lrn(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
         raise layer.error(f"has a window size N = {n!r}, which is not a positive integer.")
     # PyTorch's window is [k − ⌊N/2⌋, k + ⌊(N−1)/2⌋]: for an even N it is MatConvNet's mirrored.
     flip = int(n) % 2 == 0
-    node = _node(layer, "lrn", info, size=int(n), alpha=alpha * int(n), beta=beta, k=kappa, param=(int(n), kappa, alpha, beta), flip=flip)
+    attrs = {"size": int(n), "alpha": alpha * int(n), "beta": beta, "k": kappa, "param": (int(n), kappa, alpha, beta), "flip": flip}
+    node = layer_node(layer, "lrn", info, attrs)
     if flip:
         node.forward_comment = f"even N = {int(n)}: MatConvNet's channel window [k-{(int(n) - 1) // 2}, k+{int(n) // 2}] is PyTorch's mirrored"
     return node
@@ -323,11 +177,9 @@ def spatial_norm(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
     ph, pw, alpha, beta = int(values[0]), int(values[1]), values[2], values[3]
     top, left = (ph - 1) // 2, (pw - 1) // 2
     bottom, right = ph - 1 - top, pw - 1 - left
-    symmetric = top == bottom and left == right
-    return _node(
-        layer, "spatial_norm", info, kernel_size=(ph, pw), alpha=alpha, beta=beta,
-        padding=(top, left) if symmetric else (0, 0), pad=None if symmetric else (left, right, top, bottom),
-    )
+    # The window is an AvgPool2d centred on each pixel (the extra row/column of an even size below/right).
+    attrs = {"kernel_size": (ph, pw), "alpha": alpha, "beta": beta, **pool_padding_attrs((top, bottom, left, right), (ph, pw))}
+    return layer_node(layer, "spatial_norm", info, attrs)
 
 
 # --------------------------------------------------------------------------- pooling
@@ -343,25 +195,20 @@ def pool(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
         raise layer.error(f"uses pooling method '{method}'; MatConvNet has 'max' and 'avg'.")
     kernel = pair(layer.ints("pool") or layer.ints("poolSize"), 1)
     stride = pair(layer.ints("stride"), 1)
-    top, bottom, left, right = pad = pad4(layer)
+    pad = pad4(layer)
     out = spatial_out(info, info.channels, kernel, stride, (1, 1), pad)
-    # PyTorch pads symmetrically and at most half a window; anything else is an explicit F.pad.
-    symmetric = top == bottom and left == right and top <= kernel[0] // 2 and left <= kernel[1] // 2
-    attrs: dict[str, Any] = {"kernel_size": kernel, "stride": stride}
-    if symmetric:
-        attrs.update(padding=(top, left), pad=None)
-    else:
-        attrs.update(padding=(0, 0), pad=(left, right, top, bottom))
+    attrs: dict[str, Any] = {"kernel_size": kernel, "stride": stride, **pool_padding_attrs(pad, kernel)}
+    symmetric = attrs["pad"] is None
     if method == "max":
-        node = _node(layer, "max_pool2d", out, **attrs)
+        node = layer_node(layer, "max_pool2d", out, attrs)
         if not symmetric:
-            node.forward_comment = pad_note(pad) + "; max pooling pads with -inf"
+            node.forward_comment = pad_comment(pad, _PAD) + "; max pooling pads with -inf"
         return node
     if symmetric:
         # MatConvNet divides by the number of real (non-padded) pixels in each window.
-        return _node(layer, "avg_pool2d", out, **attrs, count_include_pad=False)
-    node = _node(layer, "avg_pool2d_exclude_pad", out, **attrs)
-    node.forward_comment = pad_note(pad) + "; the average counts only real pixels"
+        return layer_node(layer, "avg_pool2d", out, {**attrs, "count_include_pad": False})
+    node = layer_node(layer, "avg_pool2d_exclude_pad", out, attrs)
+    node.forward_comment = pad_comment(pad, _PAD) + "; the average counts only real pixels"
     return node
 
 
@@ -372,29 +219,29 @@ def pool(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
 def relu(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
     leak = float(layer.num("leak", 0.0) or 0.0)
     if leak:
-        return _node(layer, "leaky_relu", inputs[0], negative_slope=leak)
-    return _node(layer, "relu", inputs[0])
+        return layer_node(layer, "leaky_relu", inputs[0], {"negative_slope": leak})
+    return layer_node(layer, "relu", inputs[0])
 
 
 @register("simplenn.sigmoid", "dagnn.Sigmoid", ops=("sigmoid",))
 def sigmoid(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
-    return _node(layer, "sigmoid", inputs[0])
+    return layer_node(layer, "sigmoid", inputs[0])
 
 
 @register("simplenn.tanh", "dagnn.Tanh", ops=("tanh",))
 def tanh(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
-    return _node(layer, "tanh", inputs[0])
+    return layer_node(layer, "tanh", inputs[0])
 
 
 @register("simplenn.softmax", "dagnn.SoftMax", ops=("softmax",))
 def softmax(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
     # vl_nnsoftmax normalizes over the third (channel) dimension at every pixel.
-    return _node(layer, "softmax", inputs[0], dim=1)
+    return layer_node(layer, "softmax", inputs[0], {"dim": 1})
 
 
 @register("simplenn.dropout", "dagnn.DropOut", ops=("dropout",))
 def dropout(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
-    return _node(layer, "dropout", inputs[0], p=float(layer.num("rate", 0.5) or 0.0))
+    return layer_node(layer, "dropout", inputs[0], {"p": float(layer.num("rate", 0.5) or 0.0)})
 
 
 @register("simplenn.loss", "simplenn.softmaxloss", "dagnn.Loss", ops=())
@@ -415,7 +262,7 @@ def sum_(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
     if len(channels) > 1:
         raise layer.error(f"adds inputs with different channel counts {sorted(channels)}.")  # type: ignore[type-var]
     out = known[0] if known else inputs[0]
-    return _node(layer, "add", out, flatten=[False] * len(inputs))
+    return layer_node(layer, "add", out, {"flatten": [False] * len(inputs)})
 
 
 @register("dagnn.Concat", ops=("concat",))
@@ -430,10 +277,8 @@ def concat(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
     if axis is not None:
         sizes = [i.shape[axis] for i in inputs]
         shape[axis] = None if None in sizes else sum(s for s in sizes if s is not None)
-    return _node(
-        layer, "concat", TensorInfo(IMAGE, tuple(shape)), dim=_DIM_TO_TORCH[dim], matlab_dim=dim,
-        flatten=[False] * len(inputs),
-    )
+    attrs = {"dim": _DIM_TO_TORCH[dim], "matlab_dim": dim, "flatten": [False] * len(inputs)}
+    return layer_node(layer, "concat", TensorInfo(IMAGE, tuple(shape)), attrs)
 
 
 @register("dagnn.Scale", ops=("scale",))
@@ -444,12 +289,12 @@ def scale(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
     if len(inputs) != 1:
         raise layer.error("multiplies two network variables; only a Scale with stored parameters is supported.")
     ws = weights(layer)
-    mult, bias = _weight(ws, 0), _weight(ws, 1)
+    mult, bias = weight(ws, 0), weight(ws, 1)
     if mult is None:
         raise layer.error("stores no scale factors.")
     size = layer.ints("size")
     # Both operands broadcast against H×W×C×N like MATLAB's bsxfun; in PyTorch order.
-    shape = tuple(size) + (1,) * (4 - len(size)) if size and len(size) <= 4 else _dims(mult, 4)
+    shape = tuple(size) + (1,) * (4 - len(size)) if size and len(size) <= 4 else dims(mult, 4)
     try:
         w = rebuild(mult, shape[:4])
     except ValueError as exc:
@@ -458,15 +303,9 @@ def scale(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
     if layer.flag("hasBias", True) and bias is not None:
         if bias.ndim > 4:
             raise layer.error(f"stores a {bias.ndim}-D bias.")
-        buffers["bias"] = f32(bias.reshape(_dims(bias, 4)).transpose(3, 2, 0, 1))
-    return Node(
-        name=layer.name,
-        op="scale",
-        matlab_class=layer.classname,
-        buffers=buffers,
-        out=info,
-        comment="dagnn.Scale: multiplier" + (" and bias" if "bias" in buffers else "") + " broadcast like MATLAB's bsxfun",
-    )
+        buffers["bias"] = f32(bias.reshape(dims(bias, 4)).transpose(3, 2, 0, 1))
+    comment = "dagnn.Scale: multiplier" + (" and bias" if "bias" in buffers else "") + " broadcast like MATLAB's bsxfun"
+    return layer_node(layer, "scale", info, buffers=buffers, comment=comment)
 
 
 @register("dagnn.Crop", ops=("crop_like",))
@@ -483,6 +322,6 @@ def crop(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
         sa, sb = a.shape[axis], b.shape[axis]
         start.append(None if sa is None or sb is None else min(base, sa - sb))
     out = TensorInfo(IMAGE, (a.channels, b.shape[1], b.shape[2]))
-    node = _node(layer, "crop_like", out, crop=(cv, cu), start=tuple(start))
+    node = layer_node(layer, "crop_like", out, {"crop": (cv, cu), "start": tuple(start)})
     node.forward_comment = f"dagnn.Crop: input 1 cut to input 2's height and width, from min({cv}, excess) / min({cu}, excess)"
     return node

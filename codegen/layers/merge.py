@@ -21,6 +21,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from codegen.ir import FEATURE, IMAGE, SEQUENCE, Node, TensorInfo
+from codegen.layers.common import layer_node
 from codegen.layers.record import LayerRecord
 from codegen.layers.registry import register
 
@@ -98,13 +99,7 @@ def _elementwise(layer: LayerRecord, inputs: Sequence[TensorInfo], op: str) -> N
     layout, flatten = _common_layout(layer, inputs)
     infos = [_flattened(i, f) for i, f in zip(inputs, flatten)]
     shape = _same_shape(layer, infos)
-    return Node(
-        name=layer.name,
-        op=op,
-        matlab_class=layer.classname,
-        attrs={"flatten": flatten},
-        out=TensorInfo(layout, shape),
-    )
+    return layer_node(layer, op, TensorInfo(layout, shape), {"flatten": flatten})
 
 
 @register("nnet.cnn.layer.AdditionLayer", ops=("add",))
@@ -139,13 +134,8 @@ def _concat(layer: LayerRecord, inputs: Sequence[TensorInfo], matlab_dim: int, e
             described = ", ".join(i.describe() for i in infos)
             raise layer.error(f"receives inputs whose sizes differ outside the concatenation dimension ({described}).")
         shape.append(known.pop() if known else None)
-    return Node(
-        name=layer.name,
-        op="concat",
-        matlab_class=layer.classname,
-        attrs={"dim": torch_dim, "matlab_dim": matlab_dim, "flatten": flatten, "explicit_dim": explicit},
-        out=TensorInfo(layout, tuple(shape)),
-    )
+    attrs = {"dim": torch_dim, "matlab_dim": matlab_dim, "flatten": flatten, "explicit_dim": explicit}
+    return layer_node(layer, "concat", TensorInfo(layout, tuple(shape)), attrs)
 
 
 @register("nnet.cnn.layer.DepthConcatenationLayer", ops=("concat",))

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from codegen.ir import FEATURE, IMAGE, Node, TensorInfo
-from codegen.layers.common import f32
+from codegen.layers.common import channels_of, f32, layer_node
 from codegen.layers.record import LayerRecord
 from codegen.layers.registry import register
 
@@ -15,9 +15,7 @@ from codegen.layers.registry import register
 @register("nnet.cnn.layer.BatchNormalizationLayer", ops=("batchnorm",))
 def batchnorm(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
     info = inputs[0]
-    channels = int(layer.num("NumChannels") or 0) or info.channels
-    if channels is None:
-        raise layer.error("has no NumChannels and its input channel count is unknown.")
+    channels = channels_of(layer, info)
     if info.layout not in (IMAGE, FEATURE):
         raise layer.error(f"receives {info.describe()}; batch normalization of sequences is not supported yet.")
 
@@ -33,11 +31,5 @@ def batchnorm(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
     }
     trained = params["running_mean"] is not None
     params["num_batches_tracked"] = np.array(0, dtype=np.int64) if trained else None
-    return Node(
-        name=layer.name,
-        op="batchnorm",
-        matlab_class=layer.classname,
-        attrs={"num_features": channels, "eps": float(layer.num("Epsilon", 1e-5) or 1e-5), "dims": 2 if info.layout == IMAGE else 1},
-        params=params,
-        out=info,
-    )
+    attrs = {"num_features": channels, "eps": float(layer.num("Epsilon", 1e-5) or 1e-5), "dims": 2 if info.layout == IMAGE else 1}
+    return layer_node(layer, "batchnorm", info, attrs, params=params)

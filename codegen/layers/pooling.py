@@ -5,8 +5,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from codegen.ir import IMAGE, Node, TensorInfo
-from codegen.layers.conv import pad_comment
-from codegen.layers.common import pair, require_image, resolve_padding, spatial_out
+from codegen.layers.common import (
+    layer_node,
+    pad_comment,
+    pair,
+    pool_padding_attrs,
+    require_image,
+    resolve_padding,
+    spatial_out,
+)
 from codegen.layers.record import LayerRecord
 from codegen.layers.registry import register
 
@@ -16,14 +23,9 @@ def _pool(layer: LayerRecord, inputs: Sequence[TensorInfo], op: str) -> Node:
     require_image(layer, info)
     kernel = pair(layer.ints("PoolSize"), 1)
     stride = pair(layer.ints("Stride"), 1)
-    top, bottom, left, right = resolve_padding(layer, info, kernel, stride)
-    # PyTorch pads symmetrically and at most half a window; anything else is an explicit F.pad.
-    symmetric = top == bottom and left == right and top <= kernel[0] // 2 and left <= kernel[1] // 2
-    attrs: dict[str, object] = {"kernel_size": kernel, "stride": stride}
-    if symmetric:
-        attrs.update(padding=(top, left), pad=None)
-    else:
-        attrs.update(padding=(0, 0), pad=(left, right, top, bottom))
+    pad = resolve_padding(layer, info, kernel, stride)
+    attrs: dict[str, object] = {"kernel_size": kernel, "stride": stride, **pool_padding_attrs(pad, kernel)}
+    symmetric = attrs["pad"] is None
     if op == "avg_pool2d":
         value = layer.text("PaddingValue")
         # PaddingValue 0 (the default) counts padded zeros; 'mean' excludes them.
@@ -31,12 +33,12 @@ def _pool(layer: LayerRecord, inputs: Sequence[TensorInfo], op: str) -> Node:
         if not include and not symmetric:
             raise layer.error("combines PaddingValue 'mean' with asymmetric padding, which mat2torch does not support yet.")
         attrs["count_include_pad"] = include
-    out = spatial_out(info, info.channels, kernel, stride, (1, 1), (top, bottom, left, right))
+    out = spatial_out(info, info.channels, kernel, stride, (1, 1), pad)
     note = ""
     if not symmetric:
-        note = pad_comment((top, bottom, left, right))
+        note = pad_comment(pad)
         note += "; max pooling pads with -inf" if op == "max_pool2d" else "; padded zeros count in the average"
-    return Node(name=layer.name, op=op, matlab_class=layer.classname, attrs=attrs, out=out, forward_comment=note)
+    return layer_node(layer, op, out, attrs, forward_comment=note)
 
 
 @register("nnet.cnn.layer.MaxPooling2DLayer", ops=("max_pool2d",))
@@ -55,7 +57,7 @@ def _global(layer: LayerRecord, inputs: Sequence[TensorInfo], op: str) -> Node:
     info = inputs[0]
     require_image(layer, info)
     # MATLAB keeps the pooled spatial dimensions as 1×1.
-    return Node(name=layer.name, op=op, matlab_class=layer.classname, out=TensorInfo(IMAGE, (info.channels, 1, 1)))
+    return layer_node(layer, op, TensorInfo(IMAGE, (info.channels, 1, 1)))
 
 
 @register("nnet.cnn.layer.GlobalAveragePooling2DLayer", ops=("global_avg_pool2d",))

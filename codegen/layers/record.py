@@ -72,23 +72,24 @@ class LayerRecord:
         value = self.fields.get(key)
         return to_text(value, default)
 
-    def num(self, key: str, default: float | None = None) -> float | None:
+    def _numbers(self, key: str) -> np.ndarray | None:
+        """The field as an array, None when missing, empty or text.
+
+        Text where a number is expected is a mode ('auto', 'same'), read with :meth:`text`.
+        """
         value = self.fields.get(key)
         if is_empty(value):
-            return default
+            return None
         arr = np.asarray(value)
-        if arr.dtype.kind in "US":
-            return default
-        return float(arr.ravel()[0])
+        return None if arr.dtype.kind in "US" else arr
+
+    def num(self, key: str, default: float | None = None) -> float | None:
+        arr = self._numbers(key)
+        return default if arr is None else float(arr.ravel()[0])
 
     def ints(self, key: str, default: tuple[int, ...] | None = None) -> tuple[int, ...] | None:
-        value = self.fields.get(key)
-        if is_empty(value):
-            return default
-        arr = np.asarray(value)
-        if arr.dtype.kind in "US":
-            return default
-        return tuple(int(round(float(v))) for v in arr.ravel(order="F"))
+        arr = self._numbers(key)
+        return default if arr is None else tuple(round(float(v)) for v in arr.ravel(order="F"))
 
     def flag(self, key: str, default: bool = False) -> bool:
         value = self.fields.get(key)

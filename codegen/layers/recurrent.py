@@ -11,17 +11,50 @@ the multiplication) becomes a small explicit cell unrolled over time in the gene
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
 from codegen.ir import FEATURE, SEQUENCE, Node, TensorInfo
-from codegen.layers.common import f32
+from codegen.layers.common import f32, layer_node
 from codegen.layers.record import LayerRecord
 from codegen.layers.registry import register
 
 STATE_ACTIVATIONS = ("tanh", "softsign", "relu")
 GATE_ACTIVATIONS = ("sigmoid", "hard-sigmoid")
 RESET_GATE_MODES = ("after-multiplication", "before-multiplication", "recurrent-bias-after-multiplication")
+
+# A recurrent state: (output port, buffer name, current-state field, initial-state field).
+State = tuple[str, str, str, str]
+HIDDEN: State = ("hidden", "h0", "HiddenState", "InitialHiddenState")
+CELL: State = ("cell", "c0", "CellState", "InitialCellState")
+
+
+@dataclass(frozen=True)
+class _Settings:
+    """What LSTM, BiLSTM and GRU layers store alike, read and checked once."""
+
+    hidden: int
+    in_size: int
+    mode: str  # 'sequence' or 'last'
+    state_act: str
+    gate_act: str
+
+    @property
+    def default_activations(self) -> bool:
+        """tanh states and sigmoid gates: what nn.LSTM and nn.GRU compute."""
+        return (self.state_act, self.gate_act) == ("tanh", "sigmoid")
+
+
+def _settings(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> _Settings:
+    """The shared settings, checked in one order so every recurrent class fails alike."""
+    hidden = int(layer.num("NumHiddenUnits") or 0)
+    if hidden <= 0:
+        raise layer.error("has no NumHiddenUnits.")
+    in_size = _input_size(layer, inputs)
+    mode = _output_mode(layer)
+    state_act, gate_act = _activations(layer)
+    return _Settings(hidden, in_size, mode, state_act, gate_act)
 
 
 def _output_mode(layer: LayerRecord) -> str:
@@ -94,12 +127,12 @@ def _state_inputs(layer: LayerRecord, inputs: Sequence[TensorInfo], count: int) 
 
 
 def _states_buffers(
-    layer: LayerRecord, keys: Sequence[tuple[str, str, str]], directions: int, hidden: int
+    layer: LayerRecord, states: Sequence[State], directions: int, hidden: int
 ) -> tuple[dict[str, np.ndarray], str]:
     """Initial states as (directions, 1, H) buffers, repeated over the batch at run time."""
     buffers: dict[str, np.ndarray] = {}
     sources = []
-    for name, current, initial in keys:
+    for _, name, current, initial in states:
         value, source = _initial_state(layer, current, initial, directions * hidden)
         buffers[name] = f32(value.reshape(directions, 1, hidden))
         if source and np.any(value):
@@ -108,14 +141,54 @@ def _states_buffers(
     return buffers, note
 
 
-def _state_outputs(node: Node, states: tuple[str, ...], size: int) -> None:
-    """HasStateOutputs: MATLAB outputs 'out' then the final states, each (N, directions·H)."""
-    if node.attrs["state_outputs"]:
-        assert node.out is not None
-        node.attrs["output_ports"] = ("out", *states)
-        node.attrs["output_infos"] = [node.out] + [TensorInfo(FEATURE, (size,)) for _ in states]
+def _recurrent_node(
+    layer: LayerRecord,
+    inputs: Sequence[TensorInfo],
+    rnn: _Settings,
+    op: str,
+    *,
+    directions: int,
+    states: Sequence[State],
+    state_inputs: bool,
+    params: dict[str, np.ndarray | None],
+    comment: str,
+    **extra: object,
+) -> Node:
+    """The node LSTM and GRU layers share: outputs, states, and the attrs their templates read.
 
-
+    States come from buffers unless they are inputs (HasStateInputs). HasStateOutputs makes
+    MATLAB output 'out' then the final states, each (N, directions·H). ``extra`` attrs
+    follow the shared ones.
+    """
+    buffers: dict[str, np.ndarray] = {}
+    if not state_inputs:
+        buffers, note = _states_buffers(layer, states, directions, rnn.hidden)
+        if note:
+            comment += f"; {note}"
+    size = directions * rnn.hidden
+    one_step = inputs[0].layout == FEATURE
+    out = TensorInfo(SEQUENCE if rnn.mode == "sequence" and not one_step else FEATURE, (size,))
+    state_outputs = layer.flag("HasStateOutputs")
+    attrs: dict[str, object] = {
+        "input_size": rnn.in_size,
+        "hidden_size": rnn.hidden,
+        "bidirectional": directions == 2,
+        "directions": directions,
+        "output_mode": rnn.mode,
+        # A feature input (N, C) is one time step; its output is the final state (N, D·H).
+        "one_step": one_step,
+        "take_last": rnn.mode == "last" or one_step,
+        "state_activation": rnn.state_act,
+        "gate_activation": rnn.gate_act,
+        **extra,
+        "state_inputs": state_inputs,
+        "state_outputs": state_outputs,
+        "uses_lengths": not one_step,
+    }
+    if state_outputs:
+        attrs["output_ports"] = ("out", *(state[0] for state in states))
+        attrs["output_infos"] = [out] + [TensorInfo(FEATURE, (size,)) for _ in states]
+    return layer_node(layer, op, out, attrs, params=params, buffers=buffers, comment=comment)
 
 
 # input_names: MATLAB's input ports in order (Connections may name them: 'lstm/hidden').
@@ -126,18 +199,13 @@ def _state_outputs(node: Node, states: tuple[str, ...], size: int) -> None:
     input_names=("in", "hidden", "cell"),
 )
 def lstm(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
-    bidirectional = layer.short_class == "BiLSTMLayer"
-    directions = 2 if bidirectional else 1
-    hidden = int(layer.num("NumHiddenUnits") or 0)
-    if hidden <= 0:
-        raise layer.error("has no NumHiddenUnits.")
-    in_size = _input_size(layer, inputs)
-    mode = _output_mode(layer)
-    state_act, gate_act = _activations(layer)
-    explicit = (state_act, gate_act) != ("tanh", "sigmoid")
+    directions = 2 if layer.short_class == "BiLSTMLayer" else 1
+    rnn = _settings(layer, inputs)
+    hidden = rnn.hidden
+    explicit = not rnn.default_activations
     state_inputs = _state_inputs(layer, inputs, 2)
 
-    w = _matrix(layer, "InputWeights", 4 * hidden * directions, in_size)
+    w = _matrix(layer, "InputWeights", 4 * hidden * directions, rnn.in_size)
     r = _matrix(layer, "RecurrentWeights", 4 * hidden * directions, hidden)
     b = _matrix(layer, "Bias", 4 * hidden * directions, 1)
     params: dict[str, np.ndarray | None] = {}
@@ -155,66 +223,30 @@ def lstm(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
             params["bias_ih" + suffix] = None if b is None else f32(b[rows, 0])
             params["bias_hh" + suffix] = None if b is None else np.zeros(4 * hidden, dtype=np.float32)
 
-    buffers: dict[str, np.ndarray] = {}
-    note = ""
-    if not state_inputs:
-        buffers, note = _states_buffers(
-            layer, (("h0", "HiddenState", "InitialHiddenState"), ("c0", "CellState", "InitialCellState")), directions, hidden
-        )
     comment = "MATLAB gate rows i, f, g, o = PyTorch's order; MATLAB has one bias, so bias_hh = 0"
     if explicit:
         comment = (
-            f"StateActivationFunction '{state_act}', GateActivationFunction '{gate_act}': "
+            f"StateActivationFunction '{rnn.state_act}', GateActivationFunction '{rnn.gate_act}': "
             "explicit cells (nn.LSTM: tanh/sigmoid only)"
         )
-    if note:
-        comment += f"; {note}"
-    one_step = inputs[0].layout == FEATURE
-    out = TensorInfo(SEQUENCE if mode == "sequence" and not one_step else FEATURE, (directions * hidden,))
-    node = Node(
-        name=layer.name,
-        op="lstm_explicit" if explicit else "lstm",
-        matlab_class=layer.classname,
-        attrs={
-            "input_size": in_size,
-            "hidden_size": hidden,
-            "bidirectional": bidirectional,
-            "directions": directions,
-            "output_mode": mode,
-            # A feature input (N, C) is one time step; its output is the final state (N, D·H).
-            "one_step": one_step,
-            "take_last": mode == "last" or one_step,
-            "state_activation": state_act,
-            "gate_activation": gate_act,
-            "state_inputs": state_inputs,
-            "state_outputs": layer.flag("HasStateOutputs"),
-            "uses_lengths": not one_step,
-        },
-        params=params,
-        buffers=buffers,
-        out=out,
-        comment=comment,
+    return _recurrent_node(
+        layer, inputs, rnn, "lstm_explicit" if explicit else "lstm", directions=directions, states=(HIDDEN, CELL),
+        state_inputs=state_inputs, params=params, comment=comment,
     )
-    _state_outputs(node, ("hidden", "cell"), directions * hidden)
-    return node
 
 
 @register("nnet.cnn.layer.GRULayer", ops=("gru", "gru_explicit"), input_names=("in", "hidden"))
 def gru(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
-    hidden = int(layer.num("NumHiddenUnits") or 0)
-    if hidden <= 0:
-        raise layer.error("has no NumHiddenUnits.")
-    in_size = _input_size(layer, inputs)
-    mode = _output_mode(layer)
-    state_act, gate_act = _activations(layer)
+    rnn = _settings(layer, inputs)
+    hidden = rnn.hidden
     # Not every release saves ResetGateMode; 'after-multiplication' is MATLAB's documented default.
     reset = (layer.text("ResetGateMode", "after-multiplication") or "after-multiplication").lower()
     if reset not in RESET_GATE_MODES:
         raise layer.error(f"uses ResetGateMode '{reset}'; mat2torch supports {', '.join(RESET_GATE_MODES)}.")
-    explicit = (state_act, gate_act) != ("tanh", "sigmoid") or reset == "before-multiplication"
+    explicit = not rnn.default_activations or reset == "before-multiplication"
     state_inputs = _state_inputs(layer, inputs, 1)
 
-    w = _matrix(layer, "InputWeights", 3 * hidden, in_size)
+    w = _matrix(layer, "InputWeights", 3 * hidden, rnn.in_size)
     r = _matrix(layer, "RecurrentWeights", 3 * hidden, hidden)
     bias = layer.array("Bias")
     b_in: np.ndarray | None = None
@@ -233,10 +265,6 @@ def gru(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
         f"{prefix}bias_ih{suffix}": None if b_in is None else f32(b_in),
         f"{prefix}bias_hh{suffix}": None if b_rec is None else f32(b_rec),
     }
-    buffers: dict[str, np.ndarray] = {}
-    note = ""
-    if not state_inputs:
-        buffers, note = _states_buffers(layer, (("h0", "HiddenState", "InitialHiddenState"),), 1, hidden)
     if reset == "recurrent-bias-after-multiplication":
         comment = "MATLAB gate rows r, z, h̃ = PyTorch's order; Bias holds 3H input then 3H recurrent biases"
     else:
@@ -245,37 +273,10 @@ def gru(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
         reasons = []
         if reset == "before-multiplication":
             reasons.append("ResetGateMode 'before-multiplication' (R·(r⊙h))")
-        if (state_act, gate_act) != ("tanh", "sigmoid"):
-            reasons.append(f"StateActivationFunction '{state_act}', GateActivationFunction '{gate_act}'")
+        if not rnn.default_activations:
+            reasons.append(f"StateActivationFunction '{rnn.state_act}', GateActivationFunction '{rnn.gate_act}'")
         comment = "; ".join(reasons) + ": an explicit cell (gate rows r, z, h̃)"
-    if note:
-        comment += f"; {note}"
-    one_step = inputs[0].layout == FEATURE
-    out = TensorInfo(SEQUENCE if mode == "sequence" and not one_step else FEATURE, (hidden,))
-    node = Node(
-        name=layer.name,
-        op="gru_explicit" if explicit else "gru",
-        matlab_class=layer.classname,
-        attrs={
-            "input_size": in_size,
-            "hidden_size": hidden,
-            "bidirectional": False,
-            "directions": 1,
-            "output_mode": mode,
-            # A feature input (N, C) is one time step; its output is the final state (N, D·H).
-            "one_step": one_step,
-            "take_last": mode == "last" or one_step,
-            "state_activation": state_act,
-            "gate_activation": gate_act,
-            "reset_gate_mode": reset,
-            "state_inputs": state_inputs,
-            "state_outputs": layer.flag("HasStateOutputs"),
-            "uses_lengths": not one_step,
-        },
-        params=params,
-        buffers=buffers,
-        out=out,
-        comment=comment,
+    return _recurrent_node(
+        layer, inputs, rnn, "gru_explicit" if explicit else "gru", directions=1, states=(HIDDEN,),
+        state_inputs=state_inputs, params=params, comment=comment, reset_gate_mode=reset,
     )
-    _state_outputs(node, ("hidden",), hidden)
-    return node

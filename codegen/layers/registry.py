@@ -14,7 +14,6 @@ from codegen.ir import Node, TensorInfo
 from codegen.layers.record import LayerRecord
 
 
-
 @dataclass(frozen=True)
 class Dropped:
     """What a training-only layer (classification/regression output) leaves behind."""
@@ -45,6 +44,9 @@ class Registration:
 
 _REGISTRY: dict[str, Registration] = {}
 
+# Where error messages send people for the list of supported classes.
+SUPPORTED_HINT = "`mat2torch layers` lists the supported layer classes"
+
 
 def register(
     *classnames: str, ops: Sequence[str], input_names: Sequence[str] = ("in",)
@@ -66,9 +68,16 @@ def register(
     return deco
 
 
-def lookup(classname: str) -> Registration | None:
+def lookup(classname: str, stub_unsupported: bool = False) -> Registration | None:
+    """The converter for a MATLAB class; with ``stub_unsupported``, an explicit stub for
+    classes nobody registered (see codegen/layers/stub.py) instead of None."""
     _load_all()
-    return _REGISTRY.get(classname)
+    found = _REGISTRY.get(classname)
+    if found is None and stub_unsupported:
+        from codegen.layers.stub import STUB_OP, stub
+
+        return Registration(classname, (STUB_OP,), stub, "stub", ("in",))
+    return found
 
 
 def registrations() -> dict[str, Registration]:
@@ -77,7 +86,10 @@ def registrations() -> dict[str, Registration]:
 
 
 def all_ops() -> set[str]:
-    return {op for reg in registrations().values() for op in reg.ops}
+    """Every op a converter may emit, including the opt-in stub for unsupported layers."""
+    from codegen.layers.stub import STUB_OP
+
+    return {op for reg in registrations().values() for op in reg.ops} | {STUB_OP}
 
 
 def _load_all() -> None:
@@ -88,5 +100,5 @@ def _load_all() -> None:
     import codegen.layers as package
 
     for info in sorted(pkgutil.iter_modules(package.__path__), key=lambda i: i.name):
-        if info.name not in ("record", "registry", "common"):
+        if info.name not in ("record", "registry", "common", "matconvnet_fields", "stub"):
             importlib.import_module(f"codegen.layers.{info.name}")

@@ -13,10 +13,9 @@ from collections.abc import Sequence
 import numpy as np
 
 from codegen.ir import FEATURE, IMAGE, SEQUENCE, Node, TensorInfo
-from codegen.layers.common import f32
+from codegen.layers.common import channels_of, f32, layer_node
 from codegen.layers.record import LayerRecord
 from codegen.layers.registry import Dropped, register
-
 
 
 def _sequence_input(layer: LayerRecord, inputs: Sequence[TensorInfo], what: str = "") -> TensorInfo:
@@ -70,24 +69,33 @@ def _padding_mask(layer: LayerRecord, inputs: Sequence[TensorInfo], count: int) 
     return True
 
 
-def _attention_mask(layer: LayerRecord) -> tuple[bool, np.ndarray | None]:
-    """AttentionMask: 'none', 'causal', or a custom array (stored Nk×Nq, 1 = may attend)."""
+def _attention_mask(layer: LayerRecord) -> tuple[bool, dict[str, np.ndarray]]:
+    """AttentionMask: 'none', 'causal', or a custom array (stored Nk×Nq, 1 = may attend).
+
+    Returns whether it is causal and the node's buffers: a custom mask is buffer 'mask'.
+    """
     text = layer.text("AttentionMask")
     if text is not None:
         mode = text.lower() or "none"
         if mode not in ("none", "causal"):
             raise layer.error(f"uses AttentionMask '{text}'; mat2torch supports 'none', 'causal' or an array.")
-        return mode == "causal", None
+        return mode == "causal", {}
     value = layer.raw("AttentionMask", None)
     if value is None or np.asarray(value).size == 0:
-        return False, None
+        return False, {}
     array = np.asarray(value)
     if array.dtype.kind not in "biuf" or array.ndim != 2:
         raise layer.error(
             "stores an AttentionMask that is neither 'none', 'causal' nor a keys×queries matrix; mat2torch cannot use it."
         )
     # MATLAB: keys × queries; PyTorch's attention wants queries × keys.
-    return False, f32(array.T != 0)
+    return False, {"mask": f32(array.T != 0)}
+
+
+def _embedding(layer: LayerRecord, rows: int, cols: int) -> dict[str, np.ndarray | None]:
+    """Weights stored one embedding per column (rows × cols) as nn.Embedding's (cols, rows) weight."""
+    matrix = _matrix(layer, "Weights", rows, cols)
+    return {"weight": None if matrix is None else f32(matrix.T)}
 
 
 def _scores_output(layer: LayerRecord) -> None:
@@ -117,7 +125,7 @@ def self_attention(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
         raise layer.error(
             f"has {key_channels} key and {value_channels} value channels, which do not split into {heads} heads."
         )
-    causal, mask = _attention_mask(layer)
+    causal, buffers = _attention_mask(layer)
     padding = _padding_mask(layer, inputs, 1)
     params = {
         "query.weight": _matrix(layer, "QueryWeights", key_channels, channels),
@@ -129,26 +137,19 @@ def self_attention(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
         "output.weight": _matrix(layer, "OutputWeights", output_size, value_channels),
         "output.bias": _vector(layer, "OutputBias", output_size),
     }
-    buffers = {} if mask is None else {"mask": mask}
-    return Node(
-        name=layer.name,
-        op="self_attention",
-        matlab_class=layer.classname,
-        attrs={
-            "input_size": channels,
-            "key_channels": key_channels,
-            "value_channels": value_channels,
-            "output_size": output_size,
-            "num_heads": heads,
-            "causal": causal,
-            "padding_mask": padding,
-            "uses_lengths": True,
-        },
-        params=params,
-        buffers=buffers,
-        out=TensorInfo(SEQUENCE, (output_size,)),
-        comment=f"{heads} heads, each a contiguous block of {key_channels // heads} query/key channels, as MATLAB splits them",
-    )
+    attrs = {
+        "input_size": channels,
+        "key_channels": key_channels,
+        "value_channels": value_channels,
+        "output_size": output_size,
+        "num_heads": heads,
+        "causal": causal,
+        "padding_mask": padding,
+        "uses_lengths": True,
+    }
+    comment = f"{heads} heads, each a contiguous block of {key_channels // heads} query/key channels, as MATLAB splits them"
+    out = TensorInfo(SEQUENCE, (output_size,))
+    return layer_node(layer, "self_attention", out, attrs, params=params, buffers=buffers, comment=comment)
 
 
 @register("nnet.cnn.layer.AttentionLayer", ops=("attention",), input_names=("query", "key", "value", "mask"))
@@ -159,20 +160,14 @@ def attention(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
     _scores_output(layer)
     heads = int(layer.num("NumHeads") or 1)
     scale = layer.num("Scale")  # 'auto' (text) → None: 1/sqrt(channels per head)
-    causal, mask = _attention_mask(layer)
+    causal, buffers = _attention_mask(layer)
     padding = _padding_mask(layer, inputs, 3)
     query, key, value = inputs[:3]
     for info, what in ((query, "query"), (key, "key"), (value, "value")):
         if info.channels is not None and info.channels % heads:
             raise layer.error(f"receives {info.channels} {what} channels, which do not split into {heads} heads.")
-    return Node(
-        name=layer.name,
-        op="attention",
-        matlab_class=layer.classname,
-        attrs={"num_heads": heads, "scale": scale, "causal": causal, "padding_mask": padding, "uses_lengths": True},
-        buffers={} if mask is None else {"mask": mask},
-        out=TensorInfo(SEQUENCE, (value.channels,)),
-    )
+    attrs = {"num_heads": heads, "scale": scale, "causal": causal, "padding_mask": padding, "uses_lengths": True}
+    return layer_node(layer, "attention", TensorInfo(SEQUENCE, (value.channels,)), attrs, buffers=buffers)
 
 
 @register("nnet.cnn.layer.PositionEmbeddingLayer", ops=("position_embedding",))
@@ -188,14 +183,10 @@ def position_embedding(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node
         output_size, max_position = weights.shape[0], weights.shape[1]
     if not (output_size and max_position):
         raise layer.error("has no OutputSize or MaxPosition.")
-    matrix = _matrix(layer, "Weights", output_size, max_position)
-    return Node(
-        name=layer.name,
-        op="position_embedding",
-        matlab_class=layer.classname,
-        attrs={"max_position": max_position, "output_size": output_size},
-        params={"weight": None if matrix is None else f32(matrix.T)},
-        out=TensorInfo(SEQUENCE, (output_size,)),
+    return layer_node(
+        layer, "position_embedding", TensorInfo(SEQUENCE, (output_size,)),
+        {"max_position": max_position, "output_size": output_size},
+        params=_embedding(layer, output_size, max_position),
         comment="MATLAB Weights (OutputSize, MaxPosition) transposed; outputs each time step's embedding",
     )
 
@@ -217,19 +208,11 @@ def word_embedding(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
     columns = weights.size // dimension if weights is not None else num_words + (oov_mode == "map-to-last")
     if columns not in (num_words, num_words + 1):
         raise layer.error(f"stores {columns} embedding vectors for NumWords {num_words}.")
-    matrix = _matrix(layer, "Weights", dimension, columns)
-    return Node(
-        name=layer.name,
-        op="word_embedding",
-        matlab_class=layer.classname,
-        attrs={
-            "num_embeddings": columns,
-            "dimension": dimension,
-            "num_words": num_words,
-            "oov": columns - 1 if oov_mode == "map-to-last" else None,
-        },
-        params={"weight": None if matrix is None else f32(matrix.T)},
-        out=TensorInfo(SEQUENCE, (dimension,)),
+    oov = columns - 1 if oov_mode == "map-to-last" else None
+    return layer_node(
+        layer, "word_embedding", TensorInfo(SEQUENCE, (dimension,)),
+        {"num_embeddings": columns, "dimension": dimension, "num_words": num_words, "oov": oov},
+        params=_embedding(layer, dimension, columns),
         comment="MATLAB Weights (Dimension, words) transposed; MATLAB's word indices are 1-based",
     )
 
@@ -251,22 +234,15 @@ def indexing1d(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
     if index is not None and index < 1:
         raise layer.error(f"uses Index {index}; MATLAB time steps start at 1.")
     padding = _padding_mask(layer, inputs, 1)
-    return Node(
-        name=layer.name,
-        op="indexing1d",
-        matlab_class=layer.classname,
-        attrs={"index": index, "padding_mask": padding, "uses_lengths": index is None},
-        out=TensorInfo(FEATURE, info.shape),
-        comment="" if index is None else f"MATLAB time step {index} (1-based)",
-    )
+    attrs = {"index": index, "padding_mask": padding, "uses_lengths": index is None}
+    comment = "" if index is None else f"MATLAB time step {index} (1-based)"
+    return layer_node(layer, "indexing1d", TensorInfo(FEATURE, info.shape), attrs, comment=comment)
 
 
 @register("nnet.cnn.layer.LayerNormalizationLayer", ops=("layer_norm",))
 def layer_norm(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
     info = inputs[0]
-    channels = int(layer.num("NumChannels") or 0) or info.channels
-    if channels is None:
-        raise layer.error("has no NumChannels and its input channel count is unknown.")
+    channels = channels_of(layer, info)
     dimension = (layer.text("OperationDimension", "auto") or "auto").lower()
     if dimension not in ("auto", "channel-only", "spatial-channel", "batch-excluded"):
         raise layer.error(f"uses OperationDimension '{dimension}', which mat2torch does not support.")
@@ -283,15 +259,9 @@ def layer_norm(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
         "group": "normalizes over C, H, W per observation (GroupNorm with one group), per-channel scale",
         "sequence_all": "'batch-excluded': normalizes over C and T per observation, per-channel scale",
     }
-    return Node(
-        name=layer.name,
-        op="layer_norm",
-        matlab_class=layer.classname,
-        attrs={"num_channels": channels, "eps": float(layer.num("Epsilon", 1e-5) or 1e-5), "form": form},
-        params={"weight": _vector(layer, "Scale", channels), "bias": _vector(layer, "Offset", channels)},
-        out=info,
-        comment=f"MATLAB layer normalization {comments[form]}",
-    )
+    attrs = {"num_channels": channels, "eps": float(layer.num("Epsilon", 1e-5) or 1e-5), "form": form}
+    params = {"weight": _vector(layer, "Scale", channels), "bias": _vector(layer, "Offset", channels)}
+    return layer_node(layer, "layer_norm", info, attrs, params=params, comment=f"MATLAB layer normalization {comments[form]}")
 
 
 @register("nnet.cnn.layer.FlattenLayer", ops=("flatten",))
@@ -302,11 +272,7 @@ def flatten(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node | Dropped:
         return Dropped()
     c, h, w = info.shape
     size = None if None in (c, h, w) else int(c) * int(h) * int(w)  # type: ignore[operator]
-    return Node(
-        name=layer.name,
-        op="flatten",
-        matlab_class=layer.classname,
-        attrs={},
-        out=TensorInfo(FEATURE, (size,)),
+    return layer_node(
+        layer, "flatten", TensorInfo(FEATURE, (size,)),
         comment="MATLAB flattens H, W, C column-major (h fastest): transpose to (C, W, H) before torch.flatten",
     )

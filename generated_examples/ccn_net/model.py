@@ -2,10 +2,8 @@
 # Regenerate: mat2torch convert ccn_net.mat
 """PyTorch port of the MATLAB SeriesNetwork 'net' in 'ccn_net.mat' (17 MATLAB layers).
 
-Input ``imageinput``:
-    float tensor (N, 3, 150, 150) in PyTorch's N×C×H×W order; MATLAB
-    stored images as H×W×C×N (150×150×3).
-Use ``from_matlab(array)`` to turn a MATLAB-layout array into this layout.
+The class docstring gives the input layout; ``from_matlab(array)`` turns a MATLAB-layout
+array into it, and ``load_model()`` returns the model with its weights.
 """
 
 from pathlib import Path
@@ -29,7 +27,15 @@ CLASSES = (
 
 
 class CcnNet(nn.Module):
-    """SeriesNetwork 'net' from 'ccn_net.mat'; see the module docstring for the input layout."""
+    """SeriesNetwork 'net' from 'ccn_net.mat'.
+
+    Input ``imageinput``:
+        float tensor (N, 3, 150, 150) in PyTorch's N×C×H×W order; MATLAB
+        stores these images as H×W×C×N (150×150×3).
+    Output ``softmax``: (N, 10), one score per class in CLASSES order.
+
+    Use ``from_matlab(array)`` to turn a MATLAB-layout array into the input layout.
+    """
 
     def __init__(self) -> None:
         super().__init__()

@@ -2,10 +2,8 @@
 # Regenerate: mat2torch convert tiny_cnn.mat
 """PyTorch port of the MATLAB SeriesNetwork 'net' in 'tiny_cnn.mat' (11 MATLAB layers).
 
-Input ``input_``:
-    float tensor (N, 1, 16, 16) in PyTorch's N×C×H×W order; MATLAB
-    stored images as H×W×C×N (16×16×1).
-Use ``from_matlab(array)`` to turn a MATLAB-layout array into this layout.
+The class docstring gives the input layout; ``from_matlab(array)`` turns a MATLAB-layout
+array into it, and ``load_model()`` returns the model with its weights.
 """
 
 from pathlib import Path
@@ -19,7 +17,15 @@ CLASSES = ("circle", "square", "triangle")
 
 
 class TinyCnnNet(nn.Module):
-    """SeriesNetwork 'net' from 'tiny_cnn.mat'; see the module docstring for the input layout."""
+    """SeriesNetwork 'net' from 'tiny_cnn.mat'.
+
+    Input ``input_``:
+        float tensor (N, 1, 16, 16) in PyTorch's N×C×H×W order; MATLAB
+        stores these images as H×W×C×N (16×16×1).
+    Output ``softmax``: (N, 3), one score per class in CLASSES order.
+
+    Use ``from_matlab(array)`` to turn a MATLAB-layout array into the input layout.
+    """
 
     def __init__(self) -> None:
         super().__init__()

@@ -2,10 +2,8 @@
 # Regenerate: mat2torch convert yusuf_trainedNetwork_1.mat
 """PyTorch port of the MATLAB SeriesNetwork 'trainedNetwork_1' in 'yusuf_trainedNetwork_1.mat' (7 MATLAB layers).
 
-Input ``imageinput``:
-    float tensor (N, 3, 3, 3) in PyTorch's N×C×H×W order; MATLAB
-    stored images as H×W×C×N (3×3×3).
-Use ``from_matlab(array)`` to turn a MATLAB-layout array into this layout.
+The class docstring gives the input layout; ``from_matlab(array)`` turns a MATLAB-layout
+array into it, and ``load_model()`` returns the model with its weights.
 """
 
 from pathlib import Path
@@ -19,7 +17,15 @@ RESPONSE_NAMES = ("Response",)
 
 
 class YusufTrainedNetwork1(nn.Module):
-    """SeriesNetwork 'trainedNetwork_1' from 'yusuf_trainedNetwork_1.mat'; see the module docstring for the input layout."""
+    """SeriesNetwork 'trainedNetwork_1' from 'yusuf_trainedNetwork_1.mat'.
+
+    Input ``imageinput``:
+        float tensor (N, 3, 3, 3) in PyTorch's N×C×H×W order; MATLAB
+        stores these images as H×W×C×N (3×3×3).
+    Output ``fc_1``: (N, 1).
+
+    Use ``from_matlab(array)`` to turn a MATLAB-layout array into the input layout.
+    """
 
     def __init__(self) -> None:
         super().__init__()

@@ -1,0 +1,131 @@
+"""Build Deep Learning Toolbox networks in the exact schema MATLAB saves, and write them.
+
+Why this exists: the project may not ship the corpus files, and no real sample covers
+many layer classes. Tests and the shipped example network therefore need .mat files
+that the reader cannot tell apart from MATLAB's own. Every builder here returns the
+object MATLAB would save: built-in ``nnet.cnn.layer.*`` layers keep their ``saveobj``
+struct in ``any`` (field names, order, dtypes and shapes copied from the newest schema
+version seen in ``shared/corpus/dltoolbox``); layers written as ``nnet.layer.Layer``
+subclasses (ELULayer, Indexing1DLayer) keep plain properties. Each object also carries
+the class defaults MATLAB saves once per class (``Version`` = 1 next to ``any``, ...),
+because a reader sees them merged into the properties.
+
+Arguments are MATLAB-style: names, sizes and numpy arrays in MATLAB layout (conv weights
+FH×FW×Cin×Cout, FC weights Out×In or H×W×C×Out, biases any shape with the right count).
+Weights are stored as single, with MATLAB's dropped trailing singleton dimensions. A
+learnable given as ``None`` is stored like an untrained layer's (a 0×0 double).
+
+Builders whose docstring says "schema inferred, no real sample" follow the pattern of
+the closest real class and the property names in MATLAB's documentation; treat those
+files as plausible, not as ground truth.
+
+Modules, by concern: :mod:`.values` (MATLAB value constructors), :mod:`.schema` (layer
+objects, learnables, per-class field tables), the builders (:mod:`.inputs`,
+:mod:`.convolution`, :mod:`.normalization`, :mod:`.activations`, :mod:`.pooling`,
+:mod:`.outputs`, :mod:`.recurrent`, :mod:`.attention`), :mod:`.containers` (networks)
+and :mod:`.writing` (the mat-io write fix). Import everything from this package.
+"""
+
+from __future__ import annotations
+
+from codegen.testing.dltwriter.activations import (
+    clipped_relu,
+    dropout,
+    elu,
+    flatten,
+    gelu,
+    leaky_relu,
+    relu,
+    sigmoid_layer,
+    softmax,
+    swish,
+    tanh_layer,
+)
+from codegen.testing.dltwriter.attention import (
+    attention_layer,
+    indexing1d,
+    position_embedding,
+    self_attention,
+    word_embedding,
+)
+from codegen.testing.dltwriter.containers import (
+    dag_network,
+    dlnetwork,
+    layer_array,
+    layer_graph,
+    series_network,
+)
+from codegen.testing.dltwriter.convolution import conv2d, fully_connected, grouped_conv2d, transposed_conv2d
+from codegen.testing.dltwriter.inputs import feature_input, image_input, sequence_input
+from codegen.testing.dltwriter.normalization import batchnorm, layer_norm
+from codegen.testing.dltwriter.outputs import (
+    addition,
+    classification_output,
+    concatenation,
+    depth_concatenation,
+    multiplication,
+    regression_output,
+)
+from codegen.testing.dltwriter.pooling import avg_pool2d, global_avg_pool2d, global_max_pool2d, max_pool2d
+from codegen.testing.dltwriter.recurrent import bilstm, gru, lstm
+from codegen.testing.dltwriter.schema import DltObject, Layer, with_fields
+from codegen.testing.dltwriter.values import cell, char, double, empty, logical, single, string, struct
+from codegen.testing.dltwriter.writing import write_mat
+
+__all__ = [
+    "DltObject",
+    "Layer",
+    "addition",
+    "attention_layer",
+    "avg_pool2d",
+    "batchnorm",
+    "bilstm",
+    "cell",
+    "char",
+    "classification_output",
+    "clipped_relu",
+    "concatenation",
+    "conv2d",
+    "dag_network",
+    "depth_concatenation",
+    "dlnetwork",
+    "double",
+    "dropout",
+    "elu",
+    "empty",
+    "feature_input",
+    "flatten",
+    "fully_connected",
+    "gelu",
+    "global_avg_pool2d",
+    "global_max_pool2d",
+    "grouped_conv2d",
+    "gru",
+    "image_input",
+    "indexing1d",
+    "layer_array",
+    "layer_graph",
+    "layer_norm",
+    "leaky_relu",
+    "logical",
+    "lstm",
+    "max_pool2d",
+    "multiplication",
+    "position_embedding",
+    "regression_output",
+    "relu",
+    "self_attention",
+    "sequence_input",
+    "series_network",
+    "sigmoid_layer",
+    "single",
+    "softmax",
+    "string",
+    "struct",
+    "swish",
+    "tanh_layer",
+    "transposed_conv2d",
+    "with_fields",
+    "word_embedding",
+    "write_mat",
+]
