@@ -23,7 +23,9 @@ MATCONVNET_KINDS = ("SimpleNN", "DagNN")
 class Conversion:
     graph: Graph
     source: str  # model.py text
-    tensors: bytes  # model.safetensors bytes; b"" when the network stores no weights at all
+    tensors: (
+        bytes  # model.safetensors bytes; b"" when the network stores no weights at all
+    )
     warnings: list[str] = field(default_factory=list)
 
     @property
@@ -47,20 +49,28 @@ def select(file: mat.MatFile, variable: str | None) -> mat.FoundNetwork:
     if variable is None:
         if len(found) > 1:
             paths = ", ".join(f"'{f.path}' ({f.kind})" for f in found)
-            raise ConversionError(f"{file.path.name} holds {len(found)} networks: {paths}; choose one with --variable PATH.")
+            raise ConversionError(
+                f"{file.path.name} holds {len(found)} networks: {paths}; choose one with --variable PATH."
+            )
         return found[0]
     for f in found:
         if f.path == variable:
             return f
     paths = ", ".join(f"'{f.path}'" for f in found)
-    raise ConversionError(f"{file.path.name}: no network at variable '{variable}'; networks found: {paths}.")
+    raise ConversionError(
+        f"{file.path.name}: no network at variable '{variable}'; networks found: {paths}."
+    )
 
 
-def import_graph(found: mat.FoundNetwork, where: str, stub_unsupported: bool = False) -> Graph:
+def import_graph(
+    found: mat.FoundNetwork, where: str, stub_unsupported: bool = False
+) -> Graph:
     if found.kind in MATCONVNET_KINDS:
         from codegen.importers import matconvnet
 
-        return matconvnet.import_network(found.value, found.kind, where, stub_unsupported)
+        return matconvnet.import_network(
+            found.value, found.kind, where, stub_unsupported
+        )
     return dltoolbox.import_network(found.value, found.kind, where, stub_unsupported)
 
 
@@ -98,7 +108,9 @@ def convert_file(
     graph.variable = found.path
     graph.class_name = class_name or default_class_name(file.path.name, found.path)
     if not graph.class_name.isidentifier():
-        raise ConversionError(f"--class-name {class_name!r} is not a valid Python class name.")
+        raise ConversionError(
+            f"--class-name {class_name!r} is not a valid Python class name."
+        )
     command = f"mat2torch convert {file.path.name}"
     if variable is not None:
         command += f" --variable {variable}"
@@ -147,7 +159,9 @@ def convert(
     if not force:
         existing = [t for t in targets if t.exists()]
         if existing:
-            raise ConversionError(f"{existing[0]} already exists; pass --force to overwrite it.")
+            raise ConversionError(
+                f"{existing[0]} already exists; pass --force to overwrite it."
+            )
     result = convert_file(path, variable, class_name, stub_unsupported)
     out.mkdir(parents=True, exist_ok=True)
     files = {targets[0]: result.source.encode()}
@@ -155,7 +169,9 @@ def convert(
         files[targets[1]] = result.tensors
     _write_atomically(files)
     if not result.has_weights and targets[1].exists():
-        targets[1].unlink()  # --force over an earlier conversion: no stale weights beside model.py
+        targets[
+            1
+        ].unlink()  # --force over an earlier conversion: no stale weights beside model.py
     return result
 
 
@@ -187,7 +203,12 @@ def inspect_file(path: str | Path) -> dict[str, Any]:
             entry["layers"] = [(n.name, n.matlab_class, n.op) for n in graph.nodes]
             entry["inputs"] = [(gi.name, gi.info.describe()) for gi in graph.inputs]
             entry["outputs"] = list(graph.outputs)  # MATLAB names, in OutputNames order
-            entry["parameters"] = sum(int(v.size) for n in graph.nodes for k, v in n.params.items() if v is not None and k != "num_batches_tracked")
+            entry["parameters"] = sum(
+                int(v.size)
+                for n in graph.nodes
+                for k, v in n.params.items()
+                if v is not None and k != "num_batches_tracked"
+            )
             entry["trained"] = graph.trained
             entry["error"] = None
         except ConversionError as exc:

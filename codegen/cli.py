@@ -16,22 +16,41 @@ def _parser() -> argparse.ArgumentParser:
         prog="mat2torch",
         description="Convert a neural network saved by MATLAB (.mat) into a readable PyTorch model.py and model.safetensors.",
     )
-    parser.add_argument("--version", action="version", version=f"mat2torch {__version__}")
+    parser.add_argument(
+        "--version", action="version", version=f"mat2torch {__version__}"
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
-    conv = sub.add_parser("convert", help="write DIR/model.py and DIR/model.safetensors")
+    conv = sub.add_parser(
+        "convert", help="write DIR/model.py and DIR/model.safetensors"
+    )
     conv.add_argument("file", help="a .mat file (v7 or v7.3)")
-    conv.add_argument("-o", "--output", default=".", help="output directory (default: current directory)")
-    conv.add_argument("--variable", metavar="PATH", help="which network, as listed by `mat2torch inspect`")
-    conv.add_argument("--class-name", metavar="NAME", help="name of the generated nn.Module class")
-    conv.add_argument("--force", action="store_true", help="overwrite existing output files")
+    conv.add_argument(
+        "-o",
+        "--output",
+        default=".",
+        help="output directory (default: current directory)",
+    )
+    conv.add_argument(
+        "--variable",
+        metavar="PATH",
+        help="which network, as listed by `mat2torch inspect`",
+    )
+    conv.add_argument(
+        "--class-name", metavar="NAME", help="name of the generated nn.Module class"
+    )
+    conv.add_argument(
+        "--force", action="store_true", help="overwrite existing output files"
+    )
     conv.add_argument(
         "--stub-unsupported",
         action="store_true",
         help="turn layers mat2torch cannot convert (user-defined classes) into stubs to complete by hand",
     )
 
-    insp = sub.add_parser("inspect", help="list the networks in a .mat file and their layers")
+    insp = sub.add_parser(
+        "inspect", help="list the networks in a .mat file and their layers"
+    )
     insp.add_argument("file", help="a .mat file (v7 or v7.3)")
 
     sub.add_parser("layers", help="list the MATLAB layer classes mat2torch converts")
@@ -52,7 +71,9 @@ def _inspect(path: str) -> None:
     if not networks:
         print(f"{report['file']}: no MATLAB network found.")
         return
-    print(f"{report['file']}: {len(networks)} network{'s' if len(networks) != 1 else ''}")
+    print(
+        f"{report['file']}: {len(networks)} network{'s' if len(networks) != 1 else ''}"
+    )
     for net in networks:
         print()
         print(f"{net['path']}  ({net['kind']})")
@@ -61,9 +82,13 @@ def _inspect(path: str) -> None:
             continue
         inputs = "; ".join(f"{name}: {desc}" for name, desc in net["inputs"])
         state = "trained" if net["trained"] else "UNTRAINED (no stored weights)"
-        print(f"  layers: {len(net['layers'])}   inputs: {inputs}   parameters: {net['parameters']:,}   {state}")
+        print(
+            f"  layers: {len(net['layers'])}   inputs: {inputs}   parameters: {net['parameters']:,}   {state}"
+        )
         if len(net.get("outputs", ())) > 1:
-            print(f"  outputs (forward returns them in this order): {', '.join(net['outputs'])}")
+            print(
+                f"  outputs (forward returns them in this order): {', '.join(net['outputs'])}"
+            )
         width = max(len(name) for name, _, _ in net["layers"])
         for name, cls, op in net["layers"]:
             print(f"    {name:<{width}}  {cls}  → {op}")
@@ -79,7 +104,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             _layers()
             return 0
         result = api.convert(
-            args.file, args.output, args.variable, args.class_name, args.force, args.stub_unsupported
+            args.file,
+            args.output,
+            args.variable,
+            args.class_name,
+            args.force,
+            args.stub_unsupported,
         )
     except ConversionError as exc:
         print(f"mat2torch: error: {exc}", file=sys.stderr)
@@ -91,9 +121,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"mat2torch: warning: {note}", file=sys.stderr)
     g = result.graph
     if result.has_weights:
-        print(f"Wrote {args.output}/model.py ({g.class_name}, {len(g.nodes)} layers) and {args.output}/model.safetensors")
+        print(
+            f"Wrote {args.output}/model.py ({g.class_name}, {len(g.nodes)} layers) and {args.output}/model.safetensors"
+        )
     else:
-        print(f"Wrote {args.output}/model.py ({g.class_name}, {len(g.nodes)} layers, untrained: no weights to write)")
+        print(
+            f"Wrote {args.output}/model.py ({g.class_name}, {len(g.nodes)} layers, untrained: no weights to write)"
+        )
     return 0
 
 

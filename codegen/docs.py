@@ -15,6 +15,9 @@ def supported_layers_markdown() -> str:
         "|---|---|---|",
     ]
     for classname, reg in registrations().items():
-        emitted = ", ".join(f"`{op}`" for op in reg.ops) or "dropped (training only; metadata kept)"
+        emitted = (
+            ", ".join(f"`{op}`" for op in reg.ops)
+            or "dropped (training only; metadata kept)"
+        )
         lines.append(f"| `{classname}` | {reg.family} | {emitted} |")
     return "\n".join(lines) + "\n"

@@ -85,10 +85,14 @@ class Rendered:
     forward: list[str]
 
 
-def render_node(node: Node, args: list[str], targets: list[str] | None = None) -> Rendered:
+def render_node(
+    node: Node, args: list[str], targets: list[str] | None = None
+) -> Rendered:
     """``targets``: the variables a multi-output node's tuple is unpacked into."""
     module = layer_template(node.op)
-    init = [line for line in str(module.init(node)).strip("\n").splitlines() if line.strip()]
+    init = [
+        line for line in str(module.init(node)).strip("\n").splitlines() if line.strip()
+    ]
     expr = " ".join(str(module.forward(node, args)).split())
     lhs = ", ".join(targets) if targets else node.ident
     forward = [] if expr == lhs else [f"{lhs} = {expr}"]
@@ -102,7 +106,7 @@ def render_node(node: Node, args: list[str], targets: list[str] | None = None) -
     elif forward:
         forward = notes + forward
     if node.forward_comment and forward:
-        forward = [f"# {comment_text(node.forward_comment)}"] + forward
+        forward = [f"# {comment_text(node.forward_comment)}", *forward]
     return Rendered(init, forward)
 
 
@@ -117,7 +121,11 @@ def render_helpers(node: Node) -> list[str]:
     if macro is None:
         return []
     text = str(macro(node)).strip("\n")
-    return [chunk.strip("\n") for chunk in re.split(r"\n[ \t]*\n(?=\S)", text) if chunk.strip()]
+    return [
+        chunk.strip("\n")
+        for chunk in re.split(r"\n[ \t]*\n(?=\S)", text)
+        if chunk.strip()
+    ]
 
 
 def _helper_order(chunk: str) -> tuple[int, str]:
@@ -169,11 +177,17 @@ def render_model(graph: Graph) -> str:
     for node in graph.nodes:
         args = [idents[src] for src in node.inputs]
         ports = list(node.attrs.get("output_ports") or ())
-        targets = [node.ident] + [idents[f"{node.name}/{p}"] for p in ports[1:]] if len(ports) > 1 else None
+        targets = (
+            [node.ident] + [idents[f"{node.name}/{p}"] for p in ports[1:]]
+            if len(ports) > 1
+            else None
+        )
         rendered.append(render_node(node, args, targets))
         helpers.update(render_helpers(node))
     helper_list = sorted(helpers, key=_helper_order)
-    body_text = "\n".join([line for r in rendered for line in r.init + r.forward] + helper_list)
+    body_text = "\n".join(
+        [line for r in rendered for line in r.init + r.forward] + helper_list
+    )
     layouts = sorted({gi.info.layout for gi in graph.inputs})
     context = {
         "graph": graph,
@@ -200,5 +214,7 @@ def render_model(graph: Graph) -> str:
     try:
         ast.parse(source)
     except SyntaxError as exc:
-        raise TemplateError(f"rendered model.py is not valid Python ({exc}):\n{source}") from None
+        raise TemplateError(
+            f"rendered model.py is not valid Python ({exc}):\n{source}"
+        ) from None
     return black.format_str(source, mode=BLACK_MODE)

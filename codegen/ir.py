@@ -49,7 +49,9 @@ class Node:
     buffers: dict[str, np.ndarray] = field(default_factory=dict)
     out: TensorInfo | None = None
     comment: str = ""  # above the __init__ line: how the parameters were translated
-    forward_comment: str = ""  # above the forward line: how the computation was translated
+    forward_comment: str = (
+        ""  # above the forward line: how the computation was translated
+    )
     ident: str = ""  # legalised Python identifier, set by passes.names
 
 
@@ -81,7 +83,7 @@ class Graph:
 
     @property
     def notes_layer_count(self) -> str:
-        """"17 MATLAB layers" — output layers included, as MATLAB counts them."""
+        """ "17 MATLAB layers" — output layers included, as MATLAB counts them."""
         count = self.matlab_layer_count or len(self.nodes)
         return f"{count} MATLAB layer{'s' if count != 1 else ''}"
 

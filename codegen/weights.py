@@ -50,7 +50,9 @@ def to_bytes(graph: Graph) -> bytes:
     from safetensors.torch import save
 
     tensors = {k: torch.from_numpy(np.array(v)) for k, v in state_arrays(graph).items()}
-    source = f"{graph.source_name} sha256={graph.source_sha256} variable={graph.variable}"
+    source = (
+        f"{graph.source_name} sha256={graph.source_sha256} variable={graph.variable}"
+    )
     return save(tensors, metadata={"source": source})
 
 

@@ -59,8 +59,12 @@ def read_png_gray(path: str | Path) -> np.ndarray:
         raise ValueError(f"{path}: no IHDR chunk")
     width, height, depth, color, _, _, interlace = header
     if (depth, color, interlace) != (8, 0, 0):
-        raise ValueError(f"{path}: only 8-bit grayscale non-interlaced PNGs are supported (got depth {depth}, color type {color}, interlace {interlace})")
-    raw = np.frombuffer(zlib.decompress(b"".join(idat)), dtype=np.uint8).reshape(height, width + 1)
+        raise ValueError(
+            f"{path}: only 8-bit grayscale non-interlaced PNGs are supported (got depth {depth}, color type {color}, interlace {interlace})"
+        )
+    raw = np.frombuffer(zlib.decompress(b"".join(idat)), dtype=np.uint8).reshape(
+        height, width + 1
+    )
     image = np.zeros((height, width), dtype=np.uint8)
     prev = np.zeros(width, dtype=np.int64)
     for y in range(height):
@@ -82,7 +86,9 @@ def read_png_gray(path: str | Path) -> np.ndarray:
                     upleft = int(prev[x - 1]) if x else 0
                     p = left + up - upleft
                     pa, pb, pc = abs(p - left), abs(p - up), abs(p - upleft)
-                    pred = left if pa <= pb and pa <= pc else (up if pb <= pc else upleft)
+                    pred = (
+                        left if pa <= pb and pa <= pc else (up if pb <= pc else upleft)
+                    )
                 left = (int(row[x]) + pred) % 256
                 out[x] = left
         else:
@@ -131,7 +137,13 @@ class Result:
     denoised: float
 
 
-def denoise_set(mat_path: Path, image_dir: Path, sigma: float = 25.0, seed: int = 0, limit: int | None = None) -> list[Result]:
+def denoise_set(
+    mat_path: Path,
+    image_dir: Path,
+    sigma: float = 25.0,
+    seed: int = 0,
+    limit: int | None = None,
+) -> list[Result]:
     images = sorted(image_dir.glob("*.png"))[:limit]
     if not images:
         raise SystemExit(f"no .png images in {image_dir}")
@@ -147,29 +159,63 @@ def denoise_set(mat_path: Path, image_dir: Path, sigma: float = 25.0, seed: int 
                 noise = model(x)[0, 0].numpy().astype(np.float64)
             denoised = noisy - noise  # residual learning: the net predicts the noise
             label = im2uint8(clean)
-            results.append(Result(path.name, clean.shape, psnr(label, im2uint8(noisy)), psnr(label, im2uint8(denoised))))
+            results.append(
+                Result(
+                    path.name,
+                    clean.shape,
+                    psnr(label, im2uint8(noisy)),
+                    psnr(label, im2uint8(denoised)),
+                )
+            )
     return results
 
 
 def format_table(results: list[Result], sigma: float) -> str:
     lines = [f"DnCNN (MatConvNet → PyTorch), Gaussian noise sigma = {sigma:g}", ""]
-    lines.append(f"{'image':<10} {'size':>9} {'noisy PSNR':>11} {'denoised PSNR':>14} {'gain':>7}")
+    lines.append(
+        f"{'image':<10} {'size':>9} {'noisy PSNR':>11} {'denoised PSNR':>14} {'gain':>7}"
+    )
     for r in results:
         size = f"{r.shape[0]}x{r.shape[1]}"
-        lines.append(f"{r.name:<10} {size:>9} {r.noisy:>8.2f} dB {r.denoised:>11.2f} dB {r.denoised - r.noisy:>+7.2f}")
+        lines.append(
+            f"{r.name:<10} {size:>9} {r.noisy:>8.2f} dB {r.denoised:>11.2f} dB {r.denoised - r.noisy:>+7.2f}"
+        )
     noisy = float(np.mean([r.noisy for r in results]))
     denoised = float(np.mean([r.denoised for r in results]))
-    lines.append(f"{'mean':<10} {'':>9} {noisy:>8.2f} dB {denoised:>11.2f} dB {denoised - noisy:>+7.2f}")
+    lines.append(
+        f"{'mean':<10} {'':>9} {noisy:>8.2f} dB {denoised:>11.2f} dB {denoised - noisy:>+7.2f}"
+    )
     return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("model", nargs="?", type=Path, default=CORPUS / "dncnn_sigma25.mat", help="DnCNN MatConvNet .mat file")
-    parser.add_argument("images", nargs="?", type=Path, default=CORPUS / "set12", help="folder of grayscale PNG images")
-    parser.add_argument("--sigma", type=float, default=25.0, help="noise standard deviation on the 0-255 scale")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the noise generator")
-    parser.add_argument("--limit", type=int, default=None, help="only the first N images")
+    parser.add_argument(
+        "model",
+        nargs="?",
+        type=Path,
+        default=CORPUS / "dncnn_sigma25.mat",
+        help="DnCNN MatConvNet .mat file",
+    )
+    parser.add_argument(
+        "images",
+        nargs="?",
+        type=Path,
+        default=CORPUS / "set12",
+        help="folder of grayscale PNG images",
+    )
+    parser.add_argument(
+        "--sigma",
+        type=float,
+        default=25.0,
+        help="noise standard deviation on the 0-255 scale",
+    )
+    parser.add_argument(
+        "--seed", type=int, default=0, help="seed of the noise generator"
+    )
+    parser.add_argument(
+        "--limit", type=int, default=None, help="only the first N images"
+    )
     args = parser.parse_args(argv)
     torch.set_grad_enabled(False)
     results = denoise_set(args.model, args.images, args.sigma, args.seed, args.limit)

@@ -19,7 +19,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from codegen.testing import dltwriter as w  # noqa: E402
+from codegen.testing import dltwriter as w
 
 OUT = Path(__file__).resolve().with_name("tiny_cnn.mat")
 
@@ -31,8 +31,19 @@ def build() -> object:
         return (rng.standard_normal(shape) * scale).astype(np.float32)
 
     layers = [
-        w.image_input("input", (16, 16, 1), "zscore", mean=np.full((1, 1, 1), 0.45), std=np.full((1, 1, 1), 0.25)),
-        w.conv2d("conv1", normal(3, 3, 1, 8), normal(1, 1, 8, scale=0.1), padding=(1, 1, 1, 1)),
+        w.image_input(
+            "input",
+            (16, 16, 1),
+            "zscore",
+            mean=np.full((1, 1, 1), 0.45),
+            std=np.full((1, 1, 1), 0.25),
+        ),
+        w.conv2d(
+            "conv1",
+            normal(3, 3, 1, 8),
+            normal(1, 1, 8, scale=0.1),
+            padding=(1, 1, 1, 1),
+        ),
         w.batchnorm(
             "bn1",
             mean=normal(1, 1, 8, scale=0.1),
@@ -42,10 +53,18 @@ def build() -> object:
         ),
         w.relu("relu1"),
         w.max_pool2d("pool1", (2, 2), stride=(2, 2)),
-        w.conv2d("conv2", normal(2, 2, 8, 12), normal(1, 1, 12, scale=0.1), padding_mode="same", padding=(0, 1, 0, 1)),
+        w.conv2d(
+            "conv2",
+            normal(2, 2, 8, 12),
+            normal(1, 1, 12, scale=0.1),
+            padding_mode="same",
+            padding=(0, 1, 0, 1),
+        ),
         w.leaky_relu("lrelu2", 0.1),
         w.avg_pool2d("pool2", (3, 3), stride=(2, 2), padding=(1, 1, 1, 1)),
-        w.fully_connected("fc", normal(4, 4, 12, 3, scale=0.1), normal(3, 1, scale=0.1)),
+        w.fully_connected(
+            "fc", normal(4, 4, 12, 3, scale=0.1), normal(3, 1, scale=0.1)
+        ),
         w.softmax("softmax"),
         w.classification_output("classoutput", ["circle", "square", "triangle"]),
     ]

@@ -38,11 +38,19 @@ class Example:
 EXAMPLES = [
     Example("tiny_cnn", REPO / "examples" / "tiny_cnn.mat", weights=True),
     Example("ccn_net", CORPUS / "dltoolbox" / "ccn_net.mat"),
-    Example("yusuf_trainedNetwork_1", CORPUS / "dltoolbox" / "yusuf_trainedNetwork_1.mat"),
+    Example(
+        "yusuf_trainedNetwork_1", CORPUS / "dltoolbox" / "yusuf_trainedNetwork_1.mat"
+    ),
     Example("fuma28_trainedNet", CORPUS / "dltoolbox" / "fuma28_trainedNet.mat"),
-    Example("korniarp_lgraph", CORPUS / "dltoolbox" / "korniarp_lgraph.mat", variable="lgraph"),
+    Example(
+        "korniarp_lgraph",
+        CORPUS / "dltoolbox" / "korniarp_lgraph.mat",
+        variable="lgraph",
+    ),
     Example("resunet_net", CORPUS / "dltoolbox" / "resunet_net.mat"),
-    Example("faultdet_TrainedModel", CORPUS / "dltoolbox" / "faultdet_TrainedModel.mat"),
+    Example(
+        "faultdet_TrainedModel", CORPUS / "dltoolbox" / "faultdet_TrainedModel.mat"
+    ),
     Example("tsx_transformer_demo", CORPUS / "dltoolbox" / "tsx_transformer_demo.mat"),
     Example("dncnn_sigma25", CORPUS / "matconvnet" / "dncnn_sigma25.mat"),
     Example("dncnn_dagnn_epoch50", CORPUS / "matconvnet" / "dncnn_dagnn_epoch50.mat"),
@@ -54,7 +62,9 @@ def expected_files() -> dict[Path, bytes]:
     files: dict[Path, bytes] = {}
     for ex in EXAMPLES:
         if not ex.source.is_file():
-            raise SystemExit(f"missing example source {ex.source}; the corpus must be at {CORPUS}")
+            raise SystemExit(
+                f"missing example source {ex.source}; the corpus must be at {CORPUS}"
+            )
         result = api.convert_file(ex.source, ex.variable)
         files[OUT / ex.folder / "model.py"] = result.source.encode()
         if ex.weights and result.has_weights:
@@ -65,7 +75,9 @@ def expected_files() -> dict[Path, bytes]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--check", action="store_true", help="compare instead of writing")
+    parser.add_argument(
+        "--check", action="store_true", help="compare instead of writing"
+    )
     args = parser.parse_args(argv)
     files = expected_files()
     managed = {p for p in OUT.rglob("*") if p.is_file()}

@@ -17,15 +17,23 @@ from codegen.passes.names import legalize
 from tests.conftest import REPO, convert_and_load, corpus_file
 
 
-def run_cli(*args: str, cwd: Path = REPO, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def run_cli(
+    *args: str, cwd: Path = REPO, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "codegen.cli", *args], capture_output=True, text=True, cwd=cwd,
+        [sys.executable, "-m", "codegen.cli", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
         env={**os.environ, **(env or {})},
     )
 
 
 def test_every_op_has_a_template_and_every_template_an_op() -> None:
-    templates = {p.name.removesuffix(".py.jinja") for p in (templates_dir() / "layers").glob("*.py.jinja")}
+    templates = {
+        p.name.removesuffix(".py.jinja")
+        for p in (templates_dir() / "layers").glob("*.py.jinja")
+    }
     assert templates == all_ops()
 
 
@@ -60,7 +68,7 @@ def test_pyrepr_is_exact() -> None:
     assert pyrepr(np.float32(0.1)) == repr(float(np.float32(0.1)))
     assert pyrepr((1,)) == "(1,)"
     assert pyrepr(float("-inf")) == 'float("-inf")'
-    assert pyrepr("it's \"quoted\"\n") == repr("it's \"quoted\"\n")
+    assert pyrepr('it\'s "quoted"\n') == repr('it\'s "quoted"\n')
     assert ast.literal_eval(pyrepr(("a", 1.5e-05, (2, 3)))) == ("a", 1.5e-05, (2, 3))
 
 
@@ -69,13 +77,24 @@ def test_generated_file_is_standalone_black_stable_and_strict(tmp_path: Path) ->
     source = (tmp_path / "model.py").read_text()
     assert black.format_str(source, mode=black.Mode()) == source
     tree = ast.parse(source)
-    imported = {a.name.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
-    imported |= {n.module.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module}
+    imported = {
+        a.name.split(".")[0]
+        for n in ast.walk(tree)
+        if isinstance(n, ast.Import)
+        for a in n.names
+    }
+    imported |= {
+        n.module.split(".")[0]
+        for n in ast.walk(tree)
+        if isinstance(n, ast.ImportFrom) and n.module
+    }
     assert imported <= {"torch", "pathlib", "safetensors"}
     assert str(REPO) not in source and "/work" not in source
     from safetensors.numpy import load_file
 
-    assert sorted(load_file(str(tmp_path / "model.safetensors"))) == sorted(model.state_dict())
+    assert sorted(load_file(str(tmp_path / "model.safetensors"))) == sorted(
+        model.state_dict()
+    )
 
 
 def test_output_is_byte_identical_across_hash_seeds(tmp_path: Path) -> None:
@@ -83,15 +102,22 @@ def test_output_is_byte_identical_across_hash_seeds(tmp_path: Path) -> None:
     outputs = []
     for seed in ("0", "12345"):
         out = tmp_path / seed
-        proc = run_cli("convert", str(src), "-o", str(out), env={"PYTHONHASHSEED": seed})
+        proc = run_cli(
+            "convert", str(src), "-o", str(out), env={"PYTHONHASHSEED": seed}
+        )
         assert proc.returncode == 0, proc.stderr
-        outputs.append(((out / "model.py").read_bytes(), (out / "model.safetensors").read_bytes()))
+        outputs.append(
+            ((out / "model.py").read_bytes(), (out / "model.safetensors").read_bytes())
+        )
     assert outputs[0] == outputs[1]
 
 
 def test_generated_examples_are_up_to_date() -> None:
     proc = subprocess.run(
-        [sys.executable, "scripts/generate_examples.py", "--check"], capture_output=True, text=True, cwd=REPO
+        [sys.executable, "scripts/generate_examples.py", "--check"],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
@@ -105,14 +131,26 @@ def test_generated_examples_are_black_clean() -> None:
 
 
 def test_several_networks_need_a_variable(tmp_path: Path) -> None:
-    proc = run_cli("convert", str(corpus_file("dltoolbox", "vikas_net.mat")), "-o", str(tmp_path / "o"))
+    proc = run_cli(
+        "convert",
+        str(corpus_file("dltoolbox", "vikas_net.mat")),
+        "-o",
+        str(tmp_path / "o"),
+    )
     assert proc.returncode == 2
     assert "'net' (SeriesNetwork)" in proc.stderr and "--variable" in proc.stderr
     assert not (tmp_path / "o").exists()
 
 
 def test_wrong_variable_names_what_exists(tmp_path: Path) -> None:
-    proc = run_cli("convert", str(corpus_file("dltoolbox", "ccn_net.mat")), "--variable", "nope", "-o", str(tmp_path))
+    proc = run_cli(
+        "convert",
+        str(corpus_file("dltoolbox", "ccn_net.mat")),
+        "--variable",
+        "nope",
+        "-o",
+        str(tmp_path),
+    )
     assert proc.returncode == 2
     assert "'nope'" in proc.stderr and "'net'" in proc.stderr
     assert list(tmp_path.iterdir()) == []
@@ -133,7 +171,11 @@ def test_not_a_mat_file(tmp_path: Path) -> None:
     bad = tmp_path / "notes.mat"
     bad.write_text("hello")
     proc = run_cli("inspect", str(bad))
-    assert proc.returncode == 2 and "notes.mat" in proc.stderr and "Traceback" not in proc.stderr
+    assert (
+        proc.returncode == 2
+        and "notes.mat" in proc.stderr
+        and "Traceback" not in proc.stderr
+    )
 
 
 def test_existing_output_needs_force(tmp_path: Path) -> None:
@@ -146,15 +188,25 @@ def test_existing_output_needs_force(tmp_path: Path) -> None:
 
 def test_class_name_option(tmp_path: Path) -> None:
     proc = run_cli(
-        "convert", str(corpus_file("dltoolbox", "yusuf_trainedNetwork_1.mat")), "-o", str(tmp_path),
-        "--class-name", "Surrogate",
+        "convert",
+        str(corpus_file("dltoolbox", "yusuf_trainedNetwork_1.mat")),
+        "-o",
+        str(tmp_path),
+        "--class-name",
+        "Surrogate",
     )
     assert proc.returncode == 0, proc.stderr
     source = (tmp_path / "model.py").read_text()
     assert "class Surrogate(nn.Module):" in source
     assert "--class-name Surrogate" in source
-    bad = run_cli("convert", str(corpus_file("dltoolbox", "yusuf_trainedNetwork_1.mat")), "-o", str(tmp_path / "x"),
-                  "--class-name", "not valid")
+    bad = run_cli(
+        "convert",
+        str(corpus_file("dltoolbox", "yusuf_trainedNetwork_1.mat")),
+        "-o",
+        str(tmp_path / "x"),
+        "--class-name",
+        "not valid",
+    )
     assert bad.returncode == 2
 
 

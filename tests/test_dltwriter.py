@@ -24,7 +24,9 @@ from codegen.testing import dltwriter as dw
 
 CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "corpus"
 DLT = CORPUS / "dltoolbox"
-needs_corpus = pytest.mark.skipif(not DLT.is_dir(), reason=f"the MATLAB corpus folder {DLT} is missing")
+needs_corpus = pytest.mark.skipif(
+    not DLT.is_dir(), reason=f"the MATLAB corpus folder {DLT} is missing"
+)
 
 # Fields the writer deliberately does not reproduce: field name -> (aspect skipped, why).
 NOT_REPRODUCED: dict[str, tuple[str, str]] = {
@@ -55,7 +57,9 @@ def load(path: Path, variables: list[str] | None = None) -> dict[str, Any]:
 
 
 def _fail(path: str, what: str, expected: Any, actual: Any) -> NoReturn:
-    raise AssertionError(f"{path or '<root>'}: {what} differs: expected {expected!r}, got {actual!r}")
+    raise AssertionError(
+        f"{path or '<root>'}: {what} differs: expected {expected!r}, got {actual!r}"
+    )
 
 
 def _skipped(path: str, aspect: str) -> bool:
@@ -71,7 +75,9 @@ def _describe_difference(expected: np.ndarray, actual: np.ndarray) -> tuple[Any,
     return f"{expected[index]!r} at {index}", f"{actual[index]!r}"
 
 
-def _compare_array(expected: np.ndarray, actual: Any, path: str, seen: set[int]) -> None:
+def _compare_array(
+    expected: np.ndarray, actual: Any, path: str, seen: set[int]
+) -> None:
     if type(actual) is not type(expected):
         _fail(path, "type", type(expected).__name__, type(actual).__name__)
     if expected.dtype.names != actual.dtype.names:
@@ -81,12 +87,12 @@ def _compare_array(expected: np.ndarray, actual: Any, path: str, seen: set[int])
     if expected.shape != actual.shape:
         _fail(path, "shape", expected.shape, actual.shape)
     if expected.dtype.names:
-        for index, (e, a) in enumerate(zip(expected.flat, actual.flat)):
+        for index, (e, a) in enumerate(zip(expected.flat, actual.flat, strict=True)):
             where = f"{path}({index})" if expected.size > 1 else path
             for name in expected.dtype.names:
                 _compare(e[name], a[name], f"{where}.{name}", seen)
     elif expected.dtype.kind == "O":
-        for index, (e, a) in enumerate(zip(expected.flat, actual.flat)):
+        for index, (e, a) in enumerate(zip(expected.flat, actual.flat, strict=True)):
             _compare(e, a, f"{path}{{{index}}}", seen)
     elif not _skipped(path, "value"):
         if expected.dtype.kind in "TUS":
@@ -97,7 +103,9 @@ def _compare_array(expected: np.ndarray, actual: Any, path: str, seen: set[int])
             _fail(path, "value", *_describe_difference(expected, actual))
 
 
-def _compare_object(expected: MatlabOpaque, actual: Any, path: str, seen: set[int]) -> None:
+def _compare_object(
+    expected: MatlabOpaque, actual: Any, path: str, seen: set[int]
+) -> None:
     if not isinstance(actual, MatlabOpaque):
         _fail(path, "type", "MATLAB object", type(actual).__name__)
     if expected.classname != actual.classname:
@@ -106,12 +114,16 @@ def _compare_object(expected: MatlabOpaque, actual: Any, path: str, seen: set[in
         return
     seen.add(id(expected))
     if list(expected.properties) != list(actual.properties):
-        _fail(path, "property names", list(expected.properties), list(actual.properties))
+        _fail(
+            path, "property names", list(expected.properties), list(actual.properties)
+        )
     for name, value in expected.properties.items():
         _compare(value, actual.properties[name], f"{path}.{name}", seen)
 
 
-def _compare_table(expected: pd.DataFrame, actual: Any, path: str, seen: set[int]) -> None:
+def _compare_table(
+    expected: pd.DataFrame, actual: Any, path: str, seen: set[int]
+) -> None:
     if not isinstance(actual, pd.DataFrame):
         _fail(path, "type", "table", type(actual).__name__)
     if list(expected.columns) != list(actual.columns) or expected.shape != actual.shape:
@@ -124,7 +136,9 @@ def _compare_table(expected: pd.DataFrame, actual: Any, path: str, seen: set[int
     if not expected.index.equals(actual.index):
         _fail(path, "row names", list(expected.index), list(actual.index))
     for column in expected.columns:
-        for row, (e, a) in enumerate(zip(expected[column], actual[column])):
+        for row, (e, a) in enumerate(
+            zip(expected[column], actual[column], strict=True)
+        ):
             _compare(e, a, f"{path}.{column}{{{row}}}", seen)
 
 
@@ -133,14 +147,19 @@ def _compare_categorical(expected: pd.Categorical, actual: Any, path: str) -> No
         _fail(path, "type", "categorical", type(actual).__name__)
     if list(expected.categories) != list(actual.categories):
         _fail(path, "categories", list(expected.categories), list(actual.categories))
-    if expected.categories.dtype != actual.categories.dtype or expected.ordered != actual.ordered:
+    if (
+        expected.categories.dtype != actual.categories.dtype
+        or expected.ordered != actual.ordered
+    ):
         _fail(
             path,
             "categorical kind",
             (expected.categories.dtype, expected.ordered),
             (actual.categories.dtype, actual.ordered),
         )
-    _compare_array(np.asarray(expected.codes), np.asarray(actual.codes), f"{path}.codes", set())
+    _compare_array(
+        np.asarray(expected.codes), np.asarray(actual.codes), f"{path}.codes", set()
+    )
 
 
 def _compare(expected: Any, actual: Any, path: str, seen: set[int]) -> None:
@@ -151,9 +170,14 @@ def _compare(expected: Any, actual: Any, path: str, seen: set[int]) -> None:
             _fail(path, "type", "object array", type(actual).__name__)
         if (expected.classname, expected.shape) != (actual.classname, actual.shape):
             _fail(
-                path, "object array", (expected.classname, expected.shape), (actual.classname, actual.shape)
+                path,
+                "object array",
+                (expected.classname, expected.shape),
+                (actual.classname, actual.shape),
             )
-        for index, (e, a) in enumerate(zip(expected.ravel(order="F"), actual.ravel(order="F"))):
+        for index, (e, a) in enumerate(
+            zip(expected.ravel(order="F"), actual.ravel(order="F"), strict=True)
+        ):
             _compare(e, a, f"{path}[{index}:{e.classname.rsplit('.', 1)[-1]}]", seen)
     elif isinstance(expected, pd.DataFrame):
         _compare_table(expected, actual, path, seen)
@@ -176,11 +200,13 @@ def assert_same_tree(expected: Any, actual: Any, path: str) -> None:
 
 
 # ---------------------------------------------------------------- rebuilding real networks
-# Each function reads a real layer's `any` fields and calls the matching public builder.
+# Each function reads a real layer's fields (`any`, or the plain properties of
+# nnet.layer.Layer subclasses) and calls the matching public builder.
 
 
-def _text(a: np.void, field: str, default: str = "") -> str:
-    return str(a[field].item()) if field in a.dtype.names and a[field].size else default
+def _text(a: np.void | Mapping[str, Any], field: str, default: str = "") -> str:
+    names = a.dtype.names if isinstance(a, np.void) else tuple(a)
+    return str(a[field].item()) if field in names and a[field].size else default
 
 
 def _row(a: np.void, field: str) -> tuple[float, ...] | None:
@@ -209,6 +235,11 @@ def _value(a: np.void, field: str) -> np.ndarray | None:
     return None if value.size == 0 else value
 
 
+def _learned(a: np.void, *fields: str) -> list[Any]:
+    """The layer's name followed by the values of its learnables, in builder order."""
+    return [_text(a, "Name"), *(_value(a, field) for field in fields)]
+
+
 def _version(a: np.void) -> int:
     return int(a["Version"].item())
 
@@ -218,17 +249,32 @@ def _normalization(a: np.void) -> dict[str, Any]:
     if not norm.dtype.names:
         return {"normalization": "none"}
     record = norm[0, 0]
-    keys = {"AverageImage": "mean", "Mean": "mean", "Std": "std", "Min": "min", "Max": "max"}
+    keys = {
+        "AverageImage": "mean",
+        "Mean": "mean",
+        "Std": "std",
+        "Min": "min",
+        "Max": "max",
+    }
     stats = {keys[k]: _value(record, k) for k in record.dtype.names if k in keys}
     return {"normalization": str(record["Type"].item()), **stats}
 
 
+def _input_options(a: np.void, default_dimension: str) -> dict[str, Any]:
+    """Name, size, normalization and its dimension: what every input layer stores."""
+    return {
+        "name": _text(a, "Name"),
+        "input_size": _row(a, "InputSize") or (),
+        **_normalization(a),
+        "normalization_dimension": _text(
+            a, "NormalizationDimension", default_dimension
+        ),
+    }
+
+
 def _image_input(a: np.void) -> MatlabOpaque:
     return dw.image_input(
-        _text(a, "Name"),
-        _row(a, "InputSize") or (),
-        **_normalization(a),
-        normalization_dimension=_text(a, "NormalizationDimension", "auto"),
+        **_input_options(a, "auto"),
         split_complex_inputs=_flag(a, "SplitComplexInputs"),
         version=_version(a),
     )
@@ -237,10 +283,7 @@ def _image_input(a: np.void) -> MatlabOpaque:
 def _sequence_input(a: np.void) -> MatlabOpaque:
     min_length = _count(a, "MinLength") if "MinLength" in a.dtype.names else 1
     return dw.sequence_input(
-        _text(a, "Name"),
-        _row(a, "InputSize") or (),
-        **_normalization(a),
-        normalization_dimension=_text(a, "NormalizationDimension"),
+        **_input_options(a, ""),
         min_length=min_length or 1,
         split_complex_inputs=_flag(a, "SplitComplexInputs"),
         version=_version(a),
@@ -248,39 +291,38 @@ def _sequence_input(a: np.void) -> MatlabOpaque:
 
 
 def _feature_input(a: np.void) -> MatlabOpaque:
-    size = _count(a, "InputSize") or 0
     return dw.feature_input(
-        _text(a, "Name"),
-        size,
-        **_normalization(a),
-        normalization_dimension=_text(a, "NormalizationDimension"),
+        **{**_input_options(a, ""), "input_size": _count(a, "InputSize") or 0}
     )
+
+
+def _kernel(a: np.void) -> dict[str, Any]:
+    """The kernel settings plain and transposed convolutions share."""
+    return {
+        "filter_size": tuple(int(x) for x in _row(a, "FilterSize") or ()),
+        "num_filters": _count(a, "NumFilters"),
+        "stride": _row(a, "Stride") or (1, 1),
+    }
 
 
 def _conv(a: np.void) -> MatlabOpaque:
     return dw.conv2d(
-        _text(a, "Name"),
-        _value(a, "Weights"),
-        _value(a, "Bias"),
-        filter_size=tuple(int(x) for x in _row(a, "FilterSize") or ()),
-        num_filters=_count(a, "NumFilters"),
-        stride=_row(a, "Stride") or (1, 1),
+        *_learned(a, "Weights", "Bias"),
+        **_kernel(a),
         dilation=_row(a, "DilationFactor") or (1, 1),
         padding_mode=_text(a, "PaddingMode"),
         padding=_row(a, "PaddingSize"),
-        padding_value=_scalar(a, "PaddingValue") if "PaddingValue" in a.dtype.names else 0,
+        padding_value=(
+            _scalar(a, "PaddingValue") if "PaddingValue" in a.dtype.names else 0
+        ),
         version=_version(a),
     )
 
 
 def _transposed_conv(a: np.void) -> MatlabOpaque:
     return dw.transposed_conv2d(
-        _text(a, "Name"),
-        _value(a, "Weights"),
-        _value(a, "Bias"),
-        filter_size=tuple(int(x) for x in _row(a, "FilterSize") or ()),
-        num_filters=_count(a, "NumFilters"),
-        stride=_row(a, "Stride") or (1, 1),
+        *_learned(a, "Weights", "Bias"),
+        **_kernel(a),
         cropping_mode=_text(a, "CroppingMode"),
         cropping=_row(a, "CroppingSize"),
         output_size_offset=_row(a, "OutputSizeOffset"),
@@ -294,11 +336,7 @@ def _batchnorm(a: np.void) -> MatlabOpaque:
         if f in a.dtype.names
     }
     return dw.batchnorm(
-        _text(a, "Name"),
-        _value(a, "TrainedMean"),
-        _value(a, "TrainedVariance"),
-        _value(a, "Offset"),
-        _value(a, "Scale"),
+        *_learned(a, "TrainedMean", "TrainedVariance", "Offset", "Scale"),
         _scalar(a, "Epsilon") or 0.0,
         channel_dim=_count(a, "ChannelDim"),
         version=_version(a),
@@ -308,13 +346,11 @@ def _batchnorm(a: np.void) -> MatlabOpaque:
 
 def _fully_connected(a: np.void) -> MatlabOpaque:
     # InputSize/OutputSize depend on how the network was assembled (trainNetwork vs dlnetwork).
-    return dw.fully_connected(
-        _text(a, "Name"),
-        _value(a, "Weights"),
-        _value(a, "Bias"),
-        output_size=_row(a, "OutputSize") or (),
-        input_size=_row(a, "InputSize"),
-    )
+    sizes = {
+        "output_size": _row(a, "OutputSize") or (),
+        "input_size": _row(a, "InputSize"),
+    }
+    return dw.fully_connected(*_learned(a, "Weights", "Bias"), **sizes)
 
 
 def _max_pool(a: np.void) -> MatlabOpaque:
@@ -332,16 +368,36 @@ def _max_pool(a: np.void) -> MatlabOpaque:
 
 def _lstm(a: np.void) -> MatlabOpaque:
     return dw.lstm(
-        _text(a, "Name"),
-        _value(a, "InputWeights"),
-        _value(a, "RecurrentWeights"),
-        _value(a, "Bias"),
+        *_learned(a, "InputWeights", "RecurrentWeights", "Bias"),
         num_hidden_units=_count(a, "NumHiddenUnits"),
         output_mode="sequence" if _flag(a, "ReturnSequence") else "last",
         state_activation=_text(a, "StateActivationFunction"),
         gate_activation=_text(a, "GateActivationFunction"),
         hidden_state=_value(a["HiddenState"][0, 0], "Value"),
         cell_state=_value(a["CellState"][0, 0], "Value"),
+    )
+
+
+def _self_attention(a: np.void) -> MatlabOpaque:
+    parts = [
+        f"{part}{kind}"
+        for part in ("Query", "Key", "Value", "Output")
+        for kind in ("Weights", "Bias")
+    ]
+    return dw.self_attention(
+        _text(a, "Name"),
+        {part: _value(a, part) for part in parts},
+        _count(a, "NumHeads") or 1,
+        _text(a, "AttentionMask"),
+        _flag(a, "HasPaddingMaskInput"),
+        dropout_probability=_scalar(a, "DropoutProbability") or 0.0,
+        has_scores_output=_flag(a, "HasScoresOutput"),
+    )
+
+
+def _position_embedding(a: np.void) -> MatlabOpaque:
+    return dw.position_embedding(
+        *_learned(a, "Weights"), weights_initializer=_text(a, "WeightsInitializer")
     )
 
 
@@ -359,7 +415,9 @@ def _classification(a: np.void) -> MatlabOpaque:
 
 def _regression(a: np.void) -> MatlabOpaque:
     names = [str(n.item()) for n in a["ResponseNames"].ravel(order="F")]
-    return dw.regression_output(_text(a, "Name"), names or None, observation_dim=_count(a, "ObservationDim"))
+    return dw.regression_output(
+        _text(a, "Name"), names or None, observation_dim=_count(a, "ObservationDim")
+    )
 
 
 REBUILD: dict[str, Callable[[np.void], MatlabOpaque]] = {
@@ -372,17 +430,27 @@ REBUILD: dict[str, Callable[[np.void], MatlabOpaque]] = {
     "FullyConnectedLayer": _fully_connected,
     "MaxPooling2DLayer": _max_pool,
     "LSTMLayer": _lstm,
+    "SelfAttentionLayer": _self_attention,
+    "PositionEmbeddingLayer": _position_embedding,
     "ReLULayer": lambda a: dw.relu(_text(a, "Name")),
-    "LeakyReLULayer": lambda a: dw.leaky_relu(_text(a, "Name"), _scalar(a, "Scale") or 0.0),
-    "DropoutLayer": lambda a: dw.dropout(_text(a, "Name"), _scalar(a, "Probability") or 0.0),
-    "FlattenLayer": lambda a: dw.flatten(_text(a, "Name"), _count(a, "NumFlattenDimensions") or 0),
+    "LeakyReLULayer": lambda a: dw.leaky_relu(
+        _text(a, "Name"), _scalar(a, "Scale") or 0.0
+    ),
+    "DropoutLayer": lambda a: dw.dropout(
+        _text(a, "Name"), _scalar(a, "Probability") or 0.0
+    ),
+    "FlattenLayer": lambda a: dw.flatten(
+        _text(a, "Name"), _count(a, "NumFlattenDimensions") or 0
+    ),
     "SoftmaxLayer": lambda a: dw.softmax(
         _text(a, "Name"),
         channel_dim=_count(a, "ChannelDim"),
         vector_format=_flag(a, "VectorFormat"),
         version=_version(a),
     ),
-    "AdditionLayer": lambda a: dw.addition(_text(a, "Name"), _count(a, "NumInputs") or 2),
+    "AdditionLayer": lambda a: dw.addition(
+        _text(a, "Name"), _count(a, "NumInputs") or 2
+    ),
     "DepthConcatenationLayer": lambda a: dw.depth_concatenation(
         _text(a, "Name"), _count(a, "NumInputs") or 2
     ),
@@ -391,10 +459,23 @@ REBUILD: dict[str, Callable[[np.void], MatlabOpaque]] = {
 }
 
 
+def _indexing1d(p: Mapping[str, Any]) -> MatlabOpaque:
+    index = p["Index"]  # a MATLAB string ('last'), or a double time step
+    value = str(index.item()) if index.dtype.kind in "TU" else int(index.item())
+    return dw.indexing1d(_text(p, "Name"), value, bool(p["HasPaddingMaskInput"].item()))
+
+
+# nnet.layer.Layer subclasses keep plain properties (the reader merges in class defaults).
+REBUILD_PLAIN: dict[str, Callable[[Mapping[str, Any]], MatlabOpaque]] = {
+    "ELULayer": lambda p: dw.elu(_text(p, "Name"), float(p["Alpha"].item())),
+    "Indexing1DLayer": _indexing1d,
+}
+
+
 def rebuild_layer(layer: MatlabOpaque) -> MatlabOpaque:
-    if layer.classname == "nnet.cnn.layer.ELULayer":
-        return dw.elu(str(layer.properties["Name"].item()), float(layer.properties["Alpha"].item()))
     short = layer.classname.rsplit(".", 1)[-1]
+    if short in REBUILD_PLAIN:
+        return REBUILD_PLAIN[short](layer.properties)
     if short not in REBUILD:
         raise NotImplementedError(f"the test has no rebuild rule for {layer.classname}")
     return REBUILD[short](layer.properties["any"][0, 0])
@@ -406,7 +487,10 @@ def _layers(record: np.void) -> list[MatlabOpaque]:
 
 def _edges(record: np.void) -> list[tuple[str, str]]:
     table = record["Connections"]
-    return [(str(s.item()), str(d.item())) for s, d in zip(table["Source"], table["Destination"])]
+    return [
+        (str(s.item()), str(d.item()))
+        for s, d in zip(table["Source"], table["Destination"], strict=True)
+    ]
 
 
 def rebuild_network(net: MatlabOpaque) -> MatlabOpaque:
@@ -436,13 +520,18 @@ REAL_NETWORKS: Mapping[str, list[str]] = {
     # Beyond the required set: sequence regression and a 2022b image classifier (ClassWeights).
     "ibpinn_net.mat": ["net"],
     "vikas_net.mat": ["net"],
+    # Transformer pieces: self-attention, position embedding (saveobj + nested object), and
+    # Indexing1D (plain properties, a MATLAB string Index).
+    "tsx_transformer_demo.mat": ["net"],
 }
 
 
 @needs_corpus
 @pytest.mark.parametrize("version", ["v7", "v7.3"])
 @pytest.mark.parametrize("filename", sorted(REAL_NETWORKS))
-def test_rebuilt_real_network_matches_matlab_file(filename: str, version: str, tmp_path: Path) -> None:
+def test_rebuilt_real_network_matches_matlab_file(
+    filename: str, version: str, tmp_path: Path
+) -> None:
     names = REAL_NETWORKS[filename]
     real = load(DLT / filename, names)
     rebuilt = {name: rebuild_network(real[name]) for name in names}
@@ -460,12 +549,22 @@ def test_trailing_singleton_dimensions_are_dropped(tmp_path: Path) -> None:
     fc_weights = rng.standard_normal((1, 1, 64, 1)).astype(np.float32)
     layers = [
         dw.image_input("input", (1, 1, 64), normalization="none"),
-        dw.conv2d("conv", conv_weights, np.array([0.5]), padding_mode="same", padding=(1, 1, 1, 1)),
+        dw.conv2d(
+            "conv",
+            conv_weights,
+            np.array([0.5]),
+            padding_mode="same",
+            padding=(1, 1, 1, 1),
+        ),
         dw.fully_connected("fc", fc_weights, np.array([0.25])),
         dw.regression_output("out"),
     ]
     dw.write_mat(tmp_path / "single.mat", {"net": dw.series_network(layers)})
-    stored = load(tmp_path / "single.mat")["net"].properties["any"][0, 0]["Layers"].ravel(order="F")
+    stored = (
+        load(tmp_path / "single.mat")["net"]
+        .properties["any"][0, 0]["Layers"]
+        .ravel(order="F")
+    )
     conv, fc = (stored[i].properties["any"][0, 0] for i in (1, 2))
     assert conv["Weights"][0, 0]["Value"].shape == (3, 3, 64)
     assert conv["Bias"][0, 0]["Value"].shape == (1, 1)
@@ -479,7 +578,9 @@ def test_trailing_singleton_dimensions_are_dropped(tmp_path: Path) -> None:
 @needs_corpus
 def test_derived_sizes_match_a_real_one_output_fc(tmp_path: Path) -> None:
     """Built with defaults only, yusuf's last FC (one output) equals MATLAB's record."""
-    real = load(DLT / "yusuf_trainedNetwork_1.mat")["trainedNetwork_1"].properties["any"][0, 0]["Layers"]
+    real = load(DLT / "yusuf_trainedNetwork_1.mat")["trainedNetwork_1"].properties[
+        "any"
+    ][0, 0]["Layers"]
     real_fc = real.ravel(order="F")[5]
     record = real_fc.properties["any"][0, 0]
     weights = record["Weights"][0, 0]["Value"].reshape(1, 1, 64, 1)
@@ -493,8 +594,16 @@ def test_v73_round_trip_of_a_small_series_network(tmp_path: Path) -> None:
     weights = rng.standard_normal((3, 3, 1, 4)).astype(np.float32)
     layers = [
         dw.image_input("input", (8, 8, 1), mean=np.float32([[0.5]])),
-        dw.conv2d("conv", weights, rng.standard_normal(4), padding_mode="same", padding=(1, 1, 1, 1)),
-        dw.batchnorm("bn", rng.random(4), rng.random(4) + 0.5, rng.random(4), rng.random(4)),
+        dw.conv2d(
+            "conv",
+            weights,
+            rng.standard_normal(4),
+            padding_mode="same",
+            padding=(1, 1, 1, 1),
+        ),
+        dw.batchnorm(
+            "bn", rng.random(4), rng.random(4) + 0.5, rng.random(4), rng.random(4)
+        ),
         dw.relu("relu"),
         dw.max_pool2d("pool", (2, 2), stride=(2, 2)),
         dw.fully_connected("fc", rng.standard_normal((4, 4, 4, 2))),
@@ -519,15 +628,26 @@ def test_v73_round_trip_of_a_small_series_network(tmp_path: Path) -> None:
         "SoftmaxLayer",
         "ClassificationOutputLayer",
     ]
-    np.testing.assert_array_equal(stored[1].properties["any"][0, 0]["Weights"][0, 0]["Value"], weights)
-    assert list(stored[-1].properties["any"][0, 0]["Categories"].categories) == ["cat", "dog"]
+    np.testing.assert_array_equal(
+        stored[1].properties["any"][0, 0]["Weights"][0, 0]["Value"], weights
+    )
+    assert list(stored[-1].properties["any"][0, 0]["Categories"].categories) == [
+        "cat",
+        "dog",
+    ]
 
 
 def test_inferred_layers_write_and_reload(tmp_path: Path) -> None:
     """Classes no real sample covers still round-trip with their own class and fields."""
     rng = np.random.default_rng(3)
     layers = [
-        dw.image_input("input", (8, 8, 4), "zscore", mean=rng.random((1, 1, 4)), std=rng.random((1, 1, 4))),
+        dw.image_input(
+            "input",
+            (8, 8, 4),
+            "zscore",
+            mean=rng.random((1, 1, 4)),
+            std=rng.random((1, 1, 4)),
+        ),
         dw.grouped_conv2d("gconv", rng.standard_normal((3, 3, 2, 3, 2))),
         dw.clipped_relu("clip", 6.0),
         dw.avg_pool2d("avg", (2, 2), stride=(2, 2)),
@@ -543,12 +663,28 @@ def test_inferred_layers_write_and_reload(tmp_path: Path) -> None:
     ]
     chain = ["input", "gconv", "clip", "avg", "ln", "gelu", "gap"]
     edges = list(itertools.pairwise(chain))
-    edges += [("gap", "cat/in1"), ("gelu", "gmp"), ("gmp", "cat/in2"), ("cat", "mul/in1"), ("cat", "swish")]
+    edges += [
+        ("gap", "cat/in1"),
+        ("gelu", "gmp"),
+        ("gmp", "cat/in2"),
+        ("cat", "mul/in1"),
+        ("cat", "swish"),
+    ]
     edges += [("swish", "mul/in2"), ("mul", "tanh"), ("tanh", "sigmoid")]
     seq = [
         dw.sequence_input("seq", 5),
-        dw.gru("gru", rng.standard_normal((12, 5)), rng.standard_normal((12, 4)), rng.standard_normal(12)),
-        dw.bilstm("bilstm", rng.standard_normal((24, 4)), rng.standard_normal((24, 3)), output_mode="last"),
+        dw.gru(
+            "gru",
+            rng.standard_normal((12, 5)),
+            rng.standard_normal((12, 4)),
+            rng.standard_normal(12),
+        ),
+        dw.bilstm(
+            "bilstm",
+            rng.standard_normal((24, 4)),
+            rng.standard_normal((24, 3)),
+            output_mode="last",
+        ),
         dw.fully_connected("fc", rng.standard_normal((2, 6))),
     ]
     variables = {
@@ -558,15 +694,22 @@ def test_inferred_layers_write_and_reload(tmp_path: Path) -> None:
     dw.write_mat(tmp_path / "inferred.mat", variables)
     reloaded = load(tmp_path / "inferred.mat")
     stored = reloaded["dag"].properties["any"][0, 0]["Layers"].ravel(order="F")
-    assert [layer.classname for layer in stored] == [layer.classname for layer in layers]
-    for built, read in zip(layers, stored):
+    assert [layer.classname for layer in stored] == [
+        layer.classname for layer in layers
+    ]
+    for built, read in zip(layers, stored, strict=True):
         assert list(read.properties) == ["Version", "any"]
         assert read.properties["any"].dtype.names == built.properties["any"].dtype.names
-    graph = reloaded["seq"].properties["any"][0, 0]["LayerGraph"].properties["any"][0, 0]
+    graph = (
+        reloaded["seq"].properties["any"][0, 0]["LayerGraph"].properties["any"][0, 0]
+    )
     bilstm = graph["Layers"].ravel(order="F")[2].properties["any"][0, 0]
     assert bilstm["Bias"][0, 0]["Value"].shape == (24, 1)
     assert bilstm["HiddenState"][0, 0]["Value"].shape == (6, 1)
-    assert [str(n.item()) for n in reloaded["seq"].properties["any"][0, 0]["OutputNames"].ravel()] == ["fc"]
+    assert [
+        str(n.item())
+        for n in reloaded["seq"].properties["any"][0, 0]["OutputNames"].ravel()
+    ] == ["fc"]
 
 
 def test_writer_fix_is_only_active_while_writing(tmp_path: Path) -> None:
@@ -578,7 +721,9 @@ def test_writer_fix_is_only_active_while_writing(tmp_path: Path) -> None:
         )
 
     before = methods()
-    net = dw.series_network([dw.image_input("input", (4, 4, 1), "none"), dw.relu("relu")])
+    net = dw.series_network(
+        [dw.image_input("input", (4, 4, 1), "none"), dw.relu("relu")]
+    )
     dw.write_mat(tmp_path / "ok.mat", {"net": net})
     assert methods() == before
     with pytest.raises(Exception, match="v9"):

@@ -41,7 +41,13 @@ def run_model(module: Any, model: Any, *images: np.ndarray) -> list[np.ndarray]:
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "codegen.cli", *args], capture_output=True, text=True, cwd=REPO, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "codegen.cli", *args],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        check=False,
+    )
 
 
 # --------------------------------------------------------------------------- raw readers for the reference
@@ -100,15 +106,25 @@ def test_dncnn_sigma25_v73_matches_simplenn_reference(tmp_path: Path) -> None:
     path = corpus_file("matconvnet", "dncnn_sigma25.mat")
     module, model = convert_and_load(path, tmp_path)
     layers = simplenn_layers(path)
-    assert layers[-1]["weights"][0].shape == (3, 3, 64)  # the one-filter conv MATLAB saved without its K = 1
-    x = np.random.default_rng(0).random((37, 29, 1, 2))  # odd, non-square sizes; H×W unknown to the converter
+    assert layers[-1]["weights"][0].shape == (
+        3,
+        3,
+        64,
+    )  # the one-filter conv MATLAB saved without its K = 1
+    x = np.random.default_rng(0).random(
+        (37, 29, 1, 2)
+    )  # odd, non-square sizes; H×W unknown to the converter
     (y,) = run_model(module, model, x)
     expected = R.simplenn_forward(layers, x)
     assert y.shape == expected.shape == (37, 29, 1, 2)
     assert rel(y, expected) <= 1e-5
     source = (tmp_path / "model.py").read_text()
-    assert "self.layer1 = nn.Conv2d(1, 64, kernel_size=(3, 3), padding=(1, 1))" in source
-    assert "self.layer48 = nn.Conv2d(64, 1, kernel_size=(3, 3), padding=(1, 1))" in source
+    assert (
+        "self.layer1 = nn.Conv2d(1, 64, kernel_size=(3, 3), padding=(1, 1))" in source
+    )
+    assert (
+        "self.layer48 = nn.Conv2d(64, 1, kernel_size=(3, 3), padding=(1, 1))" in source
+    )
     assert "(N, 1, H, W)" in source and "None" not in source.split('"""')[1]
 
 
@@ -116,10 +132,18 @@ def test_denoise_example_restores_set12() -> None:
     """The runnable example: σ = 25, fixed seed, PSNR per image and the mean."""
     corpus_file("matconvnet", "dncnn_sigma25.mat")
     result = subprocess.run(
-        [sys.executable, str(REPO / "examples" / "denoise_set12.py")], capture_output=True, text=True, cwd=REPO.parent, check=False
+        [sys.executable, str(REPO / "examples" / "denoise_set12.py")],
+        capture_output=True,
+        text=True,
+        cwd=REPO.parent,
+        check=False,
     )
     assert result.returncode == 0, result.stderr
-    rows = re.findall(r"^(\d\d\.png)\s+\d+x\d+\s+([\d.]+) dB\s+([\d.]+) dB", result.stdout, re.MULTILINE)
+    rows = re.findall(
+        r"^(\d\d\.png)\s+\d+x\d+\s+([\d.]+) dB\s+([\d.]+) dB",
+        result.stdout,
+        re.MULTILINE,
+    )
     assert len(rows) == 12, result.stdout
     mean = re.search(r"^mean\s+([\d.]+) dB\s+([\d.]+) dB", result.stdout, re.MULTILINE)
     assert mean, result.stdout
@@ -139,8 +163,12 @@ def test_dncnn_dagnn_v73_batchnorm_sum_matches_reference(tmp_path: Path) -> None
     expected = R.dagnn_forward(dagnn_layers(path), {"input": x})["prediction"]
     assert rel(y, expected) <= 1e-5
     source = (tmp_path / "model.py").read_text()
-    assert "sum49 = conv48 + input_" in source  # the residual, MATLAB layer names as identifiers
-    assert "def forward(self, input_: torch.Tensor)" in source  # 'label' only fed the loss
+    assert (
+        "sum49 = conv48 + input_" in source
+    )  # the residual, MATLAB layer names as identifiers
+    assert (
+        "def forward(self, input_: torch.Tensor)" in source
+    )  # 'label' only fed the loss
     assert "'loss' (dagnn.Loss)" in source
 
 
@@ -156,7 +184,9 @@ def test_dagnn_batchnorm_uses_sigma_squared_minus_eps(tmp_path: Path) -> None:
     assert model.bnorm4.eps == eps
     sigma = np.sqrt(model.bnorm4.running_var.numpy().astype(np.float64) + eps)
     assert np.allclose(sigma, moments[:, 1], rtol=1e-6, atol=0)
-    assert np.array_equal(model.bnorm4.running_mean.numpy(), moments[:, 0].astype(np.float32))
+    assert np.array_equal(
+        model.bnorm4.running_mean.numpy(), moments[:, 0].astype(np.float32)
+    )
 
 
 def test_dcfnet_v5_lrn_uint8_options_and_average_image(tmp_path: Path) -> None:
@@ -166,10 +196,18 @@ def test_dcfnet_v5_lrn_uint8_options_and_average_image(tmp_path: Path) -> None:
     assert stored["pad"].dtype == np.uint8
     module, model = convert_and_load(path, tmp_path)
     layers = simplenn_layers(path)
-    meta = load_from_mat(str(path))["net"].ravel()[0]["meta"].ravel()[0]["normalization"].ravel()[0]
+    meta = (
+        load_from_mat(str(path))["net"]
+        .ravel()[0]["meta"]
+        .ravel()[0]["normalization"]
+        .ravel()[0]
+    )
     average = np.asarray(meta["averageImage"], dtype=np.float64).reshape(1, 1, 3, 1)
     rng = np.random.default_rng(2)
-    for shape in ((125, 125, 3, 2), (40, 52, 3, 1)):  # the stored imageSize, and another size
+    for shape in (
+        (125, 125, 3, 2),
+        (40, 52, 3, 1),
+    ):  # the stored imageSize, and another size
         x = rng.random(shape) * 255
         (y,) = run_model(module, model, x)
         # The converted model subtracts meta.normalization.averageImage itself.
@@ -190,7 +228,9 @@ def test_dsr_user_classes_fail_with_one_sentence(tmp_path: Path) -> None:
     message = result.stderr.strip()
     assert message.count("\n") == 0 and "Traceback" not in message
     assert "'slice' (dagnn.Slice)" in message
-    assert "dagnn.lpLoss" in message  # named too, as the training-only loss that is left out
+    assert (
+        "dagnn.lpLoss" in message
+    )  # named too, as the training-only loss that is left out
     assert "dsr_x16_net_epoch108.mat, variable 'net'" in message
     assert "user-defined" in message
     inspected = run_cli("inspect", str(path))
@@ -224,42 +264,117 @@ def _f32(rng: np.random.Generator, *shape: int) -> np.ndarray:
 
 
 def _moments(rng: np.random.Generator, c: int) -> np.ndarray:
-    return np.stack([rng.standard_normal(c), 0.5 + rng.random(c)], axis=1).astype(np.float32)
+    return np.stack([rng.standard_normal(c), 0.5 + rng.random(c)], axis=1).astype(
+        np.float32
+    )
 
 
-def simplenn_zoo(rng: np.random.Generator) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+def simplenn_zoo(
+    rng: np.random.Generator,
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """A SimpleNN exercising every supported type, option classes and old field names."""
     layers: list[dict[str, Any]] = [
-        {"name": "conv1", "type": "conv", "weights": cell(_f32(rng, 3, 3, 3, 8), _f32(rng, 8, 1)),
-         "pad": np.array([[1, 0, 2, 1]], np.uint8), "stride": np.array([[1, 1]], np.int32), "dilate": 1.0,
-         "opts": EMPTY_CELL, "precious": np.uint8(0)},
-        {"name": "bn1", "type": "bnorm", "weights": cell(_f32(rng, 8, 1), _f32(rng, 8, 1), _moments(rng, 8)),
-         "epsilon": 1e-4, "precious": False},
+        {
+            "name": "conv1",
+            "type": "conv",
+            "weights": cell(_f32(rng, 3, 3, 3, 8), _f32(rng, 8, 1)),
+            "pad": np.array([[1, 0, 2, 1]], np.uint8),
+            "stride": np.array([[1, 1]], np.int32),
+            "dilate": 1.0,
+            "opts": EMPTY_CELL,
+            "precious": np.uint8(0),
+        },
+        {
+            "name": "bn1",
+            "type": "bnorm",
+            "weights": cell(_f32(rng, 8, 1), _f32(rng, 8, 1), _moments(rng, 8)),
+            "epsilon": 1e-4,
+            "precious": False,
+        },
         {"name": "relu1", "type": "relu", "leak": 0.1},
         # Old field names, grouped filters (depth 4 of 8 channels: 2 groups), dilation.
-        {"name": "conv2", "type": "conv", "filters": _f32(rng, 3, 3, 4, 8), "biases": _f32(rng, 1, 8),
-         "pad": np.uint8(2), "stride": np.int32(1), "dilate": np.array([[2, 2]], np.uint8)},
-        {"name": "pool1", "type": "pool", "method": "avg", "pool": np.array([[3, 2]]), "stride": 2.0,
-         "pad": np.array([[0, 1, 1, 0]], np.int32), "opts": EMPTY_CELL},
-        {"name": "norm1", "type": "lrn", "param": np.array([[4, 2, 1e-2, 0.75]])},  # even N
-        {"name": "up1", "type": "convt", "weights": cell(_f32(rng, 4, 4, 3, 8), _f32(rng, 6, 1)),
-         "upsample": np.uint8(2), "crop": np.array([[1, 2, 0, 1]]), "numGroups": np.int32(2), "opts": EMPTY_CELL},
-        {"name": "pool2", "type": "pool", "method": "max", "pool": 2.0, "stride": 1.0, "pad": 1.0},
-        {"name": "pool3", "type": "pool", "method": "max", "pool": 3.0, "stride": 1.0, "pad": np.array([[0, 2, 1, 0]])},
-        {"name": "pool4", "type": "pool", "method": "avg", "pool": 3.0, "stride": 1.0, "pad": 1.0},
+        {
+            "name": "conv2",
+            "type": "conv",
+            "filters": _f32(rng, 3, 3, 4, 8),
+            "biases": _f32(rng, 1, 8),
+            "pad": np.uint8(2),
+            "stride": np.int32(1),
+            "dilate": np.array([[2, 2]], np.uint8),
+        },
+        {
+            "name": "pool1",
+            "type": "pool",
+            "method": "avg",
+            "pool": np.array([[3, 2]]),
+            "stride": 2.0,
+            "pad": np.array([[0, 1, 1, 0]], np.int32),
+            "opts": EMPTY_CELL,
+        },
+        {
+            "name": "norm1",
+            "type": "lrn",
+            "param": np.array([[4, 2, 1e-2, 0.75]]),
+        },  # even N
+        {
+            "name": "up1",
+            "type": "convt",
+            "weights": cell(_f32(rng, 4, 4, 3, 8), _f32(rng, 6, 1)),
+            "upsample": np.uint8(2),
+            "crop": np.array([[1, 2, 0, 1]]),
+            "numGroups": np.int32(2),
+            "opts": EMPTY_CELL,
+        },
+        {
+            "name": "pool2",
+            "type": "pool",
+            "method": "max",
+            "pool": 2.0,
+            "stride": 1.0,
+            "pad": 1.0,
+        },
+        {
+            "name": "pool3",
+            "type": "pool",
+            "method": "max",
+            "pool": 3.0,
+            "stride": 1.0,
+            "pad": np.array([[0, 2, 1, 0]]),
+        },
+        {
+            "name": "pool4",
+            "type": "pool",
+            "method": "avg",
+            "pool": 3.0,
+            "stride": 1.0,
+            "pad": 1.0,
+        },
         {"name": "sp1", "type": "spnorm", "param": np.array([[3, 3, 0.5, 0.75]])},
         {"name": "sp2", "type": "spnorm", "param": np.array([[2, 4, 0.25, 0.5]])},
         {"name": "sig", "type": "sigmoid"},
         {"name": "drop", "type": "dropout", "rate": 0.3},
         {"name": "th", "type": "tanh"},
-        {"name": "fc", "type": "conv", "weights": cell(_f32(rng, 1, 1, 6, 5), _f32(rng, 5, 1)), "pad": 0.0, "stride": 1.0},
+        {
+            "name": "fc",
+            "type": "conv",
+            "weights": cell(_f32(rng, 1, 1, 6, 5), _f32(rng, 5, 1)),
+            "pad": 0.0,
+            "stride": 1.0,
+        },
         {"name": "prob", "type": "softmax"},
         {"name": "loss", "type": "softmaxloss", "class": np.int32(3)},
     ]
     meta = {
-        "normalization": {"averageImage": np.array([[[10.0, 20.0, 30.0]]], np.float32), "imageSize": np.array([[12.0, 11, 3]]),
-                          "interpolation": "bilinear", "keepAspect": True},
-        "classes": {"name": cell(*"abcde"), "description": cell("ant", "bee", "cat", "dog", "eel")},
+        "normalization": {
+            "averageImage": np.array([[[10.0, 20.0, 30.0]]], np.float32),
+            "imageSize": np.array([[12.0, 11, 3]]),
+            "interpolation": "bilinear",
+            "keepAspect": True,
+        },
+        "classes": {
+            "name": cell(*"abcde"),
+            "description": cell("ant", "bee", "cat", "dog", "eel"),
+        },
     }
     return layers, meta
 
@@ -279,11 +394,17 @@ def test_simplenn_all_layer_types_match_reference(tmp_path: Path) -> None:
     rng = np.random.default_rng(3)
     layers, meta = simplenn_zoo(rng)
     path = tmp_path / "zoo.mat"
-    sio.savemat(str(path), {"net": {"layers": cell(*[_mat_layer(lay) for lay in layers]), "meta": meta}})
+    sio.savemat(
+        str(path),
+        {"net": {"layers": cell(*[_mat_layer(lay) for lay in layers]), "meta": meta}},
+    )
     module, model = convert_and_load(path, tmp_path / "out")
     x = rng.random((12, 11, 3, 2)) * 40
     (y,) = run_model(module, model, x)
-    expected = R.simplenn_forward([_ref_layer(lay) for lay in layers], x - np.array([10.0, 20, 30]).reshape(1, 1, 3, 1))
+    expected = R.simplenn_forward(
+        [_ref_layer(lay) for lay in layers],
+        x - np.array([10.0, 20, 30]).reshape(1, 1, 3, 1),
+    )
     assert y.shape == expected.shape
     assert rel(y, expected) <= 1e-5
     assert module.CLASSES == ("ant", "bee", "cat", "dog", "eel")
@@ -298,19 +419,31 @@ def test_simplenn_all_layer_types_match_reference(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("kind", "check"),
     [
-        ("conv", lambda x: R.conv(x, np.ones((2, 3, 1, 1)), None, (0, 1, 2, 0), (2, 1), (1, 2))),
+        (
+            "conv",
+            lambda x: R.conv(
+                x, np.ones((2, 3, 1, 1)), None, (0, 1, 2, 0), (2, 1), (1, 2)
+            ),
+        ),
         ("avgpool", lambda x: R.pool(x, (3, 3), "avg", (1, 1, 1, 1), 2)),
     ],
 )
 def test_reference_semantics_by_hand(kind: str, check: Any) -> None:
     """Pins the reference itself on small hand-worked cases."""
-    x = np.arange(1.0, 13.0).reshape(3, 4, order="F").reshape(3, 4, 1, 1)  # x(i,j) = i + 3(j−1), 1-based
+    x = (
+        np.arange(1.0, 13.0).reshape(3, 4, order="F").reshape(3, 4, 1, 1)
+    )  # x(i,j) = i + 3(j−1), 1-based
     y = check(x)
     if kind == "conv":
         # Pad [t b l r] = [0 1 2 0], stride [2 1], dilate [1 2]: y(i,j) = Σ_{u<2,v<3} xpad(2i+u, j+2v).
         xpad = np.zeros((4, 6))
         xpad[0:3, 2:6] = x[:, :, 0, 0]
-        expected = np.array([[xpad[2 * i : 2 * i + 2, j : j + 5 : 2].sum() for j in range(2)] for i in range(2)])
+        expected = np.array(
+            [
+                [xpad[2 * i : 2 * i + 2, j : j + 5 : 2].sum() for j in range(2)]
+                for i in range(2)
+            ]
+        )
         assert np.allclose(y[:, :, 0, 0], expected)
     else:
         # The corner window covers 2×2 real pixels: their mean, not their sum / 9.
@@ -329,45 +462,168 @@ def test_reference_lrn_window_is_matconvnets() -> None:
 def dagnn_zoo(rng: np.random.Generator) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """A DagNN (as DagNN.saveobj returns it) exercising every supported class."""
     P = {
-        "c1f": _f32(rng, 3, 3, 3, 4), "c1b": _f32(rng, 4, 1), "c2f": _f32(rng, 1, 1, 3, 4),
-        "bn_g": _f32(rng, 8, 1), "bn_b": _f32(rng, 8, 1), "bn_m": _moments(rng, 8),
-        "sc_w": _f32(rng, 1, 1, 8), "sc_b": _f32(rng, 1, 1, 8),
-        "up_f": _f32(rng, 4, 4, 8, 8), "up_b": _f32(rng, 8, 1),
+        "c1f": _f32(rng, 3, 3, 3, 4),
+        "c1b": _f32(rng, 4, 1),
+        "c2f": _f32(rng, 1, 1, 3, 4),
+        "bn_g": _f32(rng, 8, 1),
+        "bn_b": _f32(rng, 8, 1),
+        "bn_m": _moments(rng, 8),
+        "sc_w": _f32(rng, 1, 1, 8),
+        "sc_b": _f32(rng, 1, 1, 8),
+        "up_f": _f32(rng, 4, 4, 8, 8),
+        "up_b": _f32(rng, 8, 1),
     }
     L = [  # (name, type, inputs, outputs, params, block); deliberately not in execution order
         ("cat", "dagnn.Concat", ["x1", "x2"], ["x3"], [], {"dim": np.uint8(3)}),
-        ("c1", "dagnn.Conv", ["data"], ["x1"], ["c1f", "c1b"],
-         {"size": np.array([[3.0, 3, 3, 4]]), "hasBias": np.uint8(1), "pad": np.array([[1.0, 1, 1, 1]]),
-          "stride": np.array([[1.0, 1]]), "dilate": 1.0, "opts": cell("CudnnWorkspaceLimit", 1e9)}),
-        ("c2", "dagnn.Conv", ["data"], ["x2"], ["c2f"],
-         {"size": np.array([[1.0, 1, 3, 4]]), "hasBias": False, "pad": 0.0, "stride": 1.0, "opts": EMPTY_CELL}),
-        ("bn", "dagnn.BatchNorm", ["x3"], ["x4"], ["bn_g", "bn_b", "bn_m"], {"numChannels": 8.0, "epsilon": 1e-5}),
-        ("sc", "dagnn.Scale", ["x4"], ["x5"], ["sc_w", "sc_b"], {"size": np.array([[1.0, 1, 8]]), "hasBias": True}),
-        ("r", "dagnn.ReLU", ["x5"], ["x6"], [], {"leak": 0.0, "useShortCircuit": np.uint8(1), "opts": EMPTY_CELL}),
+        (
+            "c1",
+            "dagnn.Conv",
+            ["data"],
+            ["x1"],
+            ["c1f", "c1b"],
+            {
+                "size": np.array([[3.0, 3, 3, 4]]),
+                "hasBias": np.uint8(1),
+                "pad": np.array([[1.0, 1, 1, 1]]),
+                "stride": np.array([[1.0, 1]]),
+                "dilate": 1.0,
+                "opts": cell("CudnnWorkspaceLimit", 1e9),
+            },
+        ),
+        (
+            "c2",
+            "dagnn.Conv",
+            ["data"],
+            ["x2"],
+            ["c2f"],
+            {
+                "size": np.array([[1.0, 1, 3, 4]]),
+                "hasBias": False,
+                "pad": 0.0,
+                "stride": 1.0,
+                "opts": EMPTY_CELL,
+            },
+        ),
+        (
+            "bn",
+            "dagnn.BatchNorm",
+            ["x3"],
+            ["x4"],
+            ["bn_g", "bn_b", "bn_m"],
+            {"numChannels": 8.0, "epsilon": 1e-5},
+        ),
+        (
+            "sc",
+            "dagnn.Scale",
+            ["x4"],
+            ["x5"],
+            ["sc_w", "sc_b"],
+            {"size": np.array([[1.0, 1, 8]]), "hasBias": True},
+        ),
+        (
+            "r",
+            "dagnn.ReLU",
+            ["x5"],
+            ["x6"],
+            [],
+            {"leak": 0.0, "useShortCircuit": np.uint8(1), "opts": EMPTY_CELL},
+        ),
         ("s", "dagnn.Sum", ["x6", "x4"], ["x7"], [], {}),
-        ("p", "dagnn.Pooling", ["x7"], ["x8"], [], {"method": "max", "poolSize": np.array([[3.0, 3]]),
-                                                     "pad": np.array([[1.0, 1, 1, 1]]), "stride": np.array([[2.0, 2]])}),
-        ("up", "dagnn.ConvTranspose", ["x8"], ["x9"], ["up_f", "up_b"],
-         {"size": np.array([[4.0, 4, 8, 8]]), "hasBias": True, "upsample": np.array([[2.0, 2]]),
-          "crop": np.array([[1.0, 1, 1, 1]]), "numGroups": 1.0, "opts": EMPTY_CELL}),
-        ("crop", "dagnn.Crop", ["x9", "x1"], ["x10"], [], {"crop": np.array([[0.0, 1]])}),
-        ("lrn", "dagnn.LRN", ["x10"], ["x11"], [], {"param": np.array([[5.0, 1, 1e-3, 0.75]])}),
+        (
+            "p",
+            "dagnn.Pooling",
+            ["x7"],
+            ["x8"],
+            [],
+            {
+                "method": "max",
+                "poolSize": np.array([[3.0, 3]]),
+                "pad": np.array([[1.0, 1, 1, 1]]),
+                "stride": np.array([[2.0, 2]]),
+            },
+        ),
+        (
+            "up",
+            "dagnn.ConvTranspose",
+            ["x8"],
+            ["x9"],
+            ["up_f", "up_b"],
+            {
+                "size": np.array([[4.0, 4, 8, 8]]),
+                "hasBias": True,
+                "upsample": np.array([[2.0, 2]]),
+                "crop": np.array([[1.0, 1, 1, 1]]),
+                "numGroups": 1.0,
+                "opts": EMPTY_CELL,
+            },
+        ),
+        (
+            "crop",
+            "dagnn.Crop",
+            ["x9", "x1"],
+            ["x10"],
+            [],
+            {"crop": np.array([[0.0, 1]])},
+        ),
+        (
+            "lrn",
+            "dagnn.LRN",
+            ["x10"],
+            ["x11"],
+            [],
+            {"param": np.array([[5.0, 1, 1e-3, 0.75]])},
+        ),
         ("drop", "dagnn.DropOut", ["x11"], ["x12"], [], {"rate": 0.5}),
-        ("apool", "dagnn.Pooling", ["x12"], ["x13"], [], {"method": "avg", "poolSize": 2.0,
-                                                          "pad": np.array([[0.0, 1, 0, 1]]), "stride": 2.0}),
+        (
+            "apool",
+            "dagnn.Pooling",
+            ["x12"],
+            ["x13"],
+            [],
+            {
+                "method": "avg",
+                "poolSize": 2.0,
+                "pad": np.array([[0.0, 1, 0, 1]]),
+                "stride": 2.0,
+            },
+        ),
         ("sm", "dagnn.SoftMax", ["x13"], ["prob"], [], {}),
         ("sig", "dagnn.Sigmoid", ["x13"], ["sg"], [], {}),
-        ("loss", "dagnn.Loss", ["prob", "label"], ["objective"], [], {"loss": "softmaxlog", "opts": EMPTY_CELL}),
+        (
+            "loss",
+            "dagnn.Loss",
+            ["prob", "label"],
+            ["objective"],
+            [],
+            {"loss": "softmaxlog", "opts": EMPTY_CELL},
+        ),
     ]
-    layers = struct_array([
-        {"name": n, "type": t, "inputs": cell(*i), "outputs": cell(*o), "params": cell(*p) if p else EMPTY_CELL, "block": b}
-        for n, t, i, o, p, b in L
-    ])
-    params = struct_array([{"name": k, "value": v, "learningRate": 1.0, "weightDecay": 1.0} for k, v in P.items()])
+    layers = struct_array(
+        [
+            {
+                "name": n,
+                "type": t,
+                "inputs": cell(*i),
+                "outputs": cell(*o),
+                "params": cell(*p) if p else EMPTY_CELL,
+                "block": b,
+            }
+            for n, t, i, o, p, b in L
+        ]
+    )
+    params = struct_array(
+        [
+            {"name": k, "value": v, "learningRate": 1.0, "weightDecay": 1.0}
+            for k, v in P.items()
+        ]
+    )
     names = ["data", "label"] + [v for _, _, _, o, _, _ in L for v in o]
     vars_ = struct_array([{"name": v, "precious": False} for v in names])
     net = {"vars": vars_, "params": params, "layers": layers, "meta": {}}
-    ref = [{"type": t, "inputs": i, "outputs": o, "params": [P[k] for k in p], "block": b} for _, t, i, o, p, b in L]
+    ref = [
+        {"type": t, "inputs": i, "outputs": o, "params": [P[k] for k in p], "block": b}
+        for _, t, i, o, p, b in L
+    ]
     return net, ref
 
 
@@ -375,7 +631,9 @@ def test_dagnn_all_classes_nested_match_reference(tmp_path: Path) -> None:
     rng = np.random.default_rng(4)
     net, ref_layers = dagnn_zoo(rng)
     path = tmp_path / "dag.mat"
-    sio.savemat(str(path), {"bundle": {"model": net, "note": "a DagNN nested in a struct"}})
+    sio.savemat(
+        str(path), {"bundle": {"model": net, "note": "a DagNN nested in a struct"}}
+    )
     module, model = convert_and_load(path, tmp_path / "out")
     x = rng.random((14, 13, 3, 2))
     prob, sg = run_model(module, model, x)
@@ -407,7 +665,13 @@ def test_dagnn_saved_with_struct_option_is_found_at_top_level(tmp_path: Path) ->
 def test_unknown_simplenn_types_named_in_one_error(tmp_path: Path) -> None:
     rng = np.random.default_rng(7)
     layers = [
-        {"name": "conv1", "type": "conv", "weights": cell(_f32(rng, 3, 3, 1, 2), _f32(rng, 2, 1)), "pad": 1.0, "stride": 1.0},
+        {
+            "name": "conv1",
+            "type": "conv",
+            "weights": cell(_f32(rng, 3, 3, 1, 2), _f32(rng, 2, 1)),
+            "pad": 1.0,
+            "stride": 1.0,
+        },
         {"name": "sub", "type": "SubP", "scale": 2.0},
         {"name": "cat", "type": "custom", "forward": "@fwd"},
         {"name": "offset", "type": "noffset", "param": np.array([[1.0, 0.5]])},
@@ -419,7 +683,11 @@ def test_unknown_simplenn_types_named_in_one_error(tmp_path: Path) -> None:
     assert result.returncode == 2 and not out.exists()
     message = result.stderr.strip()
     assert message.count("\n") == 0
-    for named in ("'sub' (simplenn.SubP)", "'cat' (simplenn.custom)", "'offset' (simplenn.noffset)"):
+    for named in (
+        "'sub' (simplenn.SubP)",
+        "'cat' (simplenn.custom)",
+        "'offset' (simplenn.noffset)",
+    ):
         assert named in message
     assert "'conv1'" not in message
 
@@ -432,8 +700,13 @@ def test_gpuarray_in_training_only_layer_is_tolerated() -> None:
 
     gpu = MatlabOpaque(properties={}, classname="gpuArray", type_system="MCOS")
     rng = np.random.default_rng(8)
-    conv = {"name": np.array(["conv1"]), "type": np.array(["conv"]), "weights": cell(_f32(rng, 3, 3, 1, 2), _f32(rng, 2, 1)),
-            "pad": np.array([[1.0]]), "stride": np.array([[1.0]])}
+    conv = {
+        "name": np.array(["conv1"]),
+        "type": np.array(["conv"]),
+        "weights": cell(_f32(rng, 3, 3, 1, 2), _f32(rng, 2, 1)),
+        "pad": np.array([[1.0]]),
+        "stride": np.array([[1.0]]),
+    }
     loss = {"name": np.array(["loss"]), "type": np.array(["loss"]), "class": gpu}
     net = np.zeros((1, 1), dtype=[("layers", object)])
     net[0, 0]["layers"] = cell(struct_array([conv]), struct_array([loss]))
@@ -441,30 +714,63 @@ def test_gpuarray_in_training_only_layer_is_tolerated() -> None:
     assert [n.op for n in graph.nodes] == ["input", "conv2d"]
     conv["weights"] = cell(gpu, _f32(rng, 2, 1))
     net[0, 0]["layers"] = cell(struct_array([conv]), struct_array([loss]))
-    with pytest.raises(ConversionError, match=r"'conv1' \(simplenn.conv\) stores a parameter as gpuArray"):
+    with pytest.raises(
+        ConversionError,
+        match=r"'conv1' \(simplenn.conv\) stores a parameter as gpuArray",
+    ):
         import_network(net, "SimpleNN", "x.mat, variable 'net'")
 
 
-def test_simplenn_saved_with_struct_option_and_old_normalization(tmp_path: Path) -> None:
+def test_simplenn_saved_with_struct_option_and_old_normalization(
+    tmp_path: Path,
+) -> None:
     """The model-zoo layout: `layers` and a pre-2015 top-level `normalization` as variables,
     with a full H×W×C averageImage (which fixes the input size)."""
     rng = np.random.default_rng(9)
     layers = [
-        {"name": "conv1", "type": "conv", "weights": cell(_f32(rng, 3, 3, 2, 4), _f32(rng, 4, 1)), "pad": 1.0, "stride": 1.0},
+        {
+            "name": "conv1",
+            "type": "conv",
+            "weights": cell(_f32(rng, 3, 3, 2, 4), _f32(rng, 4, 1)),
+            "pad": 1.0,
+            "stride": 1.0,
+        },
         {"name": "relu1", "type": "relu", "leak": 0.0},
-        {"name": "pool1", "type": "pool", "method": "max", "pool": 2.0, "stride": 2.0, "pad": 0.0},
+        {
+            "name": "pool1",
+            "type": "pool",
+            "method": "max",
+            "pool": 2.0,
+            "stride": 2.0,
+            "pad": 0.0,
+        },
     ]
     average = rng.random((6, 5, 2)).astype(np.float32)
     path = tmp_path / "zoo.mat"
-    sio.savemat(str(path), {"layers": cell(*layers), "normalization": {"averageImage": average, "imageSize": np.array([[6.0, 5, 2]])}})
+    sio.savemat(
+        str(path),
+        {
+            "layers": cell(*layers),
+            "normalization": {
+                "averageImage": average,
+                "imageSize": np.array([[6.0, 5, 2]]),
+            },
+        },
+    )
     from codegen.api import inspect_file
 
     (entry,) = inspect_file(path)["networks"]
-    assert (entry["path"], entry["kind"], entry["error"]) == ("(top level)", "SimpleNN", None)
+    assert (entry["path"], entry["kind"], entry["error"]) == (
+        "(top level)",
+        "SimpleNN",
+        None,
+    )
     module, model = convert_and_load(path, tmp_path / "out")
     assert tuple(model.input__mean.shape) == (2, 6, 5)
     x = rng.random((6, 5, 2, 3))
     (y,) = run_model(module, model, x)
-    expected = R.simplenn_forward([_ref_layer(lay) for lay in layers], x - average[:, :, :, None])
+    expected = R.simplenn_forward(
+        [_ref_layer(lay) for lay in layers], x - average[:, :, :, None]
+    )
     assert rel(y, expected) <= 1e-5
     assert "float tensor (N, 2, 6, 5)" in (tmp_path / "out" / "model.py").read_text()

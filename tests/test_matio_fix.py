@@ -12,11 +12,14 @@ from codegen.readers.matio_fix import patched_load
 
 DLT = Path(__file__).resolve().parents[1].parent / "shared" / "corpus" / "dltoolbox"
 CCN = DLT / "ccn_net.mat"
-needs_corpus = pytest.mark.skipif(not DLT.is_dir(), reason=f"the MATLAB corpus folder {DLT} is missing")
+needs_corpus = pytest.mark.skipif(
+    not DLT.is_dir(), reason=f"the MATLAB corpus folder {DLT} is missing"
+)
 
 CCN_CLASSES = [
     "ImageInputLayer",
-    *["Convolution2DLayer", "BatchNormalizationLayer", "ReLULayer", "MaxPooling2DLayer"] * 3,
+    *["Convolution2DLayer", "BatchNormalizationLayer", "ReLULayer", "MaxPooling2DLayer"]
+    * 3,
     "FullyConnectedLayer",
     "FullyConnectedLayer",
     "SoftmaxLayer",
@@ -34,7 +37,10 @@ def test_patched_load_gives_each_layer_its_own_class() -> None:
     with patched_load():
         data = load_from_mat(str(CCN))
     assert _layer_classes(data) == ["nnet.cnn.layer." + name for name in CCN_CLASSES]
-    assert data["net"].properties["any"][0, 0]["Layers"].classname == "nnet.cnn.layer.Layer"
+    assert (
+        data["net"].properties["any"][0, 0]["Layers"].classname
+        == "nnet.cnn.layer.Layer"
+    )
 
 
 @needs_corpus

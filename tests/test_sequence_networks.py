@@ -10,24 +10,29 @@ import pytest
 import torch
 
 from codegen.readers import mat
-from tests._sequence_support import rel_error, run, to_matlab
 from tests.conftest import convert_and_load, corpus_file
 from tests.reference import matlab_numpy as ref
 from tests.reference import sequence_numpy as seqref
-
-TOL = 1e-5
+from tests.support import TOL, rel_error, run, to_matlab
 
 
 @pytest.fixture(scope="module")
 def faultdet(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
     out = tmp_path_factory.mktemp("faultdet")
-    return convert_and_load(corpus_file("dltoolbox", "faultdet_TrainedModel.mat"), out) + (out,)
+    return (
+        *convert_and_load(corpus_file("dltoolbox", "faultdet_TrainedModel.mat"), out),
+        out,
+    )
 
 
 def test_faultdet_reproduces_all_matlab_classify_labels(faultdet) -> None:  # type: ignore[no-untyped-def]
     module, model, _ = faultdet
-    features = mat.load(corpus_file("dltoolbox", "faultdet_ValidationFeatures.mat")).variables["validationFeatures"]
-    labels = mat.load(corpus_file("dltoolbox", "faultdet_ValidationResults.mat")).variables["validationResults"]
+    features = mat.load(
+        corpus_file("dltoolbox", "faultdet_ValidationFeatures.mat")
+    ).variables["validationFeatures"]
+    labels = mat.load(
+        corpus_file("dltoolbox", "faultdet_ValidationResults.mat")
+    ).variables["validationResults"]
     x, lengths = module.pad_sequences(features)
     assert x.shape == (176, 97, 10)
     with torch.no_grad():
@@ -41,15 +46,21 @@ def test_faultdet_matches_reference_on_variable_lengths(faultdet) -> None:  # ty
     """Truncated validation sequences of different lengths in one padded batch give what
     each gives alone in the NumPy reference (two stacked LSTMs, the second 'last')."""
     module, model, _ = faultdet
-    features = mat.load(corpus_file("dltoolbox", "faultdet_ValidationFeatures.mat")).variables["validationFeatures"]
-    net = ref.load_mat(str(corpus_file("dltoolbox", "faultdet_TrainedModel.mat")))["airCompNet"]
+    features = mat.load(
+        corpus_file("dltoolbox", "faultdet_ValidationFeatures.mat")
+    ).variables["validationFeatures"]
+    net = ref.load_mat(str(corpus_file("dltoolbox", "faultdet_TrainedModel.mat")))[
+        "airCompNet"
+    ]
     layers, _ = ref.network_layers(net)
     lengths = [97, 41, 13, 60]
     sequences = [np.asarray(features.flat[i])[:, :n] for i, n in enumerate(lengths)]
     x, lens = module.pad_sequences(sequences)
     with torch.no_grad():
         probs = model(x, lens).numpy().T
-    for i, expected in enumerate(seqref.per_observation(lambda s: ref.run_layers(layers, s), sequences)):
+    for i, expected in enumerate(
+        seqref.per_observation(lambda s: ref.run_layers(layers, s), sequences)
+    ):
         assert rel_error(probs[:, i], expected) <= TOL
 
 
@@ -67,7 +78,9 @@ def test_faultdet_generated_file_reads_well(faultdet) -> None:  # type: ignore[n
     ("file", "variable", "channels"),
     [("arfrns_TrainedNet.mat", "Net", 40), ("ibpinn_net.mat", "net", 4)],
 )
-def test_lstm_regression_networks_match_reference(tmp_path: Path, file: str, variable: str, channels: int) -> None:
+def test_lstm_regression_networks_match_reference(
+    tmp_path: Path, file: str, variable: str, channels: int
+) -> None:
     path = corpus_file("dltoolbox", file)
     _, model = convert_and_load(path, tmp_path)
     layers, _ = ref.network_layers(ref.load_mat(str(path))[variable])
@@ -103,12 +116,16 @@ def test_tsx_transformer_matches_reference_on_stored_data(tsx) -> None:  # type:
     assert rel_error(to_matlab(run(model, x)), expected) <= TOL
     # Odd lengths, one padded batch with lengths: each window as if alone.
     lengths = [17, 64, 5]
-    windows = [data[s : s + n].T for s, n in zip([100, 2000, 4000], lengths)]
+    windows = [
+        data[s : s + n].T for s, n in zip([100, 2000, 4000], lengths, strict=True)
+    ]
     batch = np.zeros((3, 3, 64))
     for i, w in enumerate(windows):
         batch[:, i, : w.shape[1]] = w
     out = to_matlab(run(model, batch, torch.tensor(lengths)))
-    alone = seqref.per_observation(lambda s: ref.run_graph(layers, connections, {"input": s})["fc"], windows)
+    alone = seqref.per_observation(
+        lambda s: ref.run_graph(layers, connections, {"input": s})["fc"], windows
+    )
     for i, expected_one in enumerate(alone):
         assert rel_error(out[:, i], expected_one) <= TOL
 

@@ -18,7 +18,9 @@ from tests.conftest import corpus_file, import_generated
 from tests.reference import matlab_numpy as ref
 
 
-def _run_reference(path: Path, variable: str, x: np.ndarray, custom: dict) -> np.ndarray:
+def _run_reference(
+    path: Path, variable: str, x: np.ndarray, custom: dict
+) -> np.ndarray:
     objects, _ = ref.network_layers(ref.load_mat(str(path))[variable])
     return ref.run_layers(objects, x, custom)
 
@@ -26,34 +28,53 @@ def _run_reference(path: Path, variable: str, x: np.ndarray, custom: dict) -> np
 def test_eeg_identity_layers_become_stubs_and_port_cleanly(tmp_path: Path) -> None:
     path = corpus_file("dltoolbox", "eeg_eegNet.mat")
     result = convert(path, tmp_path, stub_unsupported=True)
-    assert any("identityLayer" in note and "NotImplementedError" in note for note in result.warnings)
+    assert any(
+        "identityLayer" in note and "NotImplementedError" in note
+        for note in result.warnings
+    )
     source = (tmp_path / "model.py").read_text()
-    assert source.count("class IdentityLayerStub(nn.Module):") == 1  # one class, four uses
+    assert (
+        source.count("class IdentityLayerStub(nn.Module):") == 1
+    )  # one class, four uses
     assert source.count("= IdentityLayerStub()") == 4
     assert "--stub-unsupported" in source
 
     module = import_generated(tmp_path)
     model = module.load_model()
-    x = torch.from_numpy(np.random.default_rng(3).standard_normal((1, 1, 21, 6000)).astype(np.float32))
+    x = torch.from_numpy(
+        np.random.default_rng(3).standard_normal((1, 1, 21, 6000)).astype(np.float32)
+    )
     with pytest.raises(NotImplementedError, match="identityLayer"):
         model(x)
 
-    module.IdentityLayerStub.forward = lambda self, inputs: inputs  # the user's port of predict()
+    module.IdentityLayerStub.forward = (
+        lambda self, inputs: inputs
+    )  # the user's port of predict()
     with torch.no_grad():
-        got = model(x).numpy().reshape(1, -1)  # the last conv leaves (N, 2, 1, 1), as MATLAB's 1×1×2×N
-    expected = _run_reference(path, "net", x.numpy().astype(np.float64).transpose(2, 3, 1, 0),
-                              {"identityLayer": lambda props, inputs: inputs})
+        got = (
+            model(x).numpy().reshape(1, -1)
+        )  # the last conv leaves (N, 2, 1, 1), as MATLAB's 1×1×2×N
+    expected = _run_reference(
+        path,
+        "net",
+        x.numpy().astype(np.float64).transpose(2, 3, 1, 0),
+        {"identityLayer": lambda props, inputs: inputs},
+    )
     expected = expected.reshape(-1, 1, order="F").T
     assert np.abs(got - expected).max() <= 1e-5 * np.abs(expected).max()
 
 
-def test_mimo_user_output_layer_is_dropped_and_sigmoid_stub_ports(tmp_path: Path) -> None:
+def test_mimo_user_output_layer_is_dropped_and_sigmoid_stub_ports(
+    tmp_path: Path,
+) -> None:
     path = corpus_file("dltoolbox", "mimo_trainedNet.mat")
     convert(path, tmp_path, stub_unsupported=True)
     module = import_generated(tmp_path)
     source = (tmp_path / "model.py").read_text()
     assert "SigmoidLayerStub" in source
-    assert "SigmoidClassificationLayerStub" not in source  # a user output layer is training-only
+    assert (
+        "SigmoidClassificationLayerStub" not in source
+    )  # a user output layer is training-only
     assert module.RESPONSE_NAMES == ("Response",)
 
     model = module.load_model()
@@ -63,7 +84,10 @@ def test_mimo_user_output_layer_is_dropped_and_sigmoid_stub_ports(tmp_path: Path
     x = np.random.default_rng(4).standard_normal((3, c, h, w)).astype(np.float32)
     with torch.no_grad():
         got = model(torch.from_numpy(x)).numpy()
-    expected = ref.run_layers(objects, x.astype(np.float64).transpose(2, 3, 1, 0),
-                              {"sigmoidLayer": lambda props, inputs: 1 / (1 + np.exp(-inputs))})
+    expected = ref.run_layers(
+        objects,
+        x.astype(np.float64).transpose(2, 3, 1, 0),
+        {"sigmoidLayer": lambda props, inputs: 1 / (1 + np.exp(-inputs))},
+    )
     expected = expected.reshape(-1, 3, order="F").T
     assert np.abs(got - expected).max() <= 1e-5 * np.abs(expected).max()

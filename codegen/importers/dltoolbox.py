@@ -65,7 +65,9 @@ def _field(rec: Any, key: str) -> Any:
     return None
 
 
-def network_parts(value: Any, kind: str) -> tuple[list[Any], list[Edge] | None, list[str]]:
+def network_parts(
+    value: Any, kind: str
+) -> tuple[list[Any], list[Edge] | None, list[str]]:
     """The layer objects, the edges (None = a chain) and the declared output names."""
     if kind == "LayerArray":
         return list(np.asarray(value).ravel(order="F")), None, []
@@ -78,7 +80,11 @@ def network_parts(value: Any, kind: str) -> tuple[list[Any], list[Edge] | None, 
     layers = _field(rec, "Layers")
     if layers is None:
         raise ValueError("no Layers")
-    objects = list(layers.ravel(order="F")) if isinstance(layers, MatlabOpaqueArray) else [layers]
+    objects = (
+        list(layers.ravel(order="F"))
+        if isinstance(layers, MatlabOpaqueArray)
+        else [layers]
+    )
     if kind == "SeriesNetwork":
         return objects, None, outputs
     return objects, _edges(_field(rec, "Connections")), outputs
@@ -109,7 +115,7 @@ def _edges(table: Any) -> list[Edge]:
         sources = text_list(_field(table.flat[0], "Source"))
         targets = text_list(_field(table.flat[0], "Destination"))
     edges = []
-    for src, dst in zip(sources, targets):
+    for src, dst in zip(sources, targets, strict=True):
         target, in_port = split_endpoint(dst)
         source, out_port = split_endpoint(src)
         edges.append(Edge(source, target, in_port, out_port))
@@ -185,7 +191,7 @@ def name_unnamed(records: list[LayerRecord]) -> None:
     bases = [default_name(r.classname) for r in unnamed]
     counts = {b: bases.count(b) for b in bases}
     next_index = {b: 1 for b in bases}
-    for record, base in zip(unnamed, bases):
+    for record, base in zip(unnamed, bases, strict=True):
         if counts[base] == 1 and base not in taken:
             name = base
         else:
@@ -200,12 +206,18 @@ def name_unnamed(records: list[LayerRecord]) -> None:
 def _topological(records: list[LayerRecord], edges: list[Edge]) -> list[LayerRecord]:
     """The layers in dependency order, stable in the file's layer order."""
     index = {r.name: i for i, r in enumerate(records)}
-    pairs = [(index[e.source], index[e.target]) for e in edges if e.source in index and e.target in index]
+    pairs = [
+        (index[e.source], index[e.target])
+        for e in edges
+        if e.source in index and e.target in index
+    ]
     order = topological_order(len(records), pairs)
     if len(order) != len(records):
         placed = set(order)
         stuck = [r.name for i, r in enumerate(records) if i not in placed]
-        raise ValueError(f"the connections contain a cycle through layers {', '.join(repr(s) for s in stuck[:5])}")
+        raise ValueError(
+            f"the connections contain a cycle through layers {', '.join(repr(s) for s in stuck[:5])}"
+        )
     return [records[i] for i in order]
 
 
@@ -217,7 +229,11 @@ def _function_text(record: LayerRecord) -> str:
     fcn = record.raw("PredictFcn", None)
     if isinstance(fcn, np.ndarray) and fcn.dtype == object and fcn.size:
         inner = fcn.flat[0]
-        if isinstance(inner, np.ndarray) and inner.dtype.names and "function" in inner.dtype.names:
+        if (
+            isinstance(inner, np.ndarray)
+            and inner.dtype.names
+            and "function" in inner.dtype.names
+        ):
             return to_text(inner.flat[0]["function"], "") or ""
     return ""
 
@@ -227,7 +243,9 @@ def _unsupported_message(where: str, layers: list[LayerRecord]) -> str:
     others = [r for r in layers if r.short_class != "FunctionLayer"]
     parts = []
     if functions:
-        listed = ", ".join(f"{r.name!r} (function {_function_text(r)!r})" for r in functions)
+        listed = ", ".join(
+            f"{r.name!r} (function {_function_text(r)!r})" for r in functions
+        )
         parts.append(
             f"FunctionLayer{'s' if len(functions) > 1 else ''} {listed}: a FunctionLayer holds MATLAB code as "
             "text, which mat2torch never evaluates; replace it with built-in layers in MATLAB and save the "
@@ -259,7 +277,9 @@ class _Ports:
         self.where = where
         self.infos: dict[str, TensorInfo] = {}  # producer key -> info
         self.ports: dict[str, tuple[str, ...]] = {}  # layer -> its output port names
-        self.alias: dict[str, str] = {}  # dropped layer -> the producer key it passes through
+        self.alias: dict[str, str] = (
+            {}
+        )  # dropped layer -> the producer key it passes through
 
     def add(self, node: Node) -> None:
         assert node.out is not None
@@ -267,17 +287,21 @@ class _Ports:
         infos = list(node.attrs.get("output_infos") or [node.out])
         self.ports[node.name] = ports
         self.infos[node.name] = infos[0]
-        for port, info in zip(ports[1:], infos[1:]):
+        for port, info in zip(ports[1:], infos[1:], strict=True):
             self.infos[f"{node.name}/{port}"] = info
 
     def resolve(self, layer: str, port: str, consumer: str) -> str:
         """The producer key of ``layer/port`` (``layer`` alone for its first output)."""
         if layer in self.alias:
             if port not in ("", "out", "out1"):
-                raise ConversionError(f"{self.where}: layer '{consumer}' reads output '{port}' of '{layer}', which is removed at inference.")
+                raise ConversionError(
+                    f"{self.where}: layer '{consumer}' reads output '{port}' of '{layer}', which is removed at inference."
+                )
             return self.alias[layer]
         if layer not in self.ports:
-            raise ConversionError(f"{self.where}: layer '{consumer}' is connected to '{layer}', which produces no output.")
+            raise ConversionError(
+                f"{self.where}: layer '{consumer}' is connected to '{layer}', which produces no output."
+            )
         ports = self.ports[layer]
         number = _port_number(port)
         if port in ("", "out") or port == ports[0]:
@@ -293,13 +317,21 @@ class _Ports:
         return layer if index == 0 else f"{layer}/{ports[index]}"
 
 
-def import_network(value: Any, kind: str, where: str, stub_unsupported: bool = False) -> Graph:
+def import_network(
+    value: Any, kind: str, where: str, stub_unsupported: bool = False
+) -> Graph:
     """Convert one Deep Learning Toolbox network object into a Graph (no names yet)."""
     try:
         objects, edges, declared_outputs = network_parts(value, kind)
     except (ValueError, TypeError, KeyError, IndexError) as exc:
-        raise ConversionError(f"{where}: the {kind} object has an unexpected structure ({exc}); the file may be from an unsupported MATLAB release.") from None
-    records = [LayerRecord.from_object(o, where) for o in objects if isinstance(o, MatlabOpaque)]
+        raise ConversionError(
+            f"{where}: the {kind} object has an unexpected structure ({exc}); the file may be from an unsupported MATLAB release."
+        ) from None
+    records = [
+        LayerRecord.from_object(o, where)
+        for o in objects
+        if isinstance(o, MatlabOpaque)
+    ]
     if not records:
         raise ConversionError(f"{where}: the {kind} has no layers to convert.")
     if kind == "LayerArray":
@@ -316,7 +348,9 @@ def import_network(value: Any, kind: str, where: str, stub_unsupported: bool = F
     for e in edges:
         for end in (e.source, e.target):
             if end not in known:
-                raise ConversionError(f"{where}: the Connections table names layer '{end}', which is not in the network.")
+                raise ConversionError(
+                    f"{where}: the Connections table names layer '{end}', which is not in the network."
+                )
     try:
         ordered = _topological(records, edges)
     except ValueError as exc:
@@ -326,7 +360,13 @@ def import_network(value: Any, kind: str, where: str, stub_unsupported: bool = F
     if unsupported:
         raise ConversionError(_unsupported_message(where, unsupported))
 
-    graph = Graph(source_name="", source_sha256="", variable="", matlab_class=kind, matlab_layer_count=len(records))
+    graph = Graph(
+        source_name="",
+        source_sha256="",
+        variable="",
+        matlab_class=kind,
+        matlab_layer_count=len(records),
+    )
     ports = _Ports(where)
     incoming: dict[str, list[Edge]] = {}
     for e in edges:
@@ -347,7 +387,9 @@ def import_network(value: Any, kind: str, where: str, stub_unsupported: bool = F
         wired = [e for _, e in sorted(indexed, key=lambda pair: pair[0])]
         taken = [index for index, _ in indexed]
         if len(set(taken)) != len(taken):
-            raise ConversionError(f"{where}: layer '{record.name}' has two connections into the same input.")
+            raise ConversionError(
+                f"{where}: layer '{record.name}' has two connections into the same input."
+            )
         if not wired and not _is_input_layer(record):
             raise ConversionError(
                 f"{where}: layer '{record.name}' ({record.classname}) has no input connected and is not an input layer; "
@@ -372,18 +414,30 @@ def import_network(value: Any, kind: str, where: str, stub_unsupported: bool = F
         ports.add(result)
 
     graph.outputs = _outputs(where, records, edges, declared_outputs, ports)
-    graph.trained = all(v is not None for n in graph.nodes for v in (*n.params.values(), *n.buffers.values()))
+    graph.trained = all(
+        v is not None
+        for n in graph.nodes
+        for v in (*n.params.values(), *n.buffers.values())
+    )
     return graph
 
 
-def _outputs(where: str, records: list[LayerRecord], edges: list[Edge], declared: list[str], ports: _Ports) -> list[str]:
+def _outputs(
+    where: str,
+    records: list[LayerRecord],
+    edges: list[Edge],
+    declared: list[str],
+    ports: _Ports,
+) -> list[str]:
     """Producer keys of the network outputs, in MATLAB's OutputNames order."""
     keys: list[str] = []
     if declared:
         for text in declared:
             layer, port = split_endpoint(text)
             if layer not in ports.ports and layer not in ports.alias:
-                raise ConversionError(f"{where}: the network declares output '{text}', which no converted layer produces.")
+                raise ConversionError(
+                    f"{where}: the network declares output '{text}', which no converted layer produces."
+                )
             keys.append(ports.resolve(layer, port, "(network output)"))
     else:
         feeding = {e.source for e in edges}
@@ -405,10 +459,18 @@ def _outputs(where: str, records: list[LayerRecord], edges: list[Edge], declared
 
 def describe_layers(value: Any, kind: str) -> list[LayerRecord]:
     objects, _, _ = network_parts(value, kind)
-    records = [LayerRecord.from_object(o) for o in objects if isinstance(o, MatlabOpaque)]
+    records = [
+        LayerRecord.from_object(o) for o in objects if isinstance(o, MatlabOpaque)
+    ]
     if kind == "LayerArray":
         name_unnamed(records)
     return records
 
 
-__all__: Sequence[str] = ("describe_layers", "import_network", "name_unnamed", "network_parts", "split_endpoint")
+__all__: Sequence[str] = (
+    "describe_layers",
+    "import_network",
+    "name_unnamed",
+    "network_parts",
+    "split_endpoint",
+)

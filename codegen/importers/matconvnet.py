@@ -44,17 +44,56 @@ from codegen.layers.registry import Dropped, lookup, registrations
 
 # The dagnn classes MatConvNet itself ships (1.0-beta25); any other class is user code.
 BUILTIN_DAGNN = {
-    "AffineGridGenerator", "BatchNorm", "BilinearSampler", "Concat", "Conv", "ConvTranspose", "Crop",
-    "DropOut", "ElementWise", "Filter", "LRN", "Loss", "NormOffset", "PDist", "Pooling", "ROIPooling",
-    "ReLU", "Scale", "Sigmoid", "SoftMax", "SpatialNorm", "Sum", "UniformScalingGridGenerator",
+    "AffineGridGenerator",
+    "BatchNorm",
+    "BilinearSampler",
+    "Concat",
+    "Conv",
+    "ConvTranspose",
+    "Crop",
+    "DropOut",
+    "ElementWise",
+    "Filter",
+    "LRN",
+    "Loss",
+    "NormOffset",
+    "PDist",
+    "Pooling",
+    "ROIPooling",
+    "ReLU",
+    "Scale",
+    "Sigmoid",
+    "SoftMax",
+    "SpatialNorm",
+    "Sum",
+    "UniformScalingGridGenerator",
 }
 # vl_simplenn's own layer types; others are 'custom' layers or types of a fork.
 BUILTIN_SIMPLENN = {
-    "conv", "convt", "pool", "normalize", "lrn", "softmax", "loss", "softmaxloss", "relu", "sigmoid",
-    "noffset", "spnorm", "dropout", "bnorm", "pdist",
+    "conv",
+    "convt",
+    "pool",
+    "normalize",
+    "lrn",
+    "softmax",
+    "loss",
+    "softmaxloss",
+    "relu",
+    "sigmoid",
+    "noffset",
+    "spnorm",
+    "dropout",
+    "bnorm",
+    "pdist",
 }
 # Layers that only compute a training objective when nothing reads their output.
-SINK_LOSSES = {"dagnn.Loss", "dagnn.PDist", "simplenn.loss", "simplenn.softmaxloss", "simplenn.pdist"}
+SINK_LOSSES = {
+    "dagnn.Loss",
+    "dagnn.PDist",
+    "simplenn.loss",
+    "simplenn.softmaxloss",
+    "simplenn.pdist",
+}
 
 
 # --------------------------------------------------------------------------- training-only and unsupported layers
@@ -86,11 +125,17 @@ def _training_only(layers: list[McnLayer]) -> set[str]:
     return dropped
 
 
-def _unsupported_message(where: str, kind: str, layers: list[LayerRecord], dropped: list[LayerRecord]) -> str:
+def _unsupported_message(
+    where: str, kind: str, layers: list[LayerRecord], dropped: list[LayerRecord]
+) -> str:
     listed = ", ".join(f"'{r.name}' ({r.classname})" for r in layers)
     user = [r for r in layers if _is_user_defined(r.classname)]
     family = "simplenn." if kind == "SimpleNN" else "dagnn."
-    supported = sorted(reg.classname for reg in registrations().values() if reg.classname.startswith(family))
+    supported = sorted(
+        reg.classname
+        for reg in registrations().values()
+        if reg.classname.startswith(family)
+    )
     if user:
         advice = (
             "user-defined MatConvNet layers (custom SimpleNN types, your own dagnn classes) store no code in the "
@@ -126,7 +171,12 @@ def _topological(layers: list[McnLayer], where: str) -> list[McnLayer]:
                     f"{where}: variable '{v}' is written by both '{layers[producer[v]].record.name}' and '{layer.record.name}'."
                 )
             producer[v] = i
-    pairs = [(producer[v], i) for i, layer in enumerate(layers) for v in layer.inputs if v in producer]
+    pairs = [
+        (producer[v], i)
+        for i, layer in enumerate(layers)
+        for v in layer.inputs
+        if v in producer
+    ]
     order = topological_order(len(layers), pairs)
     if len(order) != len(layers):
         raise ConversionError(f"{where}: the DagNN's layers form a cycle.")
@@ -136,7 +186,9 @@ def _topological(layers: list[McnLayer], where: str) -> list[McnLayer]:
 # --------------------------------------------------------------------------- graph
 
 
-def import_network(value: Any, kind: str, where: str, stub_unsupported: bool = False) -> Graph:
+def import_network(
+    value: Any, kind: str, where: str, stub_unsupported: bool = False
+) -> Graph:
     """Convert one SimpleNN or DagNN struct into a Graph (no names yet)."""
     try:
         if kind == "SimpleNN":
@@ -145,7 +197,9 @@ def import_network(value: Any, kind: str, where: str, stub_unsupported: bool = F
         elif kind == "DagNN":
             layers, var_order = dagnn_layers(value, where)
         else:
-            raise ConversionError(f"{where}: '{kind}' is not a MatConvNet network kind.")
+            raise ConversionError(
+                f"{where}: '{kind}' is not a MatConvNet network kind."
+            )
     except (KeyError, ValueError, TypeError, IndexError) as exc:
         raise ConversionError(
             f"{where}: the {kind} struct has an unexpected structure ({type(exc).__name__}: {exc}); the file may come from an unsupported MatConvNet version."
@@ -155,23 +209,38 @@ def import_network(value: Any, kind: str, where: str, stub_unsupported: bool = F
     ordered = _topological(layers, where) if kind == "DagNN" else layers
 
     dropped = _training_only(ordered)
-    unsupported = [lay.record for lay in ordered if lay.record.name not in dropped and lookup(lay.record.classname, stub_unsupported) is None]
+    unsupported = [
+        lay.record
+        for lay in ordered
+        if lay.record.name not in dropped
+        and lookup(lay.record.classname, stub_unsupported) is None
+    ]
     if unsupported:
         dropped_records = [lay.record for lay in ordered if lay.record.name in dropped]
-        raise ConversionError(_unsupported_message(where, kind, unsupported, dropped_records))
+        raise ConversionError(
+            _unsupported_message(where, kind, unsupported, dropped_records)
+        )
 
     kept = [lay for lay in ordered if lay.record.name not in dropped]
     produced = {v for lay in kept for v in lay.outputs}
     read = [v for lay in kept for v in lay.inputs]
     input_vars = [v for v in var_order if v in read and v not in produced]
-    input_vars += [v for v in dict.fromkeys(read) if v not in produced and v not in input_vars]
+    input_vars += [
+        v for v in dict.fromkeys(read) if v not in produced and v not in input_vars
+    ]
     if not input_vars:
-        raise ConversionError(f"{where}: the {kind} has no input variable (every variable is computed by a layer).")
+        raise ConversionError(
+            f"{where}: the {kind} has no input variable (every variable is computed by a layer)."
+        )
 
     meta = read_meta(value)
     graph = Graph(
-        source_name="", source_sha256="", variable="", matlab_class=f"MatConvNet {kind}",
-        matlab_layer_count=len(layers), classes=class_names(meta),
+        source_name="",
+        source_sha256="",
+        variable="",
+        matlab_class=f"MatConvNet {kind}",
+        matlab_layer_count=len(layers),
+        classes=class_names(meta),
     )
     layer_names = {lay.record.name for lay in layers}
     producers: dict[str, tuple[str, TensorInfo]] = {}  # var -> (node name, info)
@@ -179,7 +248,9 @@ def import_network(value: Any, kind: str, where: str, stub_unsupported: bool = F
         name = var
         while name in layer_names:
             name = f"{name}_input"
-        node, notes = input_node(name, first_channels(kept, var), meta, len(input_vars) == 1, where)
+        node, notes = input_node(
+            name, first_channels(kept, var), meta, len(input_vars) == 1, where
+        )
         node.inputs = [name]
         graph.inputs.append(GraphInput(name, node.out))  # type: ignore[arg-type]
         graph.nodes.append(node)
@@ -194,7 +265,9 @@ def import_network(value: Any, kind: str, where: str, stub_unsupported: bool = F
         infos: list[TensorInfo] = []
         for var in layer.inputs:
             if var not in producers:
-                raise ConversionError(f"{where}: layer '{record.name}' ({record.classname}) reads variable '{var}', which no layer computes.")
+                raise ConversionError(
+                    f"{where}: layer '{record.name}' ({record.classname}) reads variable '{var}', which no layer computes."
+                )
             sources.append(producers[var][0])
             infos.append(producers[var][1])
         registration = lookup(record.classname, stub_unsupported)
@@ -216,7 +289,10 @@ def import_network(value: Any, kind: str, where: str, stub_unsupported: bool = F
     consumed = {v for lay in kept for v in lay.inputs}
     outputs = [v for lay in kept for v in lay.outputs if v not in consumed]
     graph.outputs = list(dict.fromkeys(producers[v][0] for v in outputs))
-    if any(n.op == "batchnorm" and n.params.get("running_var") is not None for n in graph.nodes):
+    if any(
+        n.op == "batchnorm" and n.params.get("running_var") is not None
+        for n in graph.nodes
+    ):
         graph.notes.append(
             "MatConvNet stores batch-norm moments as [mean, sigma] with sigma = sqrt(var + epsilon); "
             "running_var = sigma² − eps gives BatchNorm2d exactly that sigma."

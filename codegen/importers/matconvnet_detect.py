@@ -19,7 +19,11 @@ def matconvnet_kind(value: Any) -> str | None:
         layers = value.flat[0]["layers"]
         if isinstance(layers, np.ndarray) and layers.dtype == object and layers.size:
             first = layers.ravel(order="F")[0]
-            if isinstance(first, np.ndarray) and first.dtype.names and "type" in first.dtype.names:
+            if (
+                isinstance(first, np.ndarray)
+                and first.dtype.names
+                and "type" in first.dtype.names
+            ):
                 return "SimpleNN"
     return None
 
@@ -30,7 +34,11 @@ TOP_LEVEL = "(top level)"  # path of a network saved with save(file, '-struct', 
 def top_level_network(variables: dict[str, Any]) -> tuple[str, np.ndarray] | None:
     """A SimpleNN or DagNN whose fields are the file's variables (``save -struct``, as the
     MatConvNet model zoo does): (kind, the fields gathered into a 1×1 struct)."""
-    keys = [k for k in ("vars", "params", "layers", "meta", "normalization", "classes") if k in variables]
+    keys = [
+        k
+        for k in ("vars", "params", "layers", "meta", "normalization", "classes")
+        if k in variables
+    ]
     if "layers" not in keys:
         return None
     struct = np.empty((1, 1), dtype=[(k, object) for k in keys])

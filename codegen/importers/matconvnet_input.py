@@ -22,12 +22,31 @@ from codegen.layers.record import LayerRecord
 
 # Layers whose output has their input's channels: the input's channels can be read past them.
 _SAME_CHANNELS = {
-    "simplenn.relu", "simplenn.pool", "simplenn.lrn", "simplenn.normalize", "simplenn.dropout", "simplenn.sigmoid",
-    "simplenn.tanh", "simplenn.softmax", "simplenn.spnorm", "dagnn.ReLU", "dagnn.Pooling", "dagnn.LRN",
-    "dagnn.DropOut", "dagnn.Sigmoid", "dagnn.Tanh", "dagnn.SoftMax", "dagnn.SpatialNorm",
+    "simplenn.relu",
+    "simplenn.pool",
+    "simplenn.lrn",
+    "simplenn.normalize",
+    "simplenn.dropout",
+    "simplenn.sigmoid",
+    "simplenn.tanh",
+    "simplenn.softmax",
+    "simplenn.spnorm",
+    "dagnn.ReLU",
+    "dagnn.Pooling",
+    "dagnn.LRN",
+    "dagnn.DropOut",
+    "dagnn.Sigmoid",
+    "dagnn.Tanh",
+    "dagnn.SoftMax",
+    "dagnn.SpatialNorm",
 }
 # Convolutions: which dimension of their filters (FH×FW×C×K, transposed FH×FW×K×C) counts input channels.
-_FILTER_CHANNEL_DIM = {"simplenn.conv": 2, "dagnn.Conv": 2, "simplenn.convt": 3, "dagnn.ConvTranspose": 3}
+_FILTER_CHANNEL_DIM = {
+    "simplenn.conv": 2,
+    "dagnn.Conv": 2,
+    "simplenn.convt": 3,
+    "dagnn.ConvTranspose": 3,
+}
 
 
 def first_channels(layers: Sequence[McnLayer], var: str, depth: int = 0) -> int | None:
@@ -51,7 +70,9 @@ def first_channels(layers: Sequence[McnLayer], var: str, depth: int = 0) -> int 
                 return size[dim]
             w = _first_weight(rec)
             if w is not None:
-                return w.shape[dim] if w.ndim > dim else 1  # MATLAB drops trailing singleton dims
+                return (
+                    w.shape[dim] if w.ndim > dim else 1
+                )  # MATLAB drops trailing singleton dims
         if cls in ("simplenn.bnorm", "dagnn.BatchNorm"):
             w = _first_weight(rec)
             if w is not None:
@@ -62,7 +83,9 @@ def first_channels(layers: Sequence[McnLayer], var: str, depth: int = 0) -> int 
         if cls == "dagnn.Sum":
             for other in layer.inputs:
                 if other != var:
-                    found = first_channels([lay for lay in layers if lay is not layer], other, depth + 1)
+                    found = first_channels(
+                        [lay for lay in layers if lay is not layer], other, depth + 1
+                    )
                     if found is not None:
                         return found
         return None
@@ -91,7 +114,9 @@ def input_node(
     """The input node (with averageImage subtraction) and notes for the docstring."""
     notes: list[str] = []
     norm = struct_fields(meta.get("normalization")) if apply_normalization else {}
-    size = _ints(norm.get("imageSize")) or _ints(meta.get("inputSize") if apply_normalization else None)
+    size = _ints(norm.get("imageSize")) or _ints(
+        meta.get("inputSize") if apply_normalization else None
+    )
     h = w = None
     if size and len(size) >= 2:
         h, w = size[0], size[1]
@@ -99,14 +124,21 @@ def input_node(
             channels = size[2]
     buffers: dict[str, np.ndarray] = {}
     average = norm.get("averageImage")
-    if isinstance(average, np.ndarray) and average.dtype.kind in "biuf" and average.size and np.any(average):
+    if (
+        isinstance(average, np.ndarray)
+        and average.dtype.kind in "biuf"
+        and average.size
+        and np.any(average)
+    ):
         arr = np.asarray(average, dtype=np.float64)
         c = channels
         if arr.size == 1:
             full = arr.reshape(1, 1, 1)
         elif c is not None and arr.size == c:
             full = arr.reshape((1, 1, c), order="F")
-        elif c is not None and h is not None and w is not None and arr.size == h * w * c:
+        elif (
+            c is not None and h is not None and w is not None and arr.size == h * w * c
+        ):
             full = arr.reshape((h, w, c), order="F")
         elif arr.ndim == 3 or (arr.ndim == 2 and c == 1):
             full = arr.reshape(arr.shape[0], arr.shape[1], -1)
@@ -132,7 +164,11 @@ def input_node(
         name=name,
         op="input",
         matlab_class="MatConvNet input",
-        attrs={"normalization": "zerocenter" if buffers else "none", "layout": IMAGE, "shape": info.shape},
+        attrs={
+            "normalization": "zerocenter" if buffers else "none",
+            "layout": IMAGE,
+            "shape": info.shape,
+        },
         buffers=buffers,
         out=info,
     )
@@ -155,7 +191,9 @@ def _preprocessing_notes(norm: dict[str, Any]) -> list[str]:
         else:
             shown = text(value, "")
         if shown:
-            notes.append(f"MatConvNet preprocessing not done by this model: meta.normalization.{key} = {shown}.")
+            notes.append(
+                f"MatConvNet preprocessing not done by this model: meta.normalization.{key} = {shown}."
+            )
     return notes
 
 

@@ -86,7 +86,9 @@ def simplenn_layers(value: Any, where: str) -> list[McnLayer]:
     for index, cell in enumerate(elements(cells)):
         fields = struct_fields(cell)
         if not fields:
-            raise ConversionError(f"{where}: net.layers{{{index + 1}}} is not a layer struct; the SimpleNN is malformed.")
+            raise ConversionError(
+                f"{where}: net.layers{{{index + 1}}} is not a layer struct; the SimpleNN is malformed."
+            )
         kind = text(fields.get("type"), "") or "(no type)"
         name = text(fields.get("name"), "") or f"layer{index + 1}"
         base, k = name, 1
@@ -118,17 +120,27 @@ def dagnn_layers(value: Any, where: str) -> tuple[list[McnLayer], list[str]]:
         param_names = text_list(get_field(entry, "params"))
         missing = [p for p in param_names if p not in params]
         if missing:
-            raise ConversionError(f"{where}: layer '{name}' ({kind}) uses parameter '{missing[0]}', which net.params does not hold.")
+            raise ConversionError(
+                f"{where}: layer '{name}' ({kind}) uses parameter '{missing[0]}', which net.params does not hold."
+            )
         values = np.empty(len(param_names), dtype=object)
         for k, p in enumerate(param_names):
             values[k] = params[p]
         fields["weights"] = values
         fields["Name"] = name
         record = LayerRecord(kind, fields, where)
-        layers.append(McnLayer(record, text_list(get_field(entry, "inputs")), text_list(get_field(entry, "outputs"))))
+        layers.append(
+            McnLayer(
+                record,
+                text_list(get_field(entry, "inputs")),
+                text_list(get_field(entry, "outputs")),
+            )
+        )
     names = [layer.record.name for layer in layers]
     if len(set(names)) != len(names):
-        raise ConversionError(f"{where}: the DagNN has duplicate layer names; rename them in MATLAB.")
+        raise ConversionError(
+            f"{where}: the DagNN has duplicate layer names; rename them in MATLAB."
+        )
     return layers, var_names
 
 

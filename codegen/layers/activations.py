@@ -10,7 +10,9 @@ from codegen.layers.record import LayerRecord
 from codegen.layers.registry import register
 
 
-def _node(layer: LayerRecord, inputs: Sequence[TensorInfo], op: str, **attrs: object) -> Node:
+def _node(
+    layer: LayerRecord, inputs: Sequence[TensorInfo], op: str, **attrs: object
+) -> Node:
     """Activations keep their input's shape; only the op and its few settings differ."""
     return layer_node(layer, op, inputs[0], dict(attrs))
 
@@ -22,7 +24,12 @@ def relu(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
 
 @register("nnet.cnn.layer.LeakyReLULayer", ops=("leaky_relu",))
 def leaky_relu(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
-    return _node(layer, inputs, "leaky_relu", negative_slope=float(layer.num("Scale", 0.01) or 0.0))
+    return _node(
+        layer,
+        inputs,
+        "leaky_relu",
+        negative_slope=float(layer.num("Scale", 0.01) or 0.0),
+    )
 
 
 @register("nnet.cnn.layer.ClippedReLULayer", ops=("clipped_relu",))
@@ -57,16 +64,22 @@ def swish(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
 def gelu(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
     approximation = (layer.text("Approximation", "none") or "none").lower()
     if approximation not in ("none", "tanh"):
-        raise layer.error(f"uses Approximation '{approximation}'; only 'none' and 'tanh' exist.")
+        raise layer.error(
+            f"uses Approximation '{approximation}'; only 'none' and 'tanh' exist."
+        )
     return _node(layer, inputs, "gelu", approximate=approximation)
 
 
 @register("nnet.cnn.layer.SoftmaxLayer", ops=("softmax",))
 def softmax(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
     # MATLAB's softmax normalizes over channels only.
-    return _node(layer, inputs, "softmax", dim=-1 if inputs[0].layout == SEQUENCE else 1)
+    return _node(
+        layer, inputs, "softmax", dim=-1 if inputs[0].layout == SEQUENCE else 1
+    )
 
 
 @register("nnet.cnn.layer.DropoutLayer", ops=("dropout",))
 def dropout(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
-    return _node(layer, inputs, "dropout", p=float(layer.num("Probability", 0.5) or 0.0))
+    return _node(
+        layer, inputs, "dropout", p=float(layer.num("Probability", 0.5) or 0.0)
+    )

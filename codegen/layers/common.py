@@ -20,9 +20,22 @@ from codegen.layers.record import LayerRecord
 Pad = tuple[int, int, int, int]  # MATLAB order: [top bottom left right]
 
 
-def layer_node(layer: LayerRecord, op: str, out: TensorInfo, attrs: dict[str, Any] | None = None, **fields: Any) -> Node:
+def layer_node(
+    layer: LayerRecord,
+    op: str,
+    out: TensorInfo,
+    attrs: dict[str, Any] | None = None,
+    **fields: Any,
+) -> Node:
     """A Node named and classed after its MATLAB layer, so no converter spells that out again."""
-    return Node(name=layer.name, op=op, matlab_class=layer.classname, attrs={} if attrs is None else attrs, out=out, **fields)
+    return Node(
+        name=layer.name,
+        op=op,
+        matlab_class=layer.classname,
+        attrs={} if attrs is None else attrs,
+        out=out,
+        **fields,
+    )
 
 
 def pair(values: tuple[int, ...] | None, default: int) -> tuple[int, int]:
@@ -70,17 +83,26 @@ def resolve_padding(
         return (p[0], p[0], p[1], p[1])
     if mode == "same":
         if info.layout != IMAGE or len(info.shape) != 3:
-            raise layer.error("uses 'same' padding but its input size is unknown; give the network's input layer an InputSize.")
+            raise layer.error(
+                "uses 'same' padding but its input size is unknown; give the network's input layer an InputSize."
+            )
         h = same_padding(info.shape[1], kernel[0], stride[0], dilation[0])
         w = same_padding(info.shape[2], kernel[1], stride[1], dilation[1])
         if h is None or w is None:
-            raise layer.error("uses 'same' padding but its input height/width is unknown.")
+            raise layer.error(
+                "uses 'same' padding but its input height/width is unknown."
+            )
         return (h[0], h[1], w[0], w[1])
     return (0, 0, 0, 0)
 
 
 def out_size(
-    size: int | None, kernel: int, stride: int, dilation: int, pad_before: int, pad_after: int
+    size: int | None,
+    kernel: int,
+    stride: int,
+    dilation: int,
+    pad_before: int,
+    pad_after: int,
 ) -> int | None:
     """One output dimension of a padded, strided, dilated window; None stays unknown."""
     if size is None:
@@ -114,11 +136,15 @@ def require_image(layer: LayerRecord, info: TensorInfo) -> None:
 def rebuild(array: np.ndarray, shape: Sequence[int]) -> np.ndarray:
     """Restore the trailing singleton dimensions MATLAB dropped on save."""
     if int(np.prod(shape)) != array.size:
-        raise ValueError(f"cannot view an array of {array.size} values as {tuple(shape)}")
+        raise ValueError(
+            f"cannot view an array of {array.size} values as {tuple(shape)}"
+        )
     return np.asarray(array).reshape(tuple(shape), order="F")
 
 
-def channel_vector(layer: LayerRecord, value: np.ndarray | None, size: int, what: str) -> np.ndarray | None:
+def channel_vector(
+    layer: LayerRecord, value: np.ndarray | None, size: int, what: str
+) -> np.ndarray | None:
     """A per-channel parameter (stored 1×1×C, C×1, ...) as a float32 vector of ``size``."""
     if value is None:
         return None
@@ -141,18 +167,30 @@ def pad_comment(pad: Pad, source: str = "MATLAB PaddingSize") -> str:
     return f"{source} [top bottom left right] = [{top} {bottom} {left} {right}]; F.pad takes (left, right, top, bottom)"
 
 
-def padding_attrs(pad: Pad, mode: str = "constant", value: float = 0.0) -> dict[str, object]:
+def padding_attrs(
+    pad: Pad, mode: str = "constant", value: float = 0.0
+) -> dict[str, object]:
     """Convolution: module padding when symmetric zeros suffice, else an explicit F.pad (l, r, t, b)."""
     top, bottom, left, right = pad
     if mode == "constant" and value == 0.0 and top == bottom and left == right:
         return {"padding": (top, left), "pad": None}
-    return {"padding": (0, 0), "pad": (left, right, top, bottom), "pad_mode": mode, "pad_value": value}
+    return {
+        "padding": (0, 0),
+        "pad": (left, right, top, bottom),
+        "pad_mode": mode,
+        "pad_value": value,
+    }
 
 
 def pool_padding_attrs(pad: Pad, kernel: tuple[int, int]) -> dict[str, object]:
     """Pooling: PyTorch pads symmetrically and at most half a window; anything else is an explicit F.pad."""
     top, bottom, left, right = pad
-    if top == bottom and left == right and top <= kernel[0] // 2 and left <= kernel[1] // 2:
+    if (
+        top == bottom
+        and left == right
+        and top <= kernel[0] // 2
+        and left <= kernel[1] // 2
+    ):
         return {"padding": (top, left), "pad": None}
     return {"padding": (0, 0), "pad": (left, right, top, bottom)}
 
@@ -182,8 +220,12 @@ def filter_params(
         try:
             w = rebuild(filters, shape)
         except ValueError as exc:
-            raise layer.error(f"stores filters that do not match its size ({exc}).") from None
-        params["weight"] = f32(w.reshape((*shape[:3], -1), order="F").transpose(3, 2, 0, 1))
+            raise layer.error(
+                f"stores filters that do not match its size ({exc})."
+            ) from None
+        params["weight"] = f32(
+            w.reshape((*shape[:3], -1), order="F").transpose(3, 2, 0, 1)
+        )
     if has_bias:
         params["bias"] = channel_vector(layer, bias, out_channels, "bias")
     return params
@@ -218,13 +260,29 @@ def conv2d_node(
         **extra,
         **padding_attrs(pad, *pad_mode),
     }
-    note = pad_comment(pad, pad_source) if pad_source is not None and attrs["pad"] is not None else ""
+    note = (
+        pad_comment(pad, pad_source)
+        if pad_source is not None and attrs["pad"] is not None
+        else ""
+    )
     out = spatial_out(info, out_channels, kernel, stride, dilation, pad)
-    return layer_node(layer, "conv2d", out, attrs, params=params, comment=comment, forward_comment=note)
+    return layer_node(
+        layer,
+        "conv2d",
+        out,
+        attrs,
+        params=params,
+        comment=comment,
+        forward_comment=note,
+    )
 
 
 def transposed_out(
-    info: TensorInfo, channels: int, kernel: tuple[int, int], stride: tuple[int, int], crop: Pad
+    info: TensorInfo,
+    channels: int,
+    kernel: tuple[int, int],
+    stride: tuple[int, int],
+    crop: Pad,
 ) -> TensorInfo:
     """The image a transposed convolution makes: (in − 1)·stride + kernel, less the cropping."""
 
@@ -233,7 +291,11 @@ def transposed_out(
 
     return TensorInfo(
         IMAGE,
-        (channels, size(info.shape[1], kernel[0], stride[0], crop[0], crop[1]), size(info.shape[2], kernel[1], stride[1], crop[2], crop[3])),
+        (
+            channels,
+            size(info.shape[1], kernel[0], stride[0], crop[0], crop[1]),
+            size(info.shape[2], kernel[1], stride[1], crop[2], crop[3]),
+        ),
     )
 
 

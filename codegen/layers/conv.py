@@ -13,7 +13,13 @@ from collections.abc import Sequence
 import numpy as np
 
 from codegen.ir import Node, TensorInfo
-from codegen.layers.common import conv2d_node, filter_params, pair, require_image, resolve_padding
+from codegen.layers.common import (
+    conv2d_node,
+    filter_params,
+    pair,
+    require_image,
+    resolve_padding,
+)
 from codegen.layers.record import LayerRecord
 from codegen.layers.registry import register
 
@@ -29,7 +35,9 @@ def padding_value(layer: LayerRecord) -> tuple[str, float]:
             "symmetric-include-edge": "symmetric",  # no F.pad mode: a helper in model.py
         }
         if text not in modes:
-            raise layer.error(f"uses PaddingValue '{text}', which mat2torch does not support.")
+            raise layer.error(
+                f"uses PaddingValue '{text}', which mat2torch does not support."
+            )
         return modes[text], 0.0
     if raw is None or np.asarray(raw).size == 0:
         return "constant", 0.0
@@ -43,12 +51,20 @@ def input_channels(layer: LayerRecord, info: TensorInfo) -> int:
     if in_channels is None:
         raise layer.error("has no NumChannels and its input channel count is unknown.")
     if info.channels is not None and info.channels != in_channels:
-        raise layer.error(f"expects {in_channels} input channels but receives {info.channels}.")
+        raise layer.error(
+            f"expects {in_channels} input channels but receives {info.channels}."
+        )
     return in_channels
 
 
 def convolution(
-    layer: LayerRecord, info: TensorInfo, in_channels: int, out_channels: int, groups: int = 1, comment: str = "", explain_pad: bool = True
+    layer: LayerRecord,
+    info: TensorInfo,
+    in_channels: int,
+    out_channels: int,
+    groups: int = 1,
+    comment: str = "",
+    explain_pad: bool = True,
 ) -> Node:
     """A (grouped) convolution layer as nn.Conv2d, its channels already checked.
 
@@ -61,12 +77,30 @@ def convolution(
     dilation = pair(layer.ints("DilationFactor"), 1)
     pad = resolve_padding(layer, info, kernel, stride, dilation)
     pad_mode = padding_value(layer)
-    shape = (kernel[0], kernel[1], in_channels // groups, out_channels // groups, groups)
-    params = filter_params(layer, layer.array("Weights"), layer.array("Bias"), shape, out_channels)
+    shape = (
+        kernel[0],
+        kernel[1],
+        in_channels // groups,
+        out_channels // groups,
+        groups,
+    )
+    params = filter_params(
+        layer, layer.array("Weights"), layer.array("Bias"), shape, out_channels
+    )
     return conv2d_node(
-        layer, info, params, in_channels=in_channels, out_channels=out_channels, kernel=kernel, stride=stride,
-        dilation=dilation, pad=pad, pad_mode=pad_mode, pad_source="MATLAB PaddingSize" if explain_pad else None,
-        comment=comment, groups=groups,
+        layer,
+        info,
+        params,
+        in_channels=in_channels,
+        out_channels=out_channels,
+        kernel=kernel,
+        stride=stride,
+        dilation=dilation,
+        pad=pad,
+        pad_mode=pad_mode,
+        pad_source="MATLAB PaddingSize" if explain_pad else None,
+        comment=comment,
+        groups=groups,
     )
 
 

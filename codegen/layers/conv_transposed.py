@@ -40,13 +40,15 @@ from codegen.layers.registry import register
 def same_cropping(kernel: tuple[int, int], stride: tuple[int, int]) -> Pad:
     """[top bottom left right] for CroppingMode 'same': the extra row/column goes top/left."""
     crop: list[int] = []
-    for k, s in zip(kernel, stride):
+    for k, s in zip(kernel, stride, strict=True):
         total = k - s
         crop += [total - total // 2, total // 2]
     return (crop[0], crop[1], crop[2], crop[3])
 
 
-def _cropping(layer: LayerRecord, kernel: tuple[int, int], stride: tuple[int, int]) -> Pad:
+def _cropping(
+    layer: LayerRecord, kernel: tuple[int, int], stride: tuple[int, int]
+) -> Pad:
     """CroppingSize as [top bottom left right], resolving CroppingMode 'same' (see the module docstring)."""
     mode = (layer.text("CroppingMode", "manual") or "manual").lower()
     stored = layer.ints("CroppingSize")
@@ -60,13 +62,20 @@ def _cropping(layer: LayerRecord, kernel: tuple[int, int], stride: tuple[int, in
             )
         wanted = same_cropping(kernel, stride)
         # A stored split that crops the same totals is MATLAB's own choice: keep it.
-        if stored and len(stored) == 4 and stored[0] + stored[1] == wanted[0] + wanted[1] and stored[2] + stored[3] == wanted[2] + wanted[3]:
+        if (
+            stored
+            and len(stored) == 4
+            and stored[0] + stored[1] == wanted[0] + wanted[1]
+            and stored[2] + stored[3] == wanted[2] + wanted[3]
+        ):
             return (stored[0], stored[1], stored[2], stored[3])
         return wanted
     if stored and len(stored) == 4:
         return (stored[0], stored[1], stored[2], stored[3])
     if stored:
-        raise layer.error(f"has a CroppingSize of {len(stored)} values; expected 1, 2 or 4.")
+        raise layer.error(
+            f"has a CroppingSize of {len(stored)} values; expected 1, 2 or 4."
+        )
     return (0, 0, 0, 0)
 
 
@@ -82,18 +91,33 @@ def transposed_conv2d(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
     in_channels = input_channels(layer, info)
     offset = layer.ints("OutputSizeOffset")
     if offset and any(offset):
-        raise layer.error(f"has OutputSizeOffset {list(offset)}, which mat2torch does not support yet.")
+        raise layer.error(
+            f"has OutputSizeOffset {list(offset)}, which mat2torch does not support yet."
+        )
     dilation = pair(layer.ints("DilationFactor"), 1)
     if dilation != (1, 1):
-        raise layer.error(f"has DilationFactor {dilation}, which mat2torch does not support for transposed convolution yet.")
+        raise layer.error(
+            f"has DilationFactor {dilation}, which mat2torch does not support for transposed convolution yet."
+        )
     crop = _cropping(layer, kernel, stride)
     shape = (kernel[0], kernel[1], out_channels, in_channels)
-    params = filter_params(layer, layer.array("Weights"), layer.array("Bias"), shape, out_channels)
+    params = filter_params(
+        layer, layer.array("Weights"), layer.array("Bias"), shape, out_channels
+    )
     out = transposed_out(info, out_channels, kernel, stride, crop)
     if any(size is not None and size <= 0 for size in out.shape[1:]):
-        raise layer.error(f"crops [top bottom left right] = {list(crop)} from a {info.describe()} input, leaving nothing.")
+        raise layer.error(
+            f"crops [top bottom left right] = {list(crop)} from a {info.describe()} input, leaving nothing."
+        )
     return conv_transpose2d_node(
-        layer, params, out, in_channels=in_channels, out_channels=out_channels, kernel=kernel, stride=stride, crop=crop,
+        layer,
+        params,
+        out,
+        in_channels=in_channels,
+        out_channels=out_channels,
+        kernel=kernel,
+        stride=stride,
+        crop=crop,
         same_split=(layer.text("CroppingMode", "") or "").lower() == "same",
     )
 
@@ -113,9 +137,13 @@ def _groups(layer: LayerRecord, info: TensorInfo) -> tuple[int, int]:
     if per_group is not None:
         return g, int(per_group)
     if info.channels is None:
-        raise layer.error("has no NumChannelsPerGroup and its input channel count is unknown.")
+        raise layer.error(
+            "has no NumChannelsPerGroup and its input channel count is unknown."
+        )
     if info.channels % g:
-        raise layer.error(f"splits {info.channels} input channels into {g} groups, which does not divide evenly.")
+        raise layer.error(
+            f"splits {info.channels} input channels into {g} groups, which does not divide evenly."
+        )
     return g, info.channels // g
 
 
@@ -129,6 +157,18 @@ def grouped_conv2d(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
         raise layer.error("has no NumFiltersPerGroup.")
     in_channels = groups * per_group
     if info.channels is not None and info.channels != in_channels:
-        raise layer.error(f"expects {in_channels} input channels ({groups} groups of {per_group}) but receives {info.channels}.")
-    comment = "channel-wise (depthwise) convolution" if per_group == 1 and groups > 1 else ""
-    return convolution(layer, info, in_channels, groups * filters_per_group, groups, comment, explain_pad=False)
+        raise layer.error(
+            f"expects {in_channels} input channels ({groups} groups of {per_group}) but receives {info.channels}."
+        )
+    comment = (
+        "channel-wise (depthwise) convolution" if per_group == 1 and groups > 1 else ""
+    )
+    return convolution(
+        layer,
+        info,
+        in_channels,
+        groups * filters_per_group,
+        groups,
+        comment,
+        explain_pad=False,
+    )

@@ -37,7 +37,9 @@ def fully_connected(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
     out = out_features[-1]
     size = _in_size(layer, info)
     if size is None:
-        raise layer.error("has an unknown input size; give the network's input layer an InputSize.")
+        raise layer.error(
+            "has an unknown input size; give the network's input layer an InputSize."
+        )
     in_features = int(np.prod(size))
     weights = layer.array("Weights")
     bias = layer.array("Bias")
@@ -45,7 +47,9 @@ def fully_connected(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
     comment = ""
     if weights is not None:
         if weights.size != in_features * out:
-            raise layer.error(f"stores {weights.size} weights, not {in_features}×{out}.")
+            raise layer.error(
+                f"stores {weights.size} weights, not {in_features}×{out}."
+            )
         # (Out, In) as stored in 2-D, else (…, In, Out) with trailing singletons dropped.
         if weights.ndim == 2 and weights.shape == (out, in_features):
             matrix = np.asarray(weights)
@@ -55,12 +59,27 @@ def fully_connected(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
             # MATLAB's input index is column-major over (H, W, C): h + H·(w + W·c);
             # reorder the columns to torch.flatten's c·H·W + h·W + w.
             h, w, c = size
-            matrix = matrix.T.reshape((h, w, c, out), order="F").transpose(3, 2, 0, 1).reshape(out, in_features)
+            matrix = (
+                matrix.T.reshape((h, w, c, out), order="F")
+                .transpose(3, 2, 0, 1)
+                .reshape(out, in_features)
+            )
             if h * w > 1:
                 comment = "MATLAB flattens H, W, C column-major; weight columns reordered for torch.flatten"
         params["weight"] = f32(matrix)
     if bias is not None:
         params["bias"] = f32(np.asarray(bias).reshape(out))
     layout = SEQUENCE if info.layout == SEQUENCE else FEATURE
-    attrs = {"in_features": in_features, "out_features": out, "flatten": info.layout == IMAGE}
-    return layer_node(layer, "linear", TensorInfo(layout, (out,)), attrs, params=params, comment=comment)
+    attrs = {
+        "in_features": in_features,
+        "out_features": out,
+        "flatten": info.layout == IMAGE,
+    }
+    return layer_node(
+        layer,
+        "linear",
+        TensorInfo(layout, (out,)),
+        attrs,
+        params=params,
+        comment=comment,
+    )

@@ -28,7 +28,11 @@ def _normalization(layer: LayerRecord) -> tuple[str, dict[str, np.ndarray]]:
     if isinstance(norm, np.ndarray) and norm.dtype.names:
         rec = norm.flat[0]
         fields = norm.dtype.names
-        kind = LayerRecord("", {"Type": rec["Type"]}).text("Type", "none") if "Type" in fields else "none"
+        kind = (
+            LayerRecord("", {"Type": rec["Type"]}).text("Type", "none")
+            if "Type" in fields
+            else "none"
+        )
         stats: dict[str, np.ndarray] = {}
         for key in ("Mean", "Std", "Min", "Max", "AverageImage"):
             if key in fields:
@@ -40,7 +44,9 @@ def _normalization(layer: LayerRecord) -> tuple[str, dict[str, np.ndarray]]:
     return (text or "none").lower(), {}
 
 
-def _stat_to_torch(layer: LayerRecord, value: np.ndarray, info: TensorInfo) -> np.ndarray:
+def _stat_to_torch(
+    layer: LayerRecord, value: np.ndarray, info: TensorInfo
+) -> np.ndarray:
     """Reshape a statistic by its size against the input size, then to PyTorch order."""
     arr = np.asarray(value, dtype=np.float64)
     if info.layout == IMAGE:
@@ -62,13 +68,17 @@ def _stat_to_torch(layer: LayerRecord, value: np.ndarray, info: TensorInfo) -> n
         return f32(arr.reshape(c))
     if arr.size == 1:
         return f32(arr.reshape(1))
-    raise layer.error(f"stores normalization statistics of shape {arr.shape}, which do not match its {c} channels.")
+    raise layer.error(
+        f"stores normalization statistics of shape {arr.shape}, which do not match its {c} channels."
+    )
 
 
 def _input_node(layer: LayerRecord, info: TensorInfo, op: str) -> Node:
     kind, raw = _normalization(layer)
     if kind not in ("none", *_STATS):
-        raise layer.error(f"uses Normalization '{kind}', which mat2torch does not support; use 'none', 'zerocenter', 'zscore', 'rescale-symmetric' or 'rescale-zero-one'.")
+        raise layer.error(
+            f"uses Normalization '{kind}', which mat2torch does not support; use 'none', 'zerocenter', 'zscore', 'rescale-symmetric' or 'rescale-zero-one'."
+        )
     buffers: dict[str, np.ndarray | None] = {}
     # Untrained networks: MATLAB computes the statistics from the training data, so the
     # file has none. The buffer keeps its place (channel-wise, MATLAB's 'auto' choice when
@@ -77,12 +87,20 @@ def _input_node(layer: LayerRecord, info: TensorInfo, op: str) -> Node:
     for key in _STATS.get(kind, ()):
         if key not in raw:
             if info.channels is None:
-                raise layer.error(f"uses '{kind}' normalization but stores no {key} and has no channel count.")
-            unstored[key.lower()] = (info.channels, 1, 1) if info.layout == IMAGE else (info.channels,)
+                raise layer.error(
+                    f"uses '{kind}' normalization but stores no {key} and has no channel count."
+                )
+            unstored[key.lower()] = (
+                (info.channels, 1, 1) if info.layout == IMAGE else (info.channels,)
+            )
             buffers[key.lower()] = None
             continue
         buffers[key.lower()] = _stat_to_torch(layer, raw[key], info)
-    attrs: dict[str, object] = {"normalization": kind, "layout": info.layout, "shape": info.shape}
+    attrs: dict[str, object] = {
+        "normalization": kind,
+        "layout": info.layout,
+        "shape": info.shape,
+    }
     if unstored:
         attrs["unstored_shapes"] = unstored
     return layer_node(layer, op, info, attrs, buffers=buffers)

@@ -29,7 +29,12 @@ def weights(layer: LayerRecord) -> list[np.ndarray | None]:
         items = list(raw.ravel(order="F"))
     elif isinstance(raw, (list, tuple)):
         items = list(raw)
-    elif raw is not None and not is_empty(raw) and isinstance(raw, np.ndarray) and raw.dtype.kind in "biuf":
+    elif (
+        raw is not None
+        and not is_empty(raw)
+        and isinstance(raw, np.ndarray)
+        and raw.dtype.kind in "biuf"
+    ):
         items = [raw]
     else:
         items = [layer.raw(k, None) for k in ("filters", "biases") if k in layer.fields]
@@ -55,7 +60,9 @@ def weight(ws: list[np.ndarray | None], index: int) -> np.ndarray | None:
     return ws[index] if index < len(ws) else None
 
 
-def filters_and_bias(layer: LayerRecord) -> tuple[np.ndarray | None, np.ndarray | None, bool]:
+def filters_and_bias(
+    layer: LayerRecord,
+) -> tuple[np.ndarray | None, np.ndarray | None, bool]:
     """A convolution's filters and bias, and whether its module has a bias.
 
     ``hasBias`` false means none; otherwise a bias exists when stored, and also when the
@@ -78,7 +85,9 @@ def pad4(layer: LayerRecord, key: str = "pad") -> Pad:
         return (values[0], values[0], values[1], values[1])
     if len(values) == 4:
         return (values[0], values[1], values[2], values[3])
-    raise layer.error(f"has a '{key}' of {len(values)} values; MatConvNet expects 1 or 4.")
+    raise layer.error(
+        f"has a '{key}' of {len(values)} values; MatConvNet expects 1 or 4."
+    )
 
 
 def dims(array: np.ndarray, rank: int) -> tuple[int, ...]:
@@ -86,7 +95,9 @@ def dims(array: np.ndarray, rank: int) -> tuple[int, ...]:
     return tuple(array.shape) + (1,) * (rank - array.ndim)
 
 
-def filter_shape(layer: LayerRecord, filters: np.ndarray | None, bias: np.ndarray | None = None) -> tuple[int, int, int, int]:
+def filter_shape(
+    layer: LayerRecord, filters: np.ndarray | None, bias: np.ndarray | None = None
+) -> tuple[int, int, int, int]:
     """The 4-D filter shape: the layer's ``size`` when stored, else the filters' own.
 
     A convolution's single filter is saved FH×FW×C (MATLAB drops the trailing 1); given
@@ -100,6 +111,6 @@ def filter_shape(layer: LayerRecord, filters: np.ndarray | None, bias: np.ndarra
     else:
         shape = dims(filters, 4)
         if bias is not None and filters.ndim <= 3:
-            shape = shape[:3] + (bias.size,)
+            shape = (*shape[:3], bias.size)
     fh, fw, a, b = (int(v) for v in shape)
     return fh, fw, a, b

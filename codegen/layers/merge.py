@@ -46,7 +46,9 @@ def _check_count(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> None:
         )
 
 
-def _common_layout(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> tuple[str, list[bool]]:
+def _common_layout(
+    layer: LayerRecord, inputs: Sequence[TensorInfo]
+) -> tuple[str, list[bool]]:
     """The layout of the merged tensor, and which inputs must be flattened to reach it.
 
     MATLAB sees a fully connected layer's output in an image network as 1×1×C; mixed with
@@ -69,19 +71,25 @@ def _common_layout(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> tuple[st
                 flatten.append(False)
         return FEATURE, flatten
     described = ", ".join(i.describe() for i in inputs)
-    raise layer.error(f"receives inputs of different kinds ({described}), which cannot be merged.")
+    raise layer.error(
+        f"receives inputs of different kinds ({described}), which cannot be merged."
+    )
 
 
 def _flattened(info: TensorInfo, flatten: bool) -> TensorInfo:
     return TensorInfo(FEATURE, (info.shape[0],)) if flatten else info
 
 
-def _same_shape(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> tuple[int | None, ...]:
+def _same_shape(
+    layer: LayerRecord, inputs: Sequence[TensorInfo]
+) -> tuple[int | None, ...]:
     """Elementwise layers need equal sizes; unknown sizes (None) match anything."""
     shape: list[int | None] = list(inputs[0].shape)
     for info in inputs[1:]:
         if len(info.shape) != len(shape):
-            raise layer.error(f"receives inputs of different ranks ({inputs[0].describe()} and {info.describe()}).")
+            raise layer.error(
+                f"receives inputs of different ranks ({inputs[0].describe()} and {info.describe()})."
+            )
         for k, size in enumerate(info.shape):
             if size is None:
                 continue
@@ -97,7 +105,7 @@ def _same_shape(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> tuple[int |
 def _elementwise(layer: LayerRecord, inputs: Sequence[TensorInfo], op: str) -> Node:
     _check_count(layer, inputs)
     layout, flatten = _common_layout(layer, inputs)
-    infos = [_flattened(i, f) for i, f in zip(inputs, flatten)]
+    infos = [_flattened(i, f) for i, f in zip(inputs, flatten, strict=True)]
     shape = _same_shape(layer, infos)
     return layer_node(layer, op, TensorInfo(layout, shape), {"flatten": flatten})
 
@@ -112,10 +120,15 @@ def multiplication(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
     return _elementwise(layer, inputs, "mul")
 
 
-def _concat(layer: LayerRecord, inputs: Sequence[TensorInfo], matlab_dim: int, explicit: bool = False) -> Node:
+def _concat(
+    layer: LayerRecord,
+    inputs: Sequence[TensorInfo],
+    matlab_dim: int,
+    explicit: bool = False,
+) -> Node:
     _check_count(layer, inputs)
     layout, flatten = _common_layout(layer, inputs)
-    infos = [_flattened(i, f) for i, f in zip(inputs, flatten)]
+    infos = [_flattened(i, f) for i, f in zip(inputs, flatten, strict=True)]
     mapping = CONCAT_DIMS.get((layout, matlab_dim))
     if mapping is None:
         allowed = ", ".join(str(d) for (lay, d) in CONCAT_DIMS if lay == layout)
@@ -127,14 +140,25 @@ def _concat(layer: LayerRecord, inputs: Sequence[TensorInfo], matlab_dim: int, e
     for k in range(len(infos[0].shape)):
         sizes = [i.shape[k] if k < len(i.shape) else None for i in infos]
         if k == axis:
-            shape.append(None if any(s is None for s in sizes) else sum(s for s in sizes if s is not None))
+            shape.append(
+                None
+                if any(s is None for s in sizes)
+                else sum(s for s in sizes if s is not None)
+            )
             continue
         known = {s for s in sizes if s is not None}
         if len(known) > 1:
             described = ", ".join(i.describe() for i in infos)
-            raise layer.error(f"receives inputs whose sizes differ outside the concatenation dimension ({described}).")
+            raise layer.error(
+                f"receives inputs whose sizes differ outside the concatenation dimension ({described})."
+            )
         shape.append(known.pop() if known else None)
-    attrs = {"dim": torch_dim, "matlab_dim": matlab_dim, "flatten": flatten, "explicit_dim": explicit}
+    attrs = {
+        "dim": torch_dim,
+        "matlab_dim": matlab_dim,
+        "flatten": flatten,
+        "explicit_dim": explicit,
+    }
     return layer_node(layer, "concat", TensorInfo(layout, tuple(shape)), attrs)
 
 

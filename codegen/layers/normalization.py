@@ -17,7 +17,9 @@ def batchnorm(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
     info = inputs[0]
     channels = channels_of(layer, info)
     if info.layout not in (IMAGE, FEATURE):
-        raise layer.error(f"receives {info.describe()}; batch normalization of sequences is not supported yet.")
+        raise layer.error(
+            f"receives {info.describe()}; batch normalization of sequences is not supported yet."
+        )
 
     def vec(key: str) -> np.ndarray | None:
         value = layer.array(key)
@@ -31,5 +33,9 @@ def batchnorm(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
     }
     trained = params["running_mean"] is not None
     params["num_batches_tracked"] = np.array(0, dtype=np.int64) if trained else None
-    attrs = {"num_features": channels, "eps": float(layer.num("Epsilon", 1e-5) or 1e-5), "dims": 2 if info.layout == IMAGE else 1}
+    attrs = {
+        "num_features": channels,
+        "eps": float(layer.num("Epsilon", 1e-5) or 1e-5),
+        "dims": 2 if info.layout == IMAGE else 1,
+    }
     return layer_node(layer, "batchnorm", info, attrs, params=params)

@@ -16,7 +16,9 @@ from codegen.layers.registry import Dropped, register
     ops=(),
 )
 def classification_output(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Dropped:
-    names = text_list(layer.raw("Categories", None)) or text_list(layer.raw("Classes", None))
+    names = text_list(layer.raw("Categories", None)) or text_list(
+        layer.raw("Classes", None)
+    )
     return Dropped(classes=tuple(names) or None)
 
 

@@ -24,27 +24,39 @@ def _pool(layer: LayerRecord, inputs: Sequence[TensorInfo], op: str) -> Node:
     kernel = pair(layer.ints("PoolSize"), 1)
     stride = pair(layer.ints("Stride"), 1)
     pad = resolve_padding(layer, info, kernel, stride)
-    attrs: dict[str, object] = {"kernel_size": kernel, "stride": stride, **pool_padding_attrs(pad, kernel)}
+    attrs: dict[str, object] = {
+        "kernel_size": kernel,
+        "stride": stride,
+        **pool_padding_attrs(pad, kernel),
+    }
     symmetric = attrs["pad"] is None
     if op == "avg_pool2d":
         value = layer.text("PaddingValue")
         # PaddingValue 0 (the default) counts padded zeros; 'mean' excludes them.
         include = value != "mean"
         if not include and not symmetric:
-            raise layer.error("combines PaddingValue 'mean' with asymmetric padding, which mat2torch does not support yet.")
+            raise layer.error(
+                "combines PaddingValue 'mean' with asymmetric padding, which mat2torch does not support yet."
+            )
         attrs["count_include_pad"] = include
     out = spatial_out(info, info.channels, kernel, stride, (1, 1), pad)
     note = ""
     if not symmetric:
         note = pad_comment(pad)
-        note += "; max pooling pads with -inf" if op == "max_pool2d" else "; padded zeros count in the average"
+        note += (
+            "; max pooling pads with -inf"
+            if op == "max_pool2d"
+            else "; padded zeros count in the average"
+        )
     return layer_node(layer, op, out, attrs, forward_comment=note)
 
 
 @register("nnet.cnn.layer.MaxPooling2DLayer", ops=("max_pool2d",))
 def max_pool2d(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
     if layer.flag("HasUnpoolingOutputs"):
-        raise layer.error("has unpooling outputs (HasUnpoolingOutputs true), which mat2torch does not support yet.")
+        raise layer.error(
+            "has unpooling outputs (HasUnpoolingOutputs true), which mat2torch does not support yet."
+        )
     return _pool(layer, inputs, "max_pool2d")
 
 

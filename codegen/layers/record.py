@@ -36,7 +36,9 @@ class LayerRecord:
 
     @classmethod
     def from_object(cls, obj: Any, where: str = "") -> LayerRecord:
-        props = obj.properties if isinstance(getattr(obj, "properties", None), dict) else {}
+        props = (
+            obj.properties if isinstance(getattr(obj, "properties", None), dict) else {}
+        )
         fields: dict[str, Any] = {}
         for key, value in props.items():
             if key == "any":
@@ -65,7 +67,9 @@ class LayerRecord:
         if key in self.fields:
             return self.fields[key]
         if default is _MISSING:
-            raise self.error(f"has no field '{key}'; the file may be from an unsupported MATLAB release.")
+            raise self.error(
+                f"has no field '{key}'; the file may be from an unsupported MATLAB release."
+            )
         return default
 
     def text(self, key: str, default: str | None = None) -> str | None:
@@ -87,9 +91,15 @@ class LayerRecord:
         arr = self._numbers(key)
         return default if arr is None else float(arr.ravel()[0])
 
-    def ints(self, key: str, default: tuple[int, ...] | None = None) -> tuple[int, ...] | None:
+    def ints(
+        self, key: str, default: tuple[int, ...] | None = None
+    ) -> tuple[int, ...] | None:
         arr = self._numbers(key)
-        return default if arr is None else tuple(round(float(v)) for v in arr.ravel(order="F"))
+        return (
+            default
+            if arr is None
+            else tuple(round(float(v)) for v in arr.ravel(order="F"))
+        )
 
     def flag(self, key: str, default: bool = False) -> bool:
         value = self.fields.get(key)

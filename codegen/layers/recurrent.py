@@ -22,7 +22,11 @@ from codegen.layers.registry import register
 
 STATE_ACTIVATIONS = ("tanh", "softsign", "relu")
 GATE_ACTIVATIONS = ("sigmoid", "hard-sigmoid")
-RESET_GATE_MODES = ("after-multiplication", "before-multiplication", "recurrent-bias-after-multiplication")
+RESET_GATE_MODES = (
+    "after-multiplication",
+    "before-multiplication",
+    "recurrent-bias-after-multiplication",
+)
 
 # A recurrent state: (output port, buffer name, current-state field, initial-state field).
 State = tuple[str, str, str, str]
@@ -63,7 +67,9 @@ def _output_mode(layer: LayerRecord) -> str:
         return "sequence" if layer.flag("ReturnSequence") else "last"
     mode = (layer.text("OutputMode", "sequence") or "sequence").lower()
     if mode not in ("sequence", "last"):
-        raise layer.error(f"uses OutputMode '{mode}'; only 'sequence' and 'last' exist.")
+        raise layer.error(
+            f"uses OutputMode '{mode}'; only 'sequence' and 'last' exist."
+        )
     return mode
 
 
@@ -71,9 +77,13 @@ def _activations(layer: LayerRecord) -> tuple[str, str]:
     state = (layer.text("StateActivationFunction", "tanh") or "tanh").lower()
     gate = (layer.text("GateActivationFunction", "sigmoid") or "sigmoid").lower()
     if state not in STATE_ACTIVATIONS:
-        raise layer.error(f"uses StateActivationFunction '{state}'; mat2torch supports {', '.join(STATE_ACTIVATIONS)}.")
+        raise layer.error(
+            f"uses StateActivationFunction '{state}'; mat2torch supports {', '.join(STATE_ACTIVATIONS)}."
+        )
     if gate not in GATE_ACTIVATIONS:
-        raise layer.error(f"uses GateActivationFunction '{gate}'; mat2torch supports {', '.join(GATE_ACTIVATIONS)}.")
+        raise layer.error(
+            f"uses GateActivationFunction '{gate}'; mat2torch supports {', '.join(GATE_ACTIVATIONS)}."
+        )
     return state, gate
 
 
@@ -81,13 +91,17 @@ def _input_size(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> int:
     """Channels of a sequence input, or of a feature input, which MATLAB runs as one time step."""
     if not inputs or inputs[0].layout not in (SEQUENCE, FEATURE):
         got = inputs[0].describe() if inputs else "nothing"
-        raise layer.error(f"expects a sequence (C×T) input but receives {got}; put a sequenceInputLayer before it.")
+        raise layer.error(
+            f"expects a sequence (C×T) input but receives {got}; put a sequenceInputLayer before it."
+        )
     size = inputs[0].channels
     stored = layer.ints("InputSize")
     if size is None and stored:
         size = stored[-1]
     if size is None:
-        raise layer.error("has an unknown input size; give the network's sequence input layer an InputSize.")
+        raise layer.error(
+            "has an unknown input size; give the network's sequence input layer an InputSize."
+        )
     if stored and stored[-1] != size:
         raise layer.error(f"expects {stored[-1]} input channels but receives {size}.")
     return int(size)
@@ -102,7 +116,9 @@ def _matrix(layer: LayerRecord, key: str, rows: int, cols: int) -> np.ndarray | 
     return np.asarray(value, dtype=np.float64).reshape((rows, cols), order="F")
 
 
-def _initial_state(layer: LayerRecord, current: str, initial: str, size: int) -> tuple[np.ndarray, str]:
+def _initial_state(
+    layer: LayerRecord, current: str, initial: str, size: int
+) -> tuple[np.ndarray, str]:
     """The state a MATLAB predict starts from: the layer's current state (HiddenState /
     CellState) when stored, else the Initial* value, else zeros. Which of the two MATLAB
     uses when they differ is unverified (every corpus file stores equal zeros)."""
@@ -167,7 +183,9 @@ def _recurrent_node(
             comment += f"; {note}"
     size = directions * rnn.hidden
     one_step = inputs[0].layout == FEATURE
-    out = TensorInfo(SEQUENCE if rnn.mode == "sequence" and not one_step else FEATURE, (size,))
+    out = TensorInfo(
+        SEQUENCE if rnn.mode == "sequence" and not one_step else FEATURE, (size,)
+    )
     state_outputs = layer.flag("HasStateOutputs")
     attrs: dict[str, object] = {
         "input_size": rnn.in_size,
@@ -188,7 +206,9 @@ def _recurrent_node(
     if state_outputs:
         attrs["output_ports"] = ("out", *(state[0] for state in states))
         attrs["output_infos"] = [out] + [TensorInfo(FEATURE, (size,)) for _ in states]
-    return layer_node(layer, op, out, attrs, params=params, buffers=buffers, comment=comment)
+    return layer_node(
+        layer, op, out, attrs, params=params, buffers=buffers, comment=comment
+    )
 
 
 # input_names: MATLAB's input ports in order (Connections may name them: 'lstm/hidden').
@@ -221,7 +241,9 @@ def lstm(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
             params["weight_ih" + suffix] = None if w is None else f32(w[rows])
             params["weight_hh" + suffix] = None if r is None else f32(r[rows])
             params["bias_ih" + suffix] = None if b is None else f32(b[rows, 0])
-            params["bias_hh" + suffix] = None if b is None else np.zeros(4 * hidden, dtype=np.float32)
+            params["bias_hh" + suffix] = (
+                None if b is None else np.zeros(4 * hidden, dtype=np.float32)
+            )
 
     comment = "MATLAB gate rows i, f, g, o = PyTorch's order; MATLAB has one bias, so bias_hh = 0"
     if explicit:
@@ -230,19 +252,32 @@ def lstm(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
             "explicit cells (nn.LSTM: tanh/sigmoid only)"
         )
     return _recurrent_node(
-        layer, inputs, rnn, "lstm_explicit" if explicit else "lstm", directions=directions, states=(HIDDEN, CELL),
-        state_inputs=state_inputs, params=params, comment=comment,
+        layer,
+        inputs,
+        rnn,
+        "lstm_explicit" if explicit else "lstm",
+        directions=directions,
+        states=(HIDDEN, CELL),
+        state_inputs=state_inputs,
+        params=params,
+        comment=comment,
     )
 
 
-@register("nnet.cnn.layer.GRULayer", ops=("gru", "gru_explicit"), input_names=("in", "hidden"))
+@register(
+    "nnet.cnn.layer.GRULayer", ops=("gru", "gru_explicit"), input_names=("in", "hidden")
+)
 def gru(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
     rnn = _settings(layer, inputs)
     hidden = rnn.hidden
     # Not every release saves ResetGateMode; 'after-multiplication' is MATLAB's documented default.
-    reset = (layer.text("ResetGateMode", "after-multiplication") or "after-multiplication").lower()
+    reset = (
+        layer.text("ResetGateMode", "after-multiplication") or "after-multiplication"
+    ).lower()
     if reset not in RESET_GATE_MODES:
-        raise layer.error(f"uses ResetGateMode '{reset}'; mat2torch supports {', '.join(RESET_GATE_MODES)}.")
+        raise layer.error(
+            f"uses ResetGateMode '{reset}'; mat2torch supports {', '.join(RESET_GATE_MODES)}."
+        )
     explicit = not rnn.default_activations or reset == "before-multiplication"
     state_inputs = _state_inputs(layer, inputs, 1)
 
@@ -253,9 +288,13 @@ def gru(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
     b_rec: np.ndarray | None = None
     if bias is not None:
         flat = np.asarray(bias, dtype=np.float64).reshape(-1, order="F")
-        want = 6 * hidden if reset == "recurrent-bias-after-multiplication" else 3 * hidden
+        want = (
+            6 * hidden if reset == "recurrent-bias-after-multiplication" else 3 * hidden
+        )
         if flat.size != want:
-            raise layer.error(f"stores a Bias of {flat.size} values, not {want} as ResetGateMode '{reset}' needs.")
+            raise layer.error(
+                f"stores a Bias of {flat.size} values, not {want} as ResetGateMode '{reset}' needs."
+            )
         b_in = flat[: 3 * hidden]
         b_rec = flat[3 * hidden :] if flat.size == 6 * hidden else np.zeros(3 * hidden)
     prefix, suffix = ("cells.0.", "") if explicit else ("", "_l0")
@@ -274,9 +313,19 @@ def gru(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
         if reset == "before-multiplication":
             reasons.append("ResetGateMode 'before-multiplication' (R·(r⊙h))")
         if not rnn.default_activations:
-            reasons.append(f"StateActivationFunction '{rnn.state_act}', GateActivationFunction '{rnn.gate_act}'")
+            reasons.append(
+                f"StateActivationFunction '{rnn.state_act}', GateActivationFunction '{rnn.gate_act}'"
+            )
         comment = "; ".join(reasons) + ": an explicit cell (gate rows r, z, h̃)"
     return _recurrent_node(
-        layer, inputs, rnn, "gru_explicit" if explicit else "gru", directions=1, states=(HIDDEN,),
-        state_inputs=state_inputs, params=params, comment=comment, reset_gate_mode=reset,
+        layer,
+        inputs,
+        rnn,
+        "gru_explicit" if explicit else "gru",
+        directions=1,
+        states=(HIDDEN,),
+        state_inputs=state_inputs,
+        params=params,
+        comment=comment,
+        reset_gate_mode=reset,
     )

@@ -31,7 +31,9 @@ class Registration:
     ops: tuple[str, ...]
     convert: Converter
     family: str
-    input_names: tuple[str, ...] = ("in",)  # MATLAB's names of the input ports, in order
+    input_names: tuple[str, ...] = (
+        "in",
+    )  # MATLAB's names of the input ports, in order
 
     def input_index(self, port: str) -> int | None:
         """0-based index of a Connections destination port: 'in2' → 1, 'hidden' → 1."""
@@ -61,7 +63,11 @@ def register(
             if classname in _REGISTRY:
                 raise ValueError(f"MATLAB class {classname!r} is registered twice")
             _REGISTRY[classname] = Registration(
-                classname, tuple(ops), fn, fn.__module__.rsplit(".", 1)[-1], tuple(input_names)
+                classname,
+                tuple(ops),
+                fn,
+                fn.__module__.rsplit(".", 1)[-1],
+                tuple(input_names),
             )
         return fn
 
@@ -100,5 +106,11 @@ def _load_all() -> None:
     import codegen.layers as package
 
     for info in sorted(pkgutil.iter_modules(package.__path__), key=lambda i: i.name):
-        if info.name not in ("record", "registry", "common", "matconvnet_fields", "stub"):
+        if info.name not in (
+            "record",
+            "registry",
+            "common",
+            "matconvnet_fields",
+            "stub",
+        ):
             importlib.import_module(f"codegen.layers.{info.name}")

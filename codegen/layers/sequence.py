@@ -18,7 +18,9 @@ from codegen.layers.record import LayerRecord
 from codegen.layers.registry import Dropped, register
 
 
-def _sequence_input(layer: LayerRecord, inputs: Sequence[TensorInfo], what: str = "") -> TensorInfo:
+def _sequence_input(
+    layer: LayerRecord, inputs: Sequence[TensorInfo], what: str = ""
+) -> TensorInfo:
     if not inputs or inputs[0].layout != SEQUENCE:
         got = inputs[0].describe() if inputs else "nothing"
         raise layer.error(
@@ -33,11 +35,15 @@ def _channels(layer: LayerRecord, info: TensorInfo, key: str = "InputSize") -> i
     if size is None and stored:
         size = stored[-1]
     if size is None:
-        raise layer.error("has an unknown input size; give the network's input layer an InputSize.")
+        raise layer.error(
+            "has an unknown input size; give the network's input layer an InputSize."
+        )
     return int(size)
 
 
-def _matrix(layer: LayerRecord, key: str, rows: int | None, cols: int) -> np.ndarray | None:
+def _matrix(
+    layer: LayerRecord, key: str, rows: int | None, cols: int
+) -> np.ndarray | None:
     """A stored (rows, cols) weight matrix, as float32 in PyTorch's (out, in) layout."""
     value = layer.array(key)
     if value is None:
@@ -78,7 +84,9 @@ def _attention_mask(layer: LayerRecord) -> tuple[bool, dict[str, np.ndarray]]:
     if text is not None:
         mode = text.lower() or "none"
         if mode not in ("none", "causal"):
-            raise layer.error(f"uses AttentionMask '{text}'; mat2torch supports 'none', 'causal' or an array.")
+            raise layer.error(
+                f"uses AttentionMask '{text}'; mat2torch supports 'none', 'causal' or an array."
+            )
         return mode == "causal", {}
     value = layer.raw("AttentionMask", None)
     if value is None or np.asarray(value).size == 0:
@@ -92,7 +100,9 @@ def _attention_mask(layer: LayerRecord) -> tuple[bool, dict[str, np.ndarray]]:
     return False, {"mask": f32(array.T != 0)}
 
 
-def _embedding(layer: LayerRecord, rows: int, cols: int) -> dict[str, np.ndarray | None]:
+def _embedding(
+    layer: LayerRecord, rows: int, cols: int
+) -> dict[str, np.ndarray | None]:
     """Weights stored one embedding per column (rows × cols) as nn.Embedding's (cols, rows) weight."""
     matrix = _matrix(layer, "Weights", rows, cols)
     return {"weight": None if matrix is None else f32(matrix.T)}
@@ -105,7 +115,11 @@ def _scores_output(layer: LayerRecord) -> None:
         )
 
 
-@register("nnet.cnn.layer.SelfAttentionLayer", ops=("self_attention",), input_names=("in", "mask"))
+@register(
+    "nnet.cnn.layer.SelfAttentionLayer",
+    ops=("self_attention",),
+    input_names=("in", "mask"),
+)
 def self_attention(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
     info = _sequence_input(layer, inputs)
     _scores_output(layer)
@@ -114,11 +128,15 @@ def self_attention(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
     key_weights = layer.array("KeyWeights")
     value_weights = layer.array("ValueWeights")
     output_weights = layer.array("OutputWeights")
-    key_channels = int(layer.num("NumKeyChannels") or 0) or (key_weights.shape[0] if key_weights is not None else 0)
+    key_channels = int(layer.num("NumKeyChannels") or 0) or (
+        key_weights.shape[0] if key_weights is not None else 0
+    )
     value_channels = int(layer.num("NumValueChannels") or 0) or (
         value_weights.shape[0] if value_weights is not None else key_channels
     )
-    output_size = int(layer.num("OutputSize") or 0) or (output_weights.shape[0] if output_weights is not None else channels)
+    output_size = int(layer.num("OutputSize") or 0) or (
+        output_weights.shape[0] if output_weights is not None else channels
+    )
     if not key_channels:
         raise layer.error("has no NumKeyChannels.")
     if key_channels % heads or value_channels % heads:
@@ -149,10 +167,22 @@ def self_attention(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
     }
     comment = f"{heads} heads, each a contiguous block of {key_channels // heads} query/key channels, as MATLAB splits them"
     out = TensorInfo(SEQUENCE, (output_size,))
-    return layer_node(layer, "self_attention", out, attrs, params=params, buffers=buffers, comment=comment)
+    return layer_node(
+        layer,
+        "self_attention",
+        out,
+        attrs,
+        params=params,
+        buffers=buffers,
+        comment=comment,
+    )
 
 
-@register("nnet.cnn.layer.AttentionLayer", ops=("attention",), input_names=("query", "key", "value", "mask"))
+@register(
+    "nnet.cnn.layer.AttentionLayer",
+    ops=("attention",),
+    input_names=("query", "key", "value", "mask"),
+)
 def attention(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
     if len(inputs) < 3 or any(i.layout != SEQUENCE for i in inputs[:3]):
         got = ", ".join(i.describe() for i in inputs) or "nothing"
@@ -165,9 +195,23 @@ def attention(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
     query, key, value = inputs[:3]
     for info, what in ((query, "query"), (key, "key"), (value, "value")):
         if info.channels is not None and info.channels % heads:
-            raise layer.error(f"receives {info.channels} {what} channels, which do not split into {heads} heads.")
-    attrs = {"num_heads": heads, "scale": scale, "causal": causal, "padding_mask": padding, "uses_lengths": True}
-    return layer_node(layer, "attention", TensorInfo(SEQUENCE, (value.channels,)), attrs, buffers=buffers)
+            raise layer.error(
+                f"receives {info.channels} {what} channels, which do not split into {heads} heads."
+            )
+    attrs = {
+        "num_heads": heads,
+        "scale": scale,
+        "causal": causal,
+        "padding_mask": padding,
+        "uses_lengths": True,
+    }
+    return layer_node(
+        layer,
+        "attention",
+        TensorInfo(SEQUENCE, (value.channels,)),
+        attrs,
+        buffers=buffers,
+    )
 
 
 @register("nnet.cnn.layer.PositionEmbeddingLayer", ops=("position_embedding",))
@@ -175,7 +219,9 @@ def position_embedding(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node
     _sequence_input(layer, inputs)
     dimension = (layer.text("PositionDimension", "auto") or "auto").lower()
     if dimension not in ("auto", "temporal"):
-        raise layer.error(f"embeds PositionDimension '{dimension}'; mat2torch supports positions along time only.")
+        raise layer.error(
+            f"embeds PositionDimension '{dimension}'; mat2torch supports positions along time only."
+        )
     output_size = int(layer.num("OutputSize") or 0)
     max_position = int(layer.num("MaxPosition") or 0)
     weights = layer.array("Weights")
@@ -184,7 +230,9 @@ def position_embedding(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node
     if not (output_size and max_position):
         raise layer.error("has no OutputSize or MaxPosition.")
     return layer_node(
-        layer, "position_embedding", TensorInfo(SEQUENCE, (output_size,)),
+        layer,
+        "position_embedding",
+        TensorInfo(SEQUENCE, (output_size,)),
         {"max_position": max_position, "output_size": output_size},
         params=_embedding(layer, output_size, max_position),
         comment="MATLAB Weights (OutputSize, MaxPosition) transposed; outputs each time step's embedding",
@@ -195,29 +243,50 @@ def position_embedding(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node
 def word_embedding(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
     info = _sequence_input(layer, inputs, " of word indices")
     if info.channels not in (None, 1):
-        raise layer.error(f"expects one channel of word indices but receives {info.channels}.")
+        raise layer.error(
+            f"expects one channel of word indices but receives {info.channels}."
+        )
     weights = layer.array("Weights")
-    dimension = int(layer.num("Dimension") or 0) or (weights.shape[0] if weights is not None else 0)
+    dimension = int(layer.num("Dimension") or 0) or (
+        weights.shape[0] if weights is not None else 0
+    )
     num_words = int(layer.num("NumWords") or 0)
     if not dimension or not num_words:
         raise layer.error("has no Dimension or NumWords.")
     oov_mode = (layer.text("OOVMode", "map-to-last") or "map-to-last").lower()
     if oov_mode not in ("map-to-last", "error"):
-        raise layer.error(f"uses OOVMode '{oov_mode}'; only 'map-to-last' and 'error' exist.")
+        raise layer.error(
+            f"uses OOVMode '{oov_mode}'; only 'map-to-last' and 'error' exist."
+        )
     # MATLAB keeps one column per word, plus the out-of-vocabulary vector when it maps to it.
-    columns = weights.size // dimension if weights is not None else num_words + (oov_mode == "map-to-last")
+    columns = (
+        weights.size // dimension
+        if weights is not None
+        else num_words + (oov_mode == "map-to-last")
+    )
     if columns not in (num_words, num_words + 1):
-        raise layer.error(f"stores {columns} embedding vectors for NumWords {num_words}.")
+        raise layer.error(
+            f"stores {columns} embedding vectors for NumWords {num_words}."
+        )
     oov = columns - 1 if oov_mode == "map-to-last" else None
     return layer_node(
-        layer, "word_embedding", TensorInfo(SEQUENCE, (dimension,)),
-        {"num_embeddings": columns, "dimension": dimension, "num_words": num_words, "oov": oov},
+        layer,
+        "word_embedding",
+        TensorInfo(SEQUENCE, (dimension,)),
+        {
+            "num_embeddings": columns,
+            "dimension": dimension,
+            "num_words": num_words,
+            "oov": oov,
+        },
         params=_embedding(layer, dimension, columns),
         comment="MATLAB Weights (Dimension, words) transposed; MATLAB's word indices are 1-based",
     )
 
 
-@register("nnet.cnn.layer.Indexing1DLayer", ops=("indexing1d",), input_names=("in", "mask"))
+@register(
+    "nnet.cnn.layer.Indexing1DLayer", ops=("indexing1d",), input_names=("in", "mask")
+)
 def indexing1d(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
     info = _sequence_input(layer, inputs)
     text = layer.text("Index")
@@ -229,14 +298,18 @@ def indexing1d(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
         index = int(number)
     elif text.strip().lower() != "last":
         if not text.strip().isdigit():
-            raise layer.error(f"uses Index '{text}'; mat2torch supports 'last' or a time step number.")
+            raise layer.error(
+                f"uses Index '{text}'; mat2torch supports 'last' or a time step number."
+            )
         index = int(text.strip())
     if index is not None and index < 1:
         raise layer.error(f"uses Index {index}; MATLAB time steps start at 1.")
     padding = _padding_mask(layer, inputs, 1)
     attrs = {"index": index, "padding_mask": padding, "uses_lengths": index is None}
     comment = "" if index is None else f"MATLAB time step {index} (1-based)"
-    return layer_node(layer, "indexing1d", TensorInfo(FEATURE, info.shape), attrs, comment=comment)
+    return layer_node(
+        layer, "indexing1d", TensorInfo(FEATURE, info.shape), attrs, comment=comment
+    )
 
 
 @register("nnet.cnn.layer.LayerNormalizationLayer", ops=("layer_norm",))
@@ -245,7 +318,9 @@ def layer_norm(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
     channels = channels_of(layer, info)
     dimension = (layer.text("OperationDimension", "auto") or "auto").lower()
     if dimension not in ("auto", "channel-only", "spatial-channel", "batch-excluded"):
-        raise layer.error(f"uses OperationDimension '{dimension}', which mat2torch does not support.")
+        raise layer.error(
+            f"uses OperationDimension '{dimension}', which mat2torch does not support."
+        )
     # What MATLAB normalizes over, per observation, and the PyTorch construct for it.
     if info.layout == IMAGE:
         form = "channels_first" if dimension == "channel-only" else "group"
@@ -259,9 +334,23 @@ def layer_norm(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
         "group": "normalizes over C, H, W per observation (GroupNorm with one group), per-channel scale",
         "sequence_all": "'batch-excluded': normalizes over C and T per observation, per-channel scale",
     }
-    attrs = {"num_channels": channels, "eps": float(layer.num("Epsilon", 1e-5) or 1e-5), "form": form}
-    params = {"weight": _vector(layer, "Scale", channels), "bias": _vector(layer, "Offset", channels)}
-    return layer_node(layer, "layer_norm", info, attrs, params=params, comment=f"MATLAB layer normalization {comments[form]}")
+    attrs = {
+        "num_channels": channels,
+        "eps": float(layer.num("Epsilon", 1e-5) or 1e-5),
+        "form": form,
+    }
+    params = {
+        "weight": _vector(layer, "Scale", channels),
+        "bias": _vector(layer, "Offset", channels),
+    }
+    return layer_node(
+        layer,
+        "layer_norm",
+        info,
+        attrs,
+        params=params,
+        comment=f"MATLAB layer normalization {comments[form]}",
+    )
 
 
 @register("nnet.cnn.layer.FlattenLayer", ops=("flatten",))
@@ -271,8 +360,10 @@ def flatten(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node | Dropped:
         # Features and sequences of vectors are already flat: MATLAB's flatten changes nothing.
         return Dropped()
     c, h, w = info.shape
-    size = None if None in (c, h, w) else int(c) * int(h) * int(w)  # type: ignore[operator]
+    size = c * h * w if c is not None and h is not None and w is not None else None
     return layer_node(
-        layer, "flatten", TensorInfo(FEATURE, (size,)),
+        layer,
+        "flatten",
+        TensorInfo(FEATURE, (size,)),
         comment="MATLAB flattens H, W, C column-major (h fastest): transpose to (C, W, H) before torch.flatten",
     )

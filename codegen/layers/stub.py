@@ -37,7 +37,9 @@ def stub_class_name(classname: str) -> str:
 def _summary(value: Any) -> str | None:
     """Short, inert text for a property value: scalars and text in full, arrays by shape."""
     text = to_text(value)
-    if text is not None and not (isinstance(value, np.ndarray) and value.dtype.kind in "biuf"):
+    if text is not None and not (
+        isinstance(value, np.ndarray) and value.dtype.kind in "biuf"
+    ):
         return repr(text if len(text) <= 60 else text[:57] + "...")
     array = learnable_value(value)
     if array is None:
@@ -57,7 +59,9 @@ def stub(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node | Dropped:
     if "ResponseNames" in layer.fields or "Classes" in layer.fields:
         classes = text_list(layer.fields.get("Classes"))
         responses = text_list(layer.fields.get("ResponseNames"))
-        return Dropped(classes=tuple(classes) or None, response_names=tuple(responses) or None)
+        return Dropped(
+            classes=tuple(classes) or None, response_names=tuple(responses) or None
+        )
     properties = []
     for key in sorted(layer.fields):
         if _HIDDEN.match(key):
@@ -69,7 +73,11 @@ def stub(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node | Dropped:
         name=layer.name,
         op=STUB_OP,
         matlab_class=layer.classname,
-        attrs={"stub_class": stub_class_name(layer.classname), "properties": properties, "num_inputs": len(inputs)},
+        attrs={
+            "stub_class": stub_class_name(layer.classname),
+            "properties": properties,
+            "num_inputs": len(inputs),
+        },
         out=inputs[0] if inputs else None,
         comment=f"user-defined MATLAB layer {layer.classname!r}: its code is not in the .mat file; "
         "mat2torch assumed it keeps its input's shape",

@@ -15,10 +15,37 @@ from codegen.ir import Graph
 
 # Names the generated file defines or uses at module/class level.
 RESERVED = {
-    "self", "torch", "nn", "F", "Path", "forward", "training", "load_model", "from_matlab",
-    "CLASSES", "RESPONSE_NAMES", "register_buffer", "state_dict", "parameters", "modules",
-    "children", "eval", "train", "to", "cuda", "cpu", "type", "float", "double", "half",
-    "apply", "zero_grad", "extra_repr", "add_module", "get_parameter", "buffers",
+    "self",
+    "torch",
+    "nn",
+    "F",
+    "Path",
+    "forward",
+    "training",
+    "load_model",
+    "from_matlab",
+    "CLASSES",
+    "RESPONSE_NAMES",
+    "register_buffer",
+    "state_dict",
+    "parameters",
+    "modules",
+    "children",
+    "eval",
+    "train",
+    "to",
+    "cuda",
+    "cpu",
+    "type",
+    "float",
+    "double",
+    "half",
+    "apply",
+    "zero_grad",
+    "extra_repr",
+    "add_module",
+    "get_parameter",
+    "buffers",
 }
 
 
@@ -29,7 +56,13 @@ def legalize(name: str) -> str:
         ident = "layer"
     if ident[0].isdigit():
         ident = f"layer_{ident}"
-    if keyword.iskeyword(ident) or keyword.issoftkeyword(ident) or hasattr(builtins, ident) or ident in RESERVED or ident.startswith("__"):
+    if (
+        keyword.iskeyword(ident)
+        or keyword.issoftkeyword(ident)
+        or hasattr(builtins, ident)
+        or ident in RESERVED
+        or ident.startswith("__")
+    ):
         ident = f"{ident}_"
     return ident
 

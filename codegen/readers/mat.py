@@ -50,7 +50,9 @@ def load(path: str | Path) -> MatFile:
     """Read every variable of a MAT-file; corrupt or non-MAT files give a ConversionError."""
     path = Path(path)
     if not path.is_file():
-        raise ConversionError(f"{path}: no such file; give the path of a .mat file saved by MATLAB.")
+        raise ConversionError(
+            f"{path}: no such file; give the path of a .mat file saved by MATLAB."
+        )
     data = path.read_bytes()
     digest = hashlib.sha256(data).hexdigest()
     try:
@@ -66,7 +68,9 @@ def load(path: str | Path) -> MatFile:
 
 
 def is_layer_object(value: Any) -> bool:
-    return isinstance(value, MatlabOpaque) and str(value.classname).startswith(LAYER_PREFIXES)
+    return isinstance(value, MatlabOpaque) and str(value.classname).startswith(
+        LAYER_PREFIXES
+    )
 
 
 def _is_layer_array(value: Any) -> bool:

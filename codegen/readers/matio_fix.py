@@ -34,11 +34,13 @@ def _object_ids(metadata: Any) -> np.ndarray:
     return meta[2 + ndims : 2 + ndims + count, 0]
 
 
-def _load_mcos_object_fixed(self: MatSubsystem, metadata: Any, type_system: Any = "MCOS") -> Any:
+def _load_mcos_object_fixed(
+    self: MatSubsystem, metadata: Any, type_system: Any = "MCOS"
+) -> Any:
     result = _ORIGINAL(self, metadata, type_system)
     if isinstance(result, MatlabOpaqueArray):
         flat = result.ravel(order="F")
-        for obj, object_id in zip(flat, _object_ids(metadata)):
+        for obj, object_id in zip(flat, _object_ids(metadata), strict=True):
             if isinstance(obj, MatlabOpaque) and int(object_id) != 0:
                 class_id = self.get_object_metadata(int(object_id))[0]
                 obj.classname = self.get_classname(int(class_id))

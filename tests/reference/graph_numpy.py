@@ -27,10 +27,12 @@ from tests.reference.matlab_numpy import connections_from_table, layer_name, lay
 Size = tuple[int, int, int]  # H, W, C
 
 
-def same_cropping_top_left(filter_size: Sequence[int], stride: Sequence[int]) -> list[int]:
+def same_cropping_top_left(
+    filter_size: Sequence[int], stride: Sequence[int]
+) -> list[int]:
     """[top bottom left right] for CroppingMode 'same': output = stride × input."""
     crop: list[int] = []
-    for k, s in zip(filter_size, stride):
+    for k, s in zip(filter_size, stride, strict=False):
         total = int(k) - int(s)
         if total < 0:
             raise ValueError("'same' cropping needs FilterSize >= Stride")
@@ -73,7 +75,9 @@ def _pads(p: Mapping[str, Any], key: str) -> list[int] | None:
     return vals
 
 
-def _spatial(size: Size, p: Mapping[str, Any], kernel: tuple[int, int], channels: int) -> Size:
+def _spatial(
+    size: Size, p: Mapping[str, Any], kernel: tuple[int, int], channels: int
+) -> Size:
     """Convolution / pooling output size: 'same' → ceil(n / s); else the floor formula."""
     h, w, _ = size
     stride = _pair(p.get("Stride"))
@@ -81,7 +85,9 @@ def _spatial(size: Size, p: Mapping[str, Any], kernel: tuple[int, int], channels
     mode = _text(p.get("PaddingMode", "manual")) or "manual"
     pads = _pads(p, "PaddingSize")
     out = []
-    for n, k, s, d, before_after in zip((h, w), kernel, stride, dil, (0, 2)):
+    for n, k, s, d, before_after in zip(
+        (h, w), kernel, stride, dil, (0, 2), strict=False
+    ):
         if mode == "same" and pads is None:
             out.append(math.ceil(n / s))
             continue
@@ -90,7 +96,9 @@ def _spatial(size: Size, p: Mapping[str, Any], kernel: tuple[int, int], channels
     return (out[0], out[1], channels)
 
 
-def layer_output_size(layer: Any, inputs: Sequence[Size], input_size: Size | None = None) -> Size:
+def layer_output_size(
+    layer: Any, inputs: Sequence[Size], input_size: Size | None = None
+) -> Size:
     """MATLAB's output size (H, W, C) of one image-network layer (documented rules)."""
     p = layer_props(layer)
     cls = str(getattr(layer, "classname", p.get("classname", ""))).split(".")[-1]
@@ -105,7 +113,9 @@ def layer_output_size(layer: Any, inputs: Sequence[Size], input_size: Size | Non
     if cls == "GroupedConvolution2DLayer":
         groups_text = _text(p.get("NumGroups", ""))
         groups = x[2] if groups_text == "channel-wise" else _vals(p["NumGroups"])[0]
-        return _spatial(x, p, _pair(p["FilterSize"]), groups * _vals(p["NumFiltersPerGroup"])[0])
+        return _spatial(
+            x, p, _pair(p["FilterSize"]), groups * _vals(p["NumFiltersPerGroup"])[0]
+        )
     if cls in ("MaxPooling2DLayer", "AveragePooling2DLayer"):
         return _spatial(x, p, _pair(p["PoolSize"]), x[2])
     if cls == "TransposedConvolution2DLayer":
@@ -134,13 +144,20 @@ def layer_output_size(layer: Any, inputs: Sequence[Size], input_size: Size | Non
 
 
 def propagate_sizes(
-    layers: Sequence[Any], connections: Any, input_sizes: Mapping[str, Size] | None = None
+    layers: Sequence[Any],
+    connections: Any,
+    input_sizes: Mapping[str, Size] | None = None,
 ) -> dict[str, Size]:
     """Every layer's output size (H, W, C), in dependency order; ``input_sizes`` overrides
-    input layers' InputSize (MATLAB itself would insist on it; the rules are the same)."""
-    conns = connections_from_table(connections) if not isinstance(connections, list) else connections
+    input layers' InputSize (MATLAB itself would insist on it; the rules are the same).
+    """
+    conns = (
+        connections_from_table(connections)
+        if not isinstance(connections, list)
+        else connections
+    )
     names = [layer_name(layer) for layer in layers]
-    by_name = dict(zip(names, layers))
+    by_name = dict(zip(names, layers, strict=True))
     incoming: dict[str, list[tuple[int, str]]] = {n: [] for n in names}
     for src, dst in conns:
         dname, _, dport = dst.partition("/")
@@ -162,11 +179,17 @@ def propagate_sizes(
     return sizes
 
 
-def multi_output_names(layers: Sequence[Any], connections: Any, declared: Sequence[str] = ()) -> list[str]:
+def multi_output_names(
+    layers: Sequence[Any], connections: Any, declared: Sequence[str] = ()
+) -> list[str]:
     """MATLAB's output order: a dlnetwork's OutputNames, else the layers feeding nothing
     in layer order (DAGNetwork)."""
     if declared:
         return [d.split("/")[0] for d in declared]
-    conns = connections_from_table(connections) if not isinstance(connections, list) else connections
+    conns = (
+        connections_from_table(connections)
+        if not isinstance(connections, list)
+        else connections
+    )
     feeding = {src.split("/")[0] for src, _ in conns}
     return [layer_name(layer) for layer in layers if layer_name(layer) not in feeding]

@@ -42,7 +42,11 @@ __all__ = [
 
 
 def _four(value: Any) -> tuple[int, int, int, int]:
-    v = [int(x) for x in np.asarray(value, dtype=np.float64).ravel()] if value is not None else [0]
+    v = (
+        [int(x) for x in np.asarray(value, dtype=np.float64).ravel()]
+        if value is not None
+        else [0]
+    )
     if len(v) == 1:
         return (v[0],) * 4  # type: ignore[return-value]
     if len(v) == 2:
@@ -65,7 +69,14 @@ def _as4(array: np.ndarray) -> np.ndarray:
 # --------------------------------------------------------------------------- blocks
 
 
-def conv(x: np.ndarray, f: np.ndarray, b: np.ndarray | None, pad: Any = 0, stride: Any = 1, dilate: Any = 1) -> np.ndarray:
+def conv(
+    x: np.ndarray,
+    f: np.ndarray,
+    b: np.ndarray | None,
+    pad: Any = 0,
+    stride: Any = 1,
+    dilate: Any = 1,
+) -> np.ndarray:
     """vl_nnconv: y(i,j,k) = b(k) + Σ_{u,v,d} f(u,v,d,k)·xpad(s·i + δu, s·j + δv, d).
 
     Filters of depth D < C form G = C/D groups: group g reads channels g·D … (g+1)·D−1
@@ -76,14 +87,16 @@ def conv(x: np.ndarray, f: np.ndarray, b: np.ndarray | None, pad: Any = 0, strid
     fh, fw, depth, k = f.shape
     h, w, c, n = x.shape
     groups = c // depth
-    assert groups * depth == c and k % groups == 0, "filter depth must divide the input channels"
-    t, bt, l, r = _four(pad)
+    assert (
+        groups * depth == c and k % groups == 0
+    ), "filter depth must divide the input channels"
+    t, bt, left, r = _four(pad)
     sy, sx = _two(stride)
     dy, dx = _two(dilate)
-    xp = np.zeros((h + t + bt, w + l + r, c, n))
-    xp[t : t + h, l : l + w] = x
+    xp = np.zeros((h + t + bt, w + left + r, c, n))
+    xp[t : t + h, left : left + w] = x
     eh, ew = (fh - 1) * dy + 1, (fw - 1) * dx + 1
-    ho, wo = (h + t + bt - eh) // sy + 1, (w + l + r - ew) // sx + 1
+    ho, wo = (h + t + bt - eh) // sy + 1, (w + left + r - ew) // sx + 1
     y = np.zeros((ho, wo, k, n))
     kg = k // groups
     for g in range(groups):
@@ -91,14 +104,26 @@ def conv(x: np.ndarray, f: np.ndarray, b: np.ndarray | None, pad: Any = 0, strid
         fg = f[:, :, :, g * kg : (g + 1) * kg]
         for u in range(fh):
             for v in range(fw):
-                patch = xg[u * dy : u * dy + sy * (ho - 1) + 1 : sy, v * dx : v * dx + sx * (wo - 1) + 1 : sx]
-                y[:, :, g * kg : (g + 1) * kg] += np.tensordot(patch, fg[u, v], axes=([2], [0])).transpose(0, 1, 3, 2)
+                patch = xg[
+                    u * dy : u * dy + sy * (ho - 1) + 1 : sy,
+                    v * dx : v * dx + sx * (wo - 1) + 1 : sx,
+                ]
+                y[:, :, g * kg : (g + 1) * kg] += np.tensordot(
+                    patch, fg[u, v], axes=([2], [0])
+                ).transpose(0, 1, 3, 2)
     if b is not None and np.asarray(b).size:
         y += np.asarray(b, dtype=np.float64).reshape(1, 1, k, 1)
     return y
 
 
-def convt(x: np.ndarray, f: np.ndarray, b: np.ndarray | None, upsample: Any = 1, crop: Any = 0, num_groups: int = 1) -> np.ndarray:
+def convt(
+    x: np.ndarray,
+    f: np.ndarray,
+    b: np.ndarray | None,
+    upsample: Any = 1,
+    crop: Any = 0,
+    num_groups: int = 1,
+) -> np.ndarray:
     """vl_nnconvt, the adjoint of vl_nnconv: f is FH×FW×K×D (K outputs per group, D inputs).
 
     Every input pixel (i, j) scatters f(:,:,k,d)·x(i,j,d) into the full output at
@@ -111,16 +136,22 @@ def convt(x: np.ndarray, f: np.ndarray, b: np.ndarray | None, upsample: Any = 1,
     h, w, c, n = x.shape
     assert c == d, "convt filters' fourth dimension is the input depth"
     uy, ux = _two(upsample)
-    t, bt, l, r = _four(crop)
+    t, bt, left, r = _four(crop)
     dg = d // num_groups
     full = np.zeros((uy * (h - 1) + fh, ux * (w - 1) + fw, k * num_groups, n))
     for g in range(num_groups):
         xg = x[:, :, g * dg : (g + 1) * dg]
         for u in range(fh):
             for v in range(fw):
-                contrib = np.tensordot(xg, f[u, v, :, g * dg : (g + 1) * dg], axes=([2], [1])).transpose(0, 1, 3, 2)
-                full[u : u + uy * (h - 1) + 1 : uy, v : v + ux * (w - 1) + 1 : ux, g * k : (g + 1) * k] += contrib
-    y = full[t : full.shape[0] - bt, l : full.shape[1] - r]
+                contrib = np.tensordot(
+                    xg, f[u, v, :, g * dg : (g + 1) * dg], axes=([2], [1])
+                ).transpose(0, 1, 3, 2)
+                full[
+                    u : u + uy * (h - 1) + 1 : uy,
+                    v : v + ux * (w - 1) + 1 : ux,
+                    g * k : (g + 1) * k,
+                ] += contrib
+    y = full[t : full.shape[0] - bt, left : full.shape[1] - r]
     if b is not None and np.asarray(b).size:
         y = y + np.asarray(b, dtype=np.float64).reshape(1, 1, -1, 1)
     return y
@@ -143,7 +174,9 @@ def softmax(x: np.ndarray) -> np.ndarray:
     return e / e.sum(axis=2, keepdims=True)
 
 
-def bnorm(x: np.ndarray, mult: np.ndarray, bias: np.ndarray, moments: np.ndarray) -> np.ndarray:
+def bnorm(
+    x: np.ndarray, mult: np.ndarray, bias: np.ndarray, moments: np.ndarray
+) -> np.ndarray:
     """vl_nnbnorm with given moments (C×2 = [mean sigma]): mult·(x − mean)/sigma + bias.
 
     sigma already includes epsilon (it is sqrt(var + eps)); nothing is added here.
@@ -152,28 +185,37 @@ def bnorm(x: np.ndarray, mult: np.ndarray, bias: np.ndarray, moments: np.ndarray
     m = np.asarray(moments, dtype=np.float64).reshape((c, 2), order="F")
     g = np.asarray(mult, dtype=np.float64).reshape(1, 1, c, 1)
     b = np.asarray(bias, dtype=np.float64).reshape(1, 1, c, 1)
-    return g * (np.asarray(x, dtype=np.float64) - m[:, 0].reshape(1, 1, c, 1)) / m[:, 1].reshape(1, 1, c, 1) + b
+    return (
+        g
+        * (np.asarray(x, dtype=np.float64) - m[:, 0].reshape(1, 1, c, 1))
+        / m[:, 1].reshape(1, 1, c, 1)
+        + b
+    )
 
 
-def pool(x: np.ndarray, size: Any, method: str = "max", pad: Any = 0, stride: Any = 1) -> np.ndarray:
+def pool(
+    x: np.ndarray, size: Any, method: str = "max", pad: Any = 0, stride: Any = 1
+) -> np.ndarray:
     """vl_nnpool, as pooling_cpu.cpp computes it: each window is clipped to the input;
     'max' takes the maximum of the pixels inside, 'avg' divides their sum by their count
     (padding never counts). Output size floor((H + t + b − PH)/SY) + 1."""
     x = np.asarray(x, dtype=np.float64)
     ph, pw = _two(size)
-    t, bt, l, r = _four(pad)
+    t, bt, left, r = _four(pad)
     sy, sx = _two(stride)
     h, w = x.shape[:2]
-    ho, wo = (h + t + bt - ph) // sy + 1, (w + l + r - pw) // sx + 1
-    y = np.zeros((ho, wo) + x.shape[2:])
+    ho, wo = (h + t + bt - ph) // sy + 1, (w + left + r - pw) // sx + 1
+    y = np.zeros((ho, wo, *x.shape[2:]))
     for i in range(ho):
         y1 = i * sy - t
         y2, y1 = min(y1 + ph, h), max(y1, 0)
         for j in range(wo):
-            x1 = j * sx - l
+            x1 = j * sx - left
             x2, x1 = min(x1 + pw, w), max(x1, 0)
             window = x[y1:y2, x1:x2]
-            y[i, j] = window.max(axis=(0, 1)) if method == "max" else window.mean(axis=(0, 1))
+            y[i, j] = (
+                window.max(axis=(0, 1)) if method == "max" else window.mean(axis=(0, 1))
+            )
     return y
 
 
@@ -181,7 +223,9 @@ def lrn(x: np.ndarray, param: Sequence[float]) -> np.ndarray:
     """vl_nnnormalize, param [N kappa alpha beta]:
     y(k) = x(k)·(kappa + alpha·Σ_{q ∈ Q(k)} x(q)²)^−beta with
     Q(k) = [k − ⌊(N−1)/2⌋, k + ⌈(N−1)/2⌉] ∩ channels (alpha is not divided by N)."""
-    n, kappa, alpha, beta = (float(v) for v in np.asarray(param, dtype=np.float64).ravel())
+    n, kappa, alpha, beta = (
+        float(v) for v in np.asarray(param, dtype=np.float64).ravel()
+    )
     x = np.asarray(x, dtype=np.float64)
     depth = x.shape[2]
     m1 = (int(n) - 1) // 2
@@ -197,16 +241,26 @@ def lrn(x: np.ndarray, param: Sequence[float]) -> np.ndarray:
 def spnorm(x: np.ndarray, param: Sequence[float]) -> np.ndarray:
     """vl_nnspnorm, param [PH PW alpha beta]: y = x·(1 + alpha·n2)^−beta with n2 the
     average of x² over a PH×PW window padded [⌊(PH−1)/2⌋, PH−1−⌊(PH−1)/2⌋, ...]."""
-    ph, pw, alpha, beta = (float(v) for v in np.asarray(param, dtype=np.float64).ravel())
+    ph, pw, alpha, beta = (
+        float(v) for v in np.asarray(param, dtype=np.float64).ravel()
+    )
     ph_, pw_ = int(ph), int(pw)
-    t, l = (ph_ - 1) // 2, (pw_ - 1) // 2
-    n2 = pool(np.asarray(x, dtype=np.float64) ** 2, (ph_, pw_), "avg", (t, ph_ - 1 - t, l, pw_ - 1 - l), 1)
+    t, left = (ph_ - 1) // 2, (pw_ - 1) // 2
+    n2 = pool(
+        np.asarray(x, dtype=np.float64) ** 2,
+        (ph_, pw_),
+        "avg",
+        (t, ph_ - 1 - t, left, pw_ - 1 - left),
+        1,
+    )
     return (1 + alpha * n2) ** -beta * x
 
 
 def concat(inputs: Sequence[np.ndarray], dim: int = 3) -> np.ndarray:
     """dagnn.Concat: cat(dim, inputs{:}) with MATLAB's 1-based dim."""
-    return np.concatenate([np.asarray(a, dtype=np.float64) for a in inputs], axis=dim - 1)
+    return np.concatenate(
+        [np.asarray(a, dtype=np.float64) for a in inputs], axis=dim - 1
+    )
 
 
 def scale(x: np.ndarray, w: np.ndarray, b: np.ndarray | None = None) -> np.ndarray:
@@ -222,7 +276,9 @@ def crop(x: np.ndarray, ref: np.ndarray, base: Any = (0, 0)) -> np.ndarray:
     b = [int(v) for v in np.asarray(base).ravel()]
     top = cv - max(0, cv - b[0])
     left = cu - max(0, cu - b[1 if len(b) > 1 else 0])
-    return np.asarray(x, dtype=np.float64)[top : top + ref.shape[0], left : left + ref.shape[1]]
+    return np.asarray(x, dtype=np.float64)[
+        top : top + ref.shape[0], left : left + ref.shape[1]
+    ]
 
 
 # --------------------------------------------------------------------------- networks
@@ -245,14 +301,23 @@ def simplenn_layer(layer: Mapping[str, Any], x: np.ndarray) -> np.ndarray:
     """One vl_simplenn layer in test mode (dropout is the identity)."""
     kind = str(layer["type"])
     if kind == "conv":
-        f, b = (_weights(layer) + [None, None])[:2]
+        f, b = [*_weights(layer), None, None][:2]
         assert f is not None
         if f.ndim <= 3 and b is not None:  # one filter saved as FH×FW×D
             f = f.reshape(f.shape + (1,) * (3 - f.ndim) + (b.size,))
-        return conv(x, f, b, layer.get("pad", 0), layer.get("stride", 1), layer.get("dilate", 1))
+        return conv(
+            x, f, b, layer.get("pad", 0), layer.get("stride", 1), layer.get("dilate", 1)
+        )
     if kind == "convt":
-        f, b = (_weights(layer) + [None, None])[:2]
-        return convt(x, f, b, layer.get("upsample", 1), layer.get("crop", 0), int(_scalar(layer.get("numGroups"), 1)))
+        f, b = [*_weights(layer), None, None][:2]
+        return convt(
+            x,
+            f,
+            b,
+            layer.get("upsample", 1),
+            layer.get("crop", 0),
+            int(_scalar(layer.get("numGroups"), 1)),
+        )
     if kind == "relu":
         return relu(x, _scalar(layer.get("leak"), 0.0))
     if kind == "sigmoid":
@@ -268,7 +333,9 @@ def simplenn_layer(layer: Mapping[str, Any], x: np.ndarray) -> np.ndarray:
         return bnorm(x, g, b, m)
     if kind == "pool":
         method = str(layer.get("method", "max"))
-        return pool(x, layer["pool"], method, layer.get("pad", 0), layer.get("stride", 1))
+        return pool(
+            x, layer["pool"], method, layer.get("pad", 0), layer.get("stride", 1)
+        )
     if kind in ("lrn", "normalize"):
         return lrn(x, layer["param"])
     if kind == "spnorm":
@@ -286,10 +353,14 @@ def simplenn_forward(layers: Sequence[Mapping[str, Any]], x: np.ndarray) -> np.n
     return y
 
 
-def dagnn_forward(layers: Sequence[Mapping[str, Any]], inputs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+def dagnn_forward(
+    layers: Sequence[Mapping[str, Any]], inputs: Mapping[str, np.ndarray]
+) -> dict[str, np.ndarray]:
     """dagnn.DagNN.eval in test mode: every var computed, in layer order (the saved order
     is an execution order). Loss layers are skipped. Returns all vars."""
-    vars_: dict[str, np.ndarray] = {k: np.asarray(v, dtype=np.float64) for k, v in inputs.items()}
+    vars_: dict[str, np.ndarray] = {
+        k: np.asarray(v, dtype=np.float64) for k, v in inputs.items()
+    }
     pending = list(layers)
     while pending:
         progressed = False
@@ -303,7 +374,9 @@ def dagnn_forward(layers: Sequence[Mapping[str, Any]], inputs: Mapping[str, np.n
                 continue
             args = [vars_[v] for v in layer["inputs"]]
             block = layer.get("block") or {}
-            params = [None if p is None else np.asarray(p) for p in layer.get("params", [])]
+            params = [
+                None if p is None else np.asarray(p) for p in layer.get("params", [])
+            ]
             vars_[layer["outputs"][0]] = dagnn_layer(kind, block, args, params)
             pending.remove(layer)
             progressed = True
@@ -311,7 +384,12 @@ def dagnn_forward(layers: Sequence[Mapping[str, Any]], inputs: Mapping[str, np.n
     return vars_
 
 
-def dagnn_layer(kind: str, block: Mapping[str, Any], args: list[np.ndarray], params: list[np.ndarray | None]) -> np.ndarray:
+def dagnn_layer(
+    kind: str,
+    block: Mapping[str, Any],
+    args: list[np.ndarray],
+    params: list[np.ndarray | None],
+) -> np.ndarray:
     """One dagnn layer's forward in test mode."""
     x = args[0]
     if kind == "dagnn.Conv":
@@ -319,13 +397,30 @@ def dagnn_layer(kind: str, block: Mapping[str, Any], args: list[np.ndarray], par
         assert f is not None
         size = [int(v) for v in np.asarray(block["size"]).ravel()]
         f = np.asarray(f).reshape(size, order="F")
-        b = params[1] if len(params) > 1 and _scalar(block.get("hasBias"), 1.0) else None
-        return conv(x, f, b, block.get("pad", 0), block.get("stride", 1), block.get("dilate", 1))
+        b = (
+            params[1]
+            if len(params) > 1 and _scalar(block.get("hasBias"), 1.0)
+            else None
+        )
+        return conv(
+            x, f, b, block.get("pad", 0), block.get("stride", 1), block.get("dilate", 1)
+        )
     if kind == "dagnn.ConvTranspose":
         size = [int(v) for v in np.asarray(block["size"]).ravel()]
         f = np.asarray(params[0]).reshape(size, order="F")
-        b = params[1] if len(params) > 1 and _scalar(block.get("hasBias"), 1.0) else None
-        return convt(x, f, b, block.get("upsample", 1), block.get("crop", 0), int(_scalar(block.get("numGroups"), 1)))
+        b = (
+            params[1]
+            if len(params) > 1 and _scalar(block.get("hasBias"), 1.0)
+            else None
+        )
+        return convt(
+            x,
+            f,
+            b,
+            block.get("upsample", 1),
+            block.get("crop", 0),
+            int(_scalar(block.get("numGroups"), 1)),
+        )
     if kind == "dagnn.ReLU":
         return relu(x, _scalar(block.get("leak"), 0.0))
     if kind == "dagnn.Sigmoid":
@@ -338,7 +433,13 @@ def dagnn_layer(kind: str, block: Mapping[str, Any], args: list[np.ndarray], par
         g, b, m = params[:3]
         return bnorm(x, g, b, m)  # type: ignore[arg-type]
     if kind == "dagnn.Pooling":
-        return pool(x, block["poolSize"], str(block.get("method", "max")), block.get("pad", 0), block.get("stride", 1))
+        return pool(
+            x,
+            block["poolSize"],
+            str(block.get("method", "max")),
+            block.get("pad", 0),
+            block.get("stride", 1),
+        )
     if kind == "dagnn.LRN":
         return lrn(x, block["param"])
     if kind == "dagnn.Sum":
@@ -349,8 +450,14 @@ def dagnn_layer(kind: str, block: Mapping[str, Any], args: list[np.ndarray], par
         w = params[0]
         size = block.get("size")
         if size is not None and np.asarray(size).size:
-            w = np.asarray(w).reshape([int(v) for v in np.asarray(size).ravel()], order="F")
-        b = params[1] if len(params) > 1 and _scalar(block.get("hasBias"), 1.0) else None
+            w = np.asarray(w).reshape(
+                [int(v) for v in np.asarray(size).ravel()], order="F"
+            )
+        b = (
+            params[1]
+            if len(params) > 1 and _scalar(block.get("hasBias"), 1.0)
+            else None
+        )
         return scale(x, w, b)  # type: ignore[arg-type]
     if kind == "dagnn.Crop":
         return crop(x, args[1], block.get("crop", (0, 0)))

@@ -15,6 +15,8 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
+from tests.reference.matlab_numpy.attention import project_steps
+
 Array = np.ndarray
 
 
@@ -64,10 +66,20 @@ def attention(
                 if not keep:
                     continue
                 scores = np.array(
-                    [sc * float(q[j * hk : (j + 1) * hk, n, tq] @ k[j * hk : (j + 1) * hk, n, tk]) for tk in keep]
+                    [
+                        sc
+                        * float(
+                            q[j * hk : (j + 1) * hk, n, tq]
+                            @ k[j * hk : (j + 1) * hk, n, tk]
+                        )
+                        for tk in keep
+                    ]
                 )
                 p = _softmax(scores)
-                out[j * hv : (j + 1) * hv, n, tq] = sum(pi * v[j * hv : (j + 1) * hv, n, tk] for pi, tk in zip(p, keep))
+                out[j * hv : (j + 1) * hv, n, tq] = sum(
+                    pi * v[j * hv : (j + 1) * hv, n, tk]
+                    for pi, tk in zip(p, keep, strict=True)
+                )
     return out
 
 
@@ -84,28 +96,29 @@ def self_attention(
     mask: Array | None = None,
 ) -> Array:
     """selfAttentionLayer with every mask option: Q = W_Q x + b_Q (per time step), K, V
-    likewise, :func:`attention`, then W_O · A + b_O. ``biases`` = (b_Q, b_K, b_V, b_O)."""
+    likewise, :func:`attention`, then W_O · A + b_O. ``biases`` = (b_Q, b_K, b_V, b_O).
+    The per-step projections are the shared :func:`project_steps`; the attention itself is
+    this module's own loop, independent of ``matlab_numpy.self_attention``."""
     x = np.asarray(x, dtype=np.float64)
-
-    def project(w: Array, b: Array, data: Array) -> Array:
-        return np.einsum("oc,cnt->ont", np.asarray(w, np.float64), data) + np.asarray(b, np.float64).reshape(-1, 1, 1)
-
     bq, bk, bv, bo = biases
     a = attention(
-        project(query_weights, bq, x),
-        project(key_weights, bk, x),
-        project(value_weights, bv, x),
+        project_steps(query_weights, bq, x),
+        project_steps(key_weights, bk, x),
+        project_steps(value_weights, bv, x),
         num_heads,
         causal=causal,
         key_mask=key_mask,
         mask=mask,
     )
-    return project(output_weights, bo, a)
+    return project_steps(output_weights, bo, a)
 
 
-def layer_norm_over_channels_and_time(x: Array, scale: Array, offset: Array, epsilon: float) -> Array:
+def layer_norm_over_channels_and_time(
+    x: Array, scale: Array, offset: Array, epsilon: float
+) -> Array:
     """layerNormalizationLayer, OperationDimension 'batch-excluded', on a sequence (C, N, T):
-    mean and biased variance over C and T of each observation; per-channel Scale/Offset."""
+    mean and biased variance over C and T of each observation; per-channel Scale/Offset.
+    """
     x = np.asarray(x, dtype=np.float64)
     mu = x.mean(axis=(0, 2), keepdims=True)
     var = ((x - mu) ** 2).mean(axis=(0, 2), keepdims=True)
@@ -114,7 +127,9 @@ def layer_norm_over_channels_and_time(x: Array, scale: Array, offset: Array, eps
     return s * (x - mu) / np.sqrt(var + epsilon) + o
 
 
-def per_observation(fn: Callable[[Array], Array], sequences: Sequence[Array]) -> list[Array]:
+def per_observation(
+    fn: Callable[[Array], Array], sequences: Sequence[Array]
+) -> list[Array]:
     """Run ``fn`` on each (C, T_i) sequence alone, as a batch of one (C, 1, T_i): what MATLAB
     gives for an observation that is not padded. Returns each result without the batch
     dimension ((C', T_i) or (C',) for 'last' outputs)."""

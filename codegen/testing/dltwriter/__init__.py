@@ -55,7 +55,12 @@ from codegen.testing.dltwriter.containers import (
     layer_graph,
     series_network,
 )
-from codegen.testing.dltwriter.convolution import conv2d, fully_connected, grouped_conv2d, transposed_conv2d
+from codegen.testing.dltwriter.convolution import (
+    conv2d,
+    fully_connected,
+    grouped_conv2d,
+    transposed_conv2d,
+)
 from codegen.testing.dltwriter.inputs import feature_input, image_input, sequence_input
 from codegen.testing.dltwriter.normalization import batchnorm, layer_norm
 from codegen.testing.dltwriter.outputs import (
@@ -66,10 +71,24 @@ from codegen.testing.dltwriter.outputs import (
     multiplication,
     regression_output,
 )
-from codegen.testing.dltwriter.pooling import avg_pool2d, global_avg_pool2d, global_max_pool2d, max_pool2d
+from codegen.testing.dltwriter.pooling import (
+    avg_pool2d,
+    global_avg_pool2d,
+    global_max_pool2d,
+    max_pool2d,
+)
 from codegen.testing.dltwriter.recurrent import bilstm, gru, lstm
 from codegen.testing.dltwriter.schema import DltObject, Layer, with_fields
-from codegen.testing.dltwriter.values import cell, char, double, empty, logical, single, string, struct
+from codegen.testing.dltwriter.values import (
+    cell,
+    char,
+    double,
+    empty,
+    logical,
+    single,
+    string,
+    struct,
+)
 from codegen.testing.dltwriter.writing import write_mat
 
 __all__ = [

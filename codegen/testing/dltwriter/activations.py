@@ -23,11 +23,16 @@ def name_only(cls: str, doc: str) -> Callable[[str], Layer]:
 
 
 relu = name_only("ReLULayer", "ReLULayer v1.")
-tanh_layer = name_only("TanhLayer", "TanhLayer — schema inferred, no real sample (ReLULayer's pattern).")
-sigmoid_layer = name_only(
-    "SigmoidLayer", "SigmoidLayer (built-in, R2020b+) — schema inferred, no real sample (ReLULayer's pattern)."
+tanh_layer = name_only(
+    "TanhLayer", "TanhLayer — schema inferred, no real sample (ReLULayer's pattern)."
 )
-swish = name_only("SwishLayer", "SwishLayer — schema inferred, no real sample (ReLULayer's pattern).")
+sigmoid_layer = name_only(
+    "SigmoidLayer",
+    "SigmoidLayer (built-in, R2020b+) — schema inferred, no real sample (ReLULayer's pattern).",
+)
+swish = name_only(
+    "SwishLayer", "SwishLayer — schema inferred, no real sample (ReLULayer's pattern)."
+)
 
 
 def leaky_relu(name: str, scale: float = 0.01) -> Layer:
@@ -37,12 +42,16 @@ def leaky_relu(name: str, scale: float = 0.01) -> Layer:
 
 def clipped_relu(name: str, ceiling: float) -> Layer:
     """ClippedReLULayer — schema inferred, no real sample (LeakyReLULayer's pattern)."""
-    return builtin_layer("ClippedReLULayer", {"Name": char(name), "Ceiling": double(ceiling)})
+    return builtin_layer(
+        "ClippedReLULayer", {"Name": char(name), "Ceiling": double(ceiling)}
+    )
 
 
 def gelu(name: str, approximation: str = "none") -> Layer:
     """GELULayer — schema inferred, no real sample (LeakyReLULayer's pattern)."""
-    return builtin_layer("GELULayer", {"Name": char(name), "Approximation": char(approximation)})
+    return builtin_layer(
+        "GELULayer", {"Name": char(name), "Approximation": char(approximation)}
+    )
 
 
 def elu(name: str, alpha: float = 1.0) -> Layer:
@@ -53,14 +62,21 @@ def elu(name: str, alpha: float = 1.0) -> Layer:
 
 def dropout(name: str, probability: float = 0.5) -> Layer:
     """DropoutLayer v1."""
-    return builtin_layer("DropoutLayer", {"Name": char(name), "Probability": double(probability)})
+    return builtin_layer(
+        "DropoutLayer", {"Name": char(name), "Probability": double(probability)}
+    )
 
 
 def softmax(
-    name: str, *, channel_dim: int | None = 3, vector_format: bool = False, version: int | None = None
+    name: str,
+    *,
+    channel_dim: int | None = 3,
+    vector_format: bool = False,
+    version: int | None = None,
 ) -> Layer:
     """SoftmaxLayer (v4 default, v3). Image networks: channel_dim 3; sequence/feature
-    networks: channel_dim 1 with vector_format True; untrained: channel_dim None ([])."""
+    networks: channel_dim 1 with vector_format True; untrained: channel_dim None ([]).
+    """
     fields = {
         "Name": char(name),
         "ChannelDim": double(channel_dim),
@@ -71,5 +87,8 @@ def softmax(
 
 def flatten(name: str, num_flatten_dimensions: int = 3) -> Layer:
     """FlattenLayer v1."""
-    fields = {"Name": char(name), "NumFlattenDimensions": double(num_flatten_dimensions)}
+    fields = {
+        "Name": char(name),
+        "NumFlattenDimensions": double(num_flatten_dimensions),
+    }
     return builtin_layer("FlattenLayer", fields)

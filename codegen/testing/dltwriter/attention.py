@@ -25,7 +25,14 @@ from codegen.testing.dltwriter.schema import (
     learnable,
     weight_learnable,
 )
-from codegen.testing.dltwriter.values import char, char_or_double, double, logical, single, string
+from codegen.testing.dltwriter.values import (
+    char,
+    char_or_double,
+    double,
+    logical,
+    single,
+    string,
+)
 
 _PROJECTIONS = ("Query", "Key", "Value", "Output")
 _TEMPORAL = "nnet.internal.cnn.util.positionencoding.TemporalPositionStrategy"
@@ -37,10 +44,17 @@ _INDEXING_DEFAULTS = {
 
 
 def _attention_options(
-    attention_mask: str | np.ndarray, dropout_probability: float, has_padding_mask_input: bool, has_scores_output: bool
+    attention_mask: str | np.ndarray,
+    dropout_probability: float,
+    has_padding_mask_input: bool,
+    has_scores_output: bool,
 ) -> dict[str, Any]:
     """The masking and output options self-attention and attention layers share."""
-    mask = char(attention_mask) if isinstance(attention_mask, str) else np.asarray(attention_mask, np.float64)
+    mask = (
+        char(attention_mask)
+        if isinstance(attention_mask, str)
+        else np.asarray(attention_mask, np.float64)
+    )
     return {
         "AttentionMask": mask,
         "DropoutProbability": double(dropout_probability),
@@ -72,13 +86,22 @@ def self_attention(
         "NumKeyChannels": double(dk),
         "NumValueChannels": double(rows["Value"]),
         "NumHeads": double(num_heads),
-        **_attention_options(attention_mask, dropout_probability, has_padding_mask_input, has_scores_output),
+        **_attention_options(
+            attention_mask,
+            dropout_probability,
+            has_padding_mask_input,
+            has_scores_output,
+        ),
         "OutputSize": double(rows["Output"]),
     }
     for part in _PROJECTIONS:
-        fields[f"{part}Weights"] = weight_learnable(projections[f"{part}Weights"], glorot_dense())
+        fields[f"{part}Weights"] = weight_learnable(
+            projections[f"{part}Weights"], glorot_dense()
+        )
     for part in _PROJECTIONS:
-        fields[f"{part}Bias"] = bias_learnable(projections[f"{part}Bias"], (rows[part], 1))
+        fields[f"{part}Bias"] = bias_learnable(
+            projections[f"{part}Bias"], (rows[part], 1)
+        )
     return builtin_layer("SelfAttentionLayer", fields)
 
 
@@ -98,7 +121,12 @@ def attention_layer(
         "Name": char(name),
         "NumHeads": double(num_heads),
         "Scale": char_or_double("auto" if scale is None else scale),
-        **_attention_options(attention_mask, dropout_probability, has_padding_mask_input, has_scores_output),
+        **_attention_options(
+            attention_mask,
+            dropout_probability,
+            has_padding_mask_input,
+            has_scores_output,
+        ),
     }
     return builtin_layer("AttentionLayer", fields)
 
@@ -108,13 +136,18 @@ def position_embedding(
 ) -> Layer:
     """PositionEmbeddingLayer v1 for positions along time, as in tsx_transformer_demo.mat:
     an ``nnet.layer.Layer`` subclass saved through saveobj (``any``), Weights a plain
-    single OutputSize×MaxPosition array, and the nested TemporalPositionStrategy object."""
+    single OutputSize×MaxPosition array, and the nested TemporalPositionStrategy object.
+    """
     matrix = single(weights)
     strategy = DltObject(
         _TEMPORAL,
         {
-            "EmptyDimensionID": char("nnet_cnn:layer:PositionEmbeddingLayer:EmptyTemporalDim"),
-            "MissingDimensionID": char("nnet_cnn:layer:PositionEmbeddingLayer:TemporalPositionDimMismatch"),
+            "EmptyDimensionID": char(
+                "nnet_cnn:layer:PositionEmbeddingLayer:EmptyTemporalDim"
+            ),
+            "MissingDimensionID": char(
+                "nnet_cnn:layer:PositionEmbeddingLayer:TemporalPositionDimMismatch"
+            ),
         },
         {},
     )
@@ -129,10 +162,14 @@ def position_embedding(
         "WeightL2Factor": double(1),
         "PositionStrategy": strategy,
     }
-    return builtin_layer("PositionEmbeddingLayer", fields, defaults=CUSTOM_LAYER_DEFAULTS)
+    return builtin_layer(
+        "PositionEmbeddingLayer", fields, defaults=CUSTOM_LAYER_DEFAULTS
+    )
 
 
-def indexing1d(name: str, index: str | int = "last", has_padding_mask_input: bool = False) -> Layer:
+def indexing1d(
+    name: str, index: str | int = "last", has_padding_mask_input: bool = False
+) -> Layer:
     """Indexing1DLayer as in tsx_transformer_demo.mat: plain properties; Index is a MATLAB
     string ('last', 'first') or a 1-based time step (a double: inferred). Like MATLAB, a
     property equal to its class default ('first', no padding mask) is not saved."""
@@ -143,11 +180,19 @@ def indexing1d(name: str, index: str | int = "last", has_padding_mask_input: boo
         own["HasPaddingMaskInput"] = logical(True)
     private = {"PrivateNumStates": double(0)}
     return custom_layer(
-        "Indexing1DLayer", own, name, "1-D indexing", "1-D Indexing", private=private, defaults=_INDEXING_DEFAULTS
+        "Indexing1DLayer",
+        own,
+        name,
+        "1-D indexing",
+        "1-D Indexing",
+        private=private,
+        defaults=_INDEXING_DEFAULTS,
     )
 
 
-def word_embedding(name: str, weights: Any, num_words: int, oov_mode: str | None = "map-to-last") -> Layer:
+def word_embedding(
+    name: str, weights: Any, num_words: int, oov_mode: str | None = "map-to-last"
+) -> Layer:
     """WordEmbeddingLayer — schema inferred, no real sample (documented properties).
     Weights Dimension×NumWords (plus one out-of-vocabulary column for 'map-to-last').
     ``oov_mode`` None writes the older schema without OOVMode (before R2023b)."""
@@ -158,4 +203,6 @@ def word_embedding(name: str, weights: Any, num_words: int, oov_mode: str | None
         "OOVMode": char(oov_mode or ""),
         "Weights": learnable(weights, 1.0, initializer("Zeros")),
     }
-    return builtin_layer("WordEmbeddingLayer", fields, version=1 if oov_mode is None else 2)
+    return builtin_layer(
+        "WordEmbeddingLayer", fields, version=1 if oov_mode is None else 2
+    )

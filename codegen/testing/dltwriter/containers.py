@@ -10,7 +10,15 @@ import pandas as pd
 from matio.utils.matclass import MatlabContainerMap, MatlabOpaque, MatlabOpaqueArray
 
 from codegen.testing.dltwriter.schema import DltObject, Layer
-from codegen.testing.dltwriter.values import cell, char, double, empty, logical, string, struct
+from codegen.testing.dltwriter.values import (
+    cell,
+    char,
+    double,
+    empty,
+    logical,
+    string,
+    struct,
+)
 
 Edges = Iterable[tuple[str, str]]
 
@@ -38,7 +46,9 @@ def _quantization_info() -> np.ndarray:
     return struct({"version": double(1), "data": MatlabContainerMap()})
 
 
-def _network(classname: str, version: int, layers: Sequence[Layer], **fields: Any) -> MatlabOpaque:
+def _network(
+    classname: str, version: int, layers: Sequence[Layer], **fields: Any
+) -> MatlabOpaque:
     """A network object: its saveobj struct (Version, Layers, then ``fields``) in ``any``."""
     record = {"Version": double(version), "Layers": layer_array(layers), **fields}
     return DltObject(classname, {"any": struct(record)}, {})
@@ -62,11 +72,15 @@ def dag_network(layers: Sequence[Layer], connections: Edges) -> MatlabOpaque:
 
 def layer_graph(layers: Sequence[Layer], connections: Edges) -> MatlabOpaque:
     """nnet.cnn.LayerGraph (saveobj Version 1)."""
-    return _network("nnet.cnn.LayerGraph", 1, layers, Connections=_connections(connections))
+    return _network(
+        "nnet.cnn.LayerGraph", 1, layers, Connections=_connections(connections)
+    )
 
 
 def _layer_name(layer: Layer) -> str:
-    record = layer.properties["any"][0, 0] if "any" in layer.properties else layer.properties
+    record = (
+        layer.properties["any"][0, 0] if "any" in layer.properties else layer.properties
+    )
     return str(record["Name"].item()) if record["Name"].size else ""
 
 
@@ -86,9 +100,13 @@ def dlnetwork(
     initialized network wrapping a LayerGraph. ``output_names`` default to the layers
     that feed nothing."""
     if version not in (4, 6):
-        raise ValueError(f"dlnetwork schema version {version} is unknown; known versions: [4, 6]")
+        raise ValueError(
+            f"dlnetwork schema version {version} is unknown; known versions: [4, 6]"
+        )
     edges = list(connections)
-    outputs = list(output_names) if output_names is not None else _sink_names(layers, edges)
+    outputs = (
+        list(output_names) if output_names is not None else _sink_names(layers, edges)
+    )
     fields: dict[str, Any] = {
         "Version": double(version),
         "LayerGraph": layer_graph(layers, edges),
@@ -106,7 +124,10 @@ def dlnetwork(
             "RetainCustomOutputNames": logical(True),
         }
         defaults |= {"ExternalInputNames": empty(), "ExternalOutputNames": empty()}
-        defaults |= {"RetainCustomInputNames": logical(True), "RetainCustomOutputNames": logical(True)}
+        defaults |= {
+            "RetainCustomInputNames": logical(True),
+            "RetainCustomOutputNames": logical(True),
+        }
     else:
         defaults["ExternalOutputNames"] = empty()
     defaults["InitializationState"] = string("uninit")

@@ -48,7 +48,8 @@ def window_fields(
     padding_value: float | str = 0,
 ) -> dict[str, Any]:
     """Sliding-window fields of convolution and pooling layers; the schema of each class
-    keeps the ones it has (pooling has no DilationFactor, max pooling no PaddingValue)."""
+    keeps the ones it has (pooling has no DilationFactor, max pooling no PaddingValue).
+    """
     return {
         "Stride": double(stride),
         "DilationFactor": double(dilation),
@@ -69,7 +70,10 @@ def over_time_fields(over_time: str, dim_index: str, placed: bool) -> dict[str, 
 
 
 def _kernel_dims(
-    weights: Any, filter_size: Sequence[int] | None, num_filters: int | None, filters_axis: int
+    weights: Any,
+    filter_size: Sequence[int] | None,
+    num_filters: int | None,
+    filters_axis: int,
 ) -> list[int | None]:
     """The 4-D weight shape (restoring dropped singletons); untrained: channels unknown."""
     if weights is None:
@@ -80,7 +84,9 @@ def _kernel_dims(
         return dims
     dims = list(padded_shape(np.shape(weights), 4))
     if filter_size is not None and tuple(filter_size) != tuple(dims[:2]):
-        raise ValueError(f"filter_size {tuple(filter_size)} does not match weights {tuple(dims)}")
+        raise ValueError(
+            f"filter_size {tuple(filter_size)} does not match weights {tuple(dims)}"
+        )
     return dims
 
 
@@ -94,7 +100,8 @@ def _kernel_fields(
     init: np.ndarray,
 ) -> dict[str, Any]:
     """What Convolution2DLayer (weights FH×FW×Cin×Cout) and TransposedConvolution2DLayer
-    (FH×FW×Cout×Cin) both store about their kernel; a trained layer's missing bias is zeros."""
+    (FH×FW×Cout×Cin) both store about their kernel; a trained layer's missing bias is zeros.
+    """
     filters_axis = 2 if transposed else 3
     dims = _kernel_dims(weights, filter_size, num_filters, filters_axis)
     cout, cin = dims[filters_axis], dims[5 - filters_axis]
@@ -126,9 +133,13 @@ def conv2d(
     ``padding`` is [top bottom left right] (MATLAB stores the resolved size for 'same' in
     trained networks and ``None`` → [] in untrained graphs). A missing bias is zeros."""
     fields = {
-        **_kernel_fields(name, weights, bias, filter_size, num_filters, False, glorot_conv()),
+        **_kernel_fields(
+            name, weights, bias, filter_size, num_filters, False, glorot_conv()
+        ),
         **window_fields(stride, padding_mode, padding, dilation, padding_value),
-        **over_time_fields("ConvolveOverTime", "ConvolutionDimIdx", weights is not None),
+        **over_time_fields(
+            "ConvolveOverTime", "ConvolutionDimIdx", weights is not None
+        ),
         "CudnnGPUAlgoForward": double(-1),
     }
     return builtin_layer("Convolution2DLayer", fields, version)
@@ -178,7 +189,9 @@ def grouped_conv2d(
     1×1×(F/G)×G."""
     if weights is None:
         if filter_size is None or num_filters_per_group is None or num_groups is None:
-            raise ValueError("an untrained grouped conv needs filter_size, num_filters_per_group, num_groups")
+            raise ValueError(
+                "an untrained grouped conv needs filter_size, num_filters_per_group, num_groups"
+            )
         fh, fw = filter_size
         cin_g, f_g, groups = None, num_filters_per_group, num_groups
     else:

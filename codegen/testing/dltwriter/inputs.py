@@ -12,7 +12,14 @@ from typing import Any
 import numpy as np
 
 from codegen.testing.dltwriter.schema import Layer, builtin_layer
-from codegen.testing.dltwriter.values import Size, char, double, logical, matlab_shape, struct
+from codegen.testing.dltwriter.values import (
+    Size,
+    char,
+    double,
+    logical,
+    matlab_shape,
+    struct,
+)
 
 # Which statistics each normalization stores (MATLAB_FORMAT.md field names).
 _STATISTICS = {
@@ -28,19 +35,30 @@ def _statistic(values: Any, image: bool) -> np.ndarray:
     otherwise); a float64 array keeps its precision (fuma28 stores a double)."""
     if values is None:
         return np.empty((0, 0), dtype=np.float32)
-    array = np.array(values, dtype=np.float64 if np.asarray(values).dtype == np.float64 else np.float32)
+    array = np.array(
+        values,
+        dtype=np.float64 if np.asarray(values).dtype == np.float64 else np.float32,
+    )
     if array.ndim <= 1:
         array = array.reshape((1, 1, -1) if image else (-1, 1))
     return array.reshape(matlab_shape(array.shape))
 
 
-def _normalization(kind: str, input_size: Size, stats: Mapping[str, Any], image: bool) -> np.ndarray:
+def _normalization(
+    kind: str, input_size: Size, stats: Mapping[str, Any], image: bool
+) -> np.ndarray:
     """``[]`` for 'none', else the struct MATLAB saves (zerocenter seen; the others inferred)."""
     if kind == "none":
         return np.empty((1, 0) if image else (0, 0))
     if kind not in _STATISTICS:
-        raise ValueError(f"unknown normalization {kind!r}; use 'none' or one of {sorted(_STATISTICS)}")
-    fields: dict[str, Any] = {"Version": double(2), "Type": char(kind), "ImageSize": double(input_size)}
+        raise ValueError(
+            f"unknown normalization {kind!r}; use 'none' or one of {sorted(_STATISTICS)}"
+        )
+    fields: dict[str, Any] = {
+        "Version": double(2),
+        "Type": char(kind),
+        "ImageSize": double(input_size),
+    }
     for key in _STATISTICS[kind]:
         fields[key] = _statistic(stats[key], image)
     fields["NumTrainingSamples"] = double(0)
@@ -65,7 +83,9 @@ def _input_layer(
     fields = {
         "Name": char(name),
         "InputSize": double(input_size),
-        "Normalization": _normalization(normalization, input_size, stats, cls == "ImageInputLayer"),
+        "Normalization": _normalization(
+            normalization, input_size, stats, cls == "ImageInputLayer"
+        ),
         "NormalizationDimension": char(normalization_dimension),
         "SplitComplexInputs": logical(split_complex_inputs),
         **own,
@@ -91,8 +111,15 @@ def image_input(
     Only 'none' and 'zerocenter' have a real sample; the other normalization structs are
     inferred (MATLAB_FORMAT.md field names: Mean, Std, Min, Max)."""
     return _input_layer(
-        "ImageInputLayer", name, input_size, normalization, (mean, std, min, max),
-        normalization_dimension, split_complex_inputs, version, Augmentations=np.empty((1, 0)),
+        "ImageInputLayer",
+        name,
+        input_size,
+        normalization,
+        (mean, std, min, max),
+        normalization_dimension,
+        split_complex_inputs,
+        version,
+        Augmentations=np.empty((1, 0)),
     )
 
 
@@ -113,8 +140,15 @@ def sequence_input(
     """SequenceInputLayer (v5 default, v3). Only 'none' has a real sample; normalization
     structs reuse the image layout (inferred)."""
     return _input_layer(
-        "SequenceInputLayer", name, input_size, normalization, (mean, std, min, max),
-        normalization_dimension, split_complex_inputs, version, MinLength=double(min_length),
+        "SequenceInputLayer",
+        name,
+        input_size,
+        normalization,
+        (mean, std, min, max),
+        normalization_dimension,
+        split_complex_inputs,
+        version,
+        MinLength=double(min_length),
     )
 
 
@@ -133,6 +167,11 @@ def feature_input(
     """FeatureInputLayer v2. Only 'none' has a real sample; normalization structs reuse
     the image layout (inferred)."""
     return _input_layer(
-        "FeatureInputLayer", name, input_size, normalization, (mean, std, min, max),
-        normalization_dimension, split_complex_inputs,
+        "FeatureInputLayer",
+        name,
+        input_size,
+        normalization,
+        (mean, std, min, max),
+        normalization_dimension,
+        split_complex_inputs,
     )

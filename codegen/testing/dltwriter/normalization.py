@@ -6,19 +6,31 @@ from typing import Any
 
 import numpy as np
 
-from codegen.testing.dltwriter.schema import Layer, builtin_layer, initializer, learnable
+from codegen.testing.dltwriter.schema import (
+    Layer,
+    builtin_layer,
+    initializer,
+    learnable,
+)
 from codegen.testing.dltwriter.values import char, double, empty, logical, single
 
 
 def _channel_count(*arrays: Any) -> int | None:
     sizes = {int(np.size(a)) for a in arrays if a is not None}
     if len(sizes) > 1:
-        raise ValueError(f"per-channel arrays disagree on the channel count: {sorted(sizes)}")
+        raise ValueError(
+            f"per-channel arrays disagree on the channel count: {sorted(sizes)}"
+        )
     return sizes.pop() if sizes else None
 
 
 def _affine_fields(
-    name: str, epsilon: float, channels: int | None, offset: Any, scale: Any, shape: tuple[int, ...]
+    name: str,
+    epsilon: float,
+    channels: int | None,
+    offset: Any,
+    scale: Any,
+    shape: tuple[int, ...],
 ) -> dict[str, Any]:
     """What both normalizations store: epsilon, channel count, and the learnable Offset
     (zeros initializer) and Scale (ones), both with L2Factor 1."""

@@ -25,7 +25,9 @@ def classification_output(
     fields = {
         "Name": char(name),
         "ObservationDim": double(observation_dim),
-        "NumClasses": double(len(classes) if classes is not None and len(classes) else None),
+        "NumClasses": double(
+            len(classes) if classes is not None and len(classes) else None
+        ),
         "Categories": categorical(classes),
         "ClassWeights": double(class_weights),
     }
@@ -34,7 +36,10 @@ def classification_output(
 
 
 def regression_output(
-    name: str, response_names: Sequence[str] | None = ("Response",), *, observation_dim: int | None = 4
+    name: str,
+    response_names: Sequence[str] | None = ("Response",),
+    *,
+    observation_dim: int | None = 4,
 ) -> Layer:
     """RegressionOutputLayer v2. Untrained graphs store ``response_names=None`` and
     ``observation_dim=None`` ([]); several names are stored as a 1×N cell (inferred)."""

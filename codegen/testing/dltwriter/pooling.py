@@ -53,8 +53,10 @@ def avg_pool2d(
 
 
 global_avg_pool2d = name_only(
-    "GlobalAveragePooling2DLayer", "GlobalAveragePooling2DLayer — schema inferred, no real sample (Name only)."
+    "GlobalAveragePooling2DLayer",
+    "GlobalAveragePooling2DLayer — schema inferred, no real sample (Name only).",
 )
 global_max_pool2d = name_only(
-    "GlobalMaxPooling2DLayer", "GlobalMaxPooling2DLayer — schema inferred, no real sample (Name only)."
+    "GlobalMaxPooling2DLayer",
+    "GlobalMaxPooling2DLayer — schema inferred, no real sample (Name only).",
 )

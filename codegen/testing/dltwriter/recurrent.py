@@ -21,7 +21,14 @@ from codegen.testing.dltwriter.schema import (
     initializer,
     weight_learnable,
 )
-from codegen.testing.dltwriter.values import char, double, empty, logical, single, struct
+from codegen.testing.dltwriter.values import (
+    char,
+    double,
+    empty,
+    logical,
+    single,
+    struct,
+)
 
 
 @dataclass(frozen=True)
@@ -40,23 +47,31 @@ class _Recurrent:
         if self.recurrent_weights is not None:
             return int(np.shape(self.recurrent_weights)[1])
         if self.num_hidden_units is None:
-            raise ValueError(f"a {cls} without recurrent weights needs num_hidden_units")
+            raise ValueError(
+                f"a {cls} without recurrent weights needs num_hidden_units"
+            )
         return self.num_hidden_units
 
-    def fields(self, name: str, hidden: int, bias_rows: int, bias_initializer: np.ndarray) -> dict[str, Any]:
+    def fields(
+        self, name: str, hidden: int, bias_rows: int, bias_initializer: np.ndarray
+    ) -> dict[str, Any]:
         trained = self.input_weights is not None
         stored_bias = self.bias
         if trained and stored_bias is None:
             stored_bias = np.zeros(bias_rows, dtype=np.float32)
         return {
             "Name": char(name),
-            "InputSize": double(np.shape(self.input_weights)[1]) if trained else empty(),
+            "InputSize": (
+                double(np.shape(self.input_weights)[1]) if trained else empty()
+            ),
             "NumHiddenUnits": double(hidden),
             "ReturnSequence": logical(self.output_mode == "sequence"),
             "StateActivationFunction": char(self.state_activation),
             "GateActivationFunction": char(self.gate_activation),
             "InputWeights": weight_learnable(self.input_weights, glorot_dense()),
-            "RecurrentWeights": weight_learnable(self.recurrent_weights, initializer("Orthogonal")),
+            "RecurrentWeights": weight_learnable(
+                self.recurrent_weights, initializer("Orthogonal")
+            ),
             "Bias": bias_learnable(stored_bias, (bias_rows, 1), bias_initializer),
         }
 
@@ -64,14 +79,20 @@ class _Recurrent:
         """A given state, else zeros; untrained layers store [] (inferred)."""
         if value is not None:
             return single(value, (rows, 1))
-        return empty() if self.input_weights is None else np.zeros((rows, 1), dtype=np.float32)
+        return (
+            empty()
+            if self.input_weights is None
+            else np.zeros((rows, 1), dtype=np.float32)
+        )
 
 
 def _remembered(value: np.ndarray) -> np.ndarray:
     return struct({"Value": value, "Remember": logical(True)})
 
 
-def _lstm_builder(cls: str, directions: int, bias_kind: str, doc: str) -> Callable[..., Layer]:
+def _lstm_builder(
+    cls: str, directions: int, bias_kind: str, doc: str
+) -> Callable[..., Layer]:
     """An LSTM-family builder: gates i f g o, ``directions`` stacked row blocks."""
 
     def build(
@@ -88,12 +109,22 @@ def _lstm_builder(cls: str, directions: int, bias_kind: str, doc: str) -> Callab
         cell_state: Any = None,
     ) -> Layer:
         rnn = _Recurrent(
-            input_weights, recurrent_weights, bias, num_hidden_units, output_mode, state_activation, gate_activation
+            input_weights,
+            recurrent_weights,
+            bias,
+            num_hidden_units,
+            output_mode,
+            state_activation,
+            gate_activation,
         )
         hidden = rnn.hidden_units(cls)
         rows = hidden * directions
-        fields = rnn.fields(name, hidden, 4 * rows, initializer("UnitForgetGate", bias_kind))
-        hidden_value, cell_value = rnn.state(hidden_state, rows), rnn.state(cell_state, rows)
+        fields = rnn.fields(
+            name, hidden, 4 * rows, initializer("UnitForgetGate", bias_kind)
+        )
+        hidden_value, cell_value = rnn.state(hidden_state, rows), rnn.state(
+            cell_state, rows
+        )
         fields |= {
             "CellState": _remembered(cell_value),
             "HiddenState": _remembered(hidden_value),
@@ -140,10 +171,18 @@ def gru(
     state, plus ResetGateMode). InputWeights 3H×In, RecurrentWeights 3H×H, Bias 3H×1
     (6H×1 for 'recurrent-bias-after-multiplication'), gates r z h̃."""
     rnn = _Recurrent(
-        input_weights, recurrent_weights, bias, num_hidden_units, output_mode, state_activation, gate_activation
+        input_weights,
+        recurrent_weights,
+        bias,
+        num_hidden_units,
+        output_mode,
+        state_activation,
+        gate_activation,
     )
     hidden = rnn.hidden_units("GRULayer")
-    bias_rows = (6 if reset_gate_mode == "recurrent-bias-after-multiplication" else 3) * hidden
+    bias_rows = (
+        6 if reset_gate_mode == "recurrent-bias-after-multiplication" else 3
+    ) * hidden
     fields = rnn.fields(name, hidden, bias_rows, initializer("Zeros"))
     state = rnn.state(hidden_state, hidden)
     fields |= {

@@ -27,7 +27,12 @@ _INIT = "nnet.internal.cnn.layer.learnable.initializer."
 class DltObject(MatlabOpaque):
     """A MATLAB object plus the defaults MATLAB saves once per class (not per object)."""
 
-    def __init__(self, classname: str, properties: dict[str, Any], class_defaults: Mapping[str, Any]):
+    def __init__(
+        self,
+        classname: str,
+        properties: dict[str, Any],
+        class_defaults: Mapping[str, Any],
+    ):
         super().__init__(properties=properties, classname=classname)
         self.class_defaults = dict(class_defaults)
 
@@ -78,7 +83,9 @@ def weight_learnable(value: Any, init: np.ndarray) -> np.ndarray:
     return learnable(value, 1.0, init)
 
 
-def bias_learnable(value: Any, shape: Sequence[int], init: np.ndarray | None = None) -> np.ndarray:
+def bias_learnable(
+    value: Any, shape: Sequence[int], init: np.ndarray | None = None
+) -> np.ndarray:
     """A bias learnable: L2Factor 0, zeros initializer unless told, reshaped to ``shape``."""
     return learnable(value, 0.0, initializer("Zeros") if init is None else init, shape)
 
@@ -105,7 +112,9 @@ _RNN = _fields(
 _LSTM = _RNN + _fields(
     "InputWeights RecurrentWeights Bias CellState HiddenState InitialCellState InitialHiddenState"
 )
-_ATTENTION = _fields("AttentionMask DropoutProbability HasPaddingMaskInput HasScoresOutput")
+_ATTENTION = _fields(
+    "AttentionMask DropoutProbability HasPaddingMaskInput HasScoresOutput"
+)
 _WORDS = _fields("Version Name Dimension NumWords")
 
 # `any` field order per class and saveobj version: "seen" versions are copied from the
@@ -116,27 +125,41 @@ _ANY_FIELDS: dict[str, dict[int, tuple[str, ...]]] = {
         4: _IMAGE_IN + _fields("NormalizationDimension"),
         5: _IMAGE_IN + _fields("NormalizationDimension SplitComplexInputs"),
     },
-    "SequenceInputLayer": {3: _SEQ_IN, 5: _SEQ_IN + _fields("MinLength SplitComplexInputs")},  # seen
+    "SequenceInputLayer": {
+        3: _SEQ_IN,
+        5: _SEQ_IN + _fields("MinLength SplitComplexInputs"),
+    },  # seen
     "FeatureInputLayer": {2: _SEQ_IN + _fields("SplitComplexInputs")},  # seen
     "Convolution2DLayer": {  # seen: 5, 6, 8
         5: _CONV + _fields("Weights Bias"),
         6: _CONV + _fields("PaddingValue Weights Bias"),
         8: _CONV
-        + _fields("PaddingValue Weights Bias ConvolveOverTime DistributeOverTime ConvolutionDimIdx")
+        + _fields(
+            "PaddingValue Weights Bias ConvolveOverTime DistributeOverTime ConvolutionDimIdx"
+        )
         + _fields("CudnnGPUAlgoForward"),
     },
     "TransposedConvolution2DLayer": {  # seen
-        2: _fields("Version Name FilterSize NumChannels NumFilters Stride CroppingMode CroppingSize")
+        2: _fields(
+            "Version Name FilterSize NumChannels NumFilters Stride CroppingMode CroppingSize"
+        )
         + _fields("Weights Bias OutputSizeOffset")
     },
     "GroupedConvolution2DLayer": {  # inferred
-        1: _fields("Version Name FilterSize NumChannelsPerGroup NumFiltersPerGroup NumGroups Stride")
+        1: _fields(
+            "Version Name FilterSize NumChannelsPerGroup NumFiltersPerGroup NumGroups Stride"
+        )
         + _fields("DilationFactor PaddingMode PaddingSize PaddingValue Weights Bias")
     },
-    "FullyConnectedLayer": {3: _fields("Version Name InputSize OutputSize Weights Bias")},  # seen
+    "FullyConnectedLayer": {
+        3: _fields("Version Name InputSize OutputSize Weights Bias")
+    },  # seen
     "BatchNormalizationLayer": {  # seen: 2, 3
         2: _BN + _fields("NumTrainingSamples Offset Scale"),
-        3: _BN + _fields("MeanDecay VarianceDecay IsMovingAverageMode NumTrainingSamples Offset Scale"),
+        3: _BN
+        + _fields(
+            "MeanDecay VarianceDecay IsMovingAverageMode NumTrainingSamples Offset Scale"
+        ),
     },
     "LayerNormalizationLayer": {  # inferred
         1: _fields("Version Name Epsilon NumChannels OperationDimension Offset Scale")
@@ -145,7 +168,9 @@ _ANY_FIELDS: dict[str, dict[int, tuple[str, ...]]] = {
         2: _POOL + _fields("HasUnpoolingOutputs"),
         3: _POOL + _fields("HasUnpoolingOutputs") + _POOL_TIME,
     },
-    "AveragePooling2DLayer": {3: _POOL + _fields("PaddingValue") + _POOL_TIME},  # inferred
+    "AveragePooling2DLayer": {
+        3: _POOL + _fields("PaddingValue") + _POOL_TIME
+    },  # inferred
     "GlobalAveragePooling2DLayer": {1: _NAME},  # inferred
     "GlobalMaxPooling2DLayer": {1: _NAME},  # inferred
     "ReLULayer": {1: _NAME},  # seen
@@ -165,7 +190,9 @@ _ANY_FIELDS: dict[str, dict[int, tuple[str, ...]]] = {
         3: _NAME + _fields("ObservationDim NumClasses Categories"),
         4: _NAME + _fields("ObservationDim NumClasses Categories ClassWeights"),
     },
-    "RegressionOutputLayer": {2: _NAME + _fields("ResponseNames ObservationDim")},  # seen
+    "RegressionOutputLayer": {
+        2: _NAME + _fields("ResponseNames ObservationDim")
+    },  # seen
     "AdditionLayer": {1: _NAME + _fields("NumInputs")},  # seen
     "DepthConcatenationLayer": {1: _NAME + _fields("NumInputs")},  # seen
     "ConcatenationLayer": {1: _NAME + _fields("Dim NumInputs")},  # inferred
@@ -173,7 +200,10 @@ _ANY_FIELDS: dict[str, dict[int, tuple[str, ...]]] = {
     "LSTMLayer": {4: _LSTM},  # seen
     "BiLSTMLayer": {3: _LSTM},  # inferred (MATLAB_FORMAT.md lists the same fields)
     "GRULayer": {  # inferred
-        1: _RNN + _fields("ResetGateMode InputWeights RecurrentWeights Bias HiddenState InitialHiddenState")
+        1: _RNN
+        + _fields(
+            "ResetGateMode InputWeights RecurrentWeights Bias HiddenState InitialHiddenState"
+        )
     },
     "SelfAttentionLayer": {  # seen (tsx_transformer_demo.mat)
         1: _fields("Version Name InputSize NumKeyChannels NumValueChannels NumHeads")
@@ -183,7 +213,9 @@ _ANY_FIELDS: dict[str, dict[int, tuple[str, ...]]] = {
     },
     "AttentionLayer": {1: _NAME + _fields("NumHeads Scale") + _ATTENTION},  # inferred
     "PositionEmbeddingLayer": {  # seen (tsx_transformer_demo.mat)
-        1: _fields("Version Name OutputSize MaxPosition PositionDimension Weights WeightsInitializer")
+        1: _fields(
+            "Version Name OutputSize MaxPosition PositionDimension Weights WeightsInitializer"
+        )
         + _fields("WeightLearnRateFactor WeightL2Factor PositionStrategy")
     },
     "WordEmbeddingLayer": {  # inferred: OOVMode came with R2023b
@@ -216,13 +248,19 @@ def builtin_layer(
     versions = _ANY_FIELDS[cls]
     chosen = max(versions) if version is None else version
     if chosen not in versions:
-        raise ValueError(f"{cls} schema version {version} is unknown; known versions: {sorted(versions)}")
+        raise ValueError(
+            f"{cls} schema version {version} is unknown; known versions: {sorted(versions)}"
+        )
     values = {"Version": double(chosen), **fields}
     names = versions[chosen]
     missing = [name for name in names if name not in values]
     if missing:
-        raise ValueError(f"{cls} v{chosen} needs fields the builder did not set: {missing}")
-    return DltObject(NNET + cls, {"any": struct({name: values[name] for name in names})}, defaults)
+        raise ValueError(
+            f"{cls} v{chosen} needs fields the builder did not set: {missing}"
+        )
+    return DltObject(
+        NNET + cls, {"any": struct({name: values[name] for name in names})}, defaults
+    )
 
 
 def custom_layer(

@@ -58,7 +58,9 @@ def _objects(values: Iterable[Any]) -> Iterator[MatlabOpaque]:
         stack.extend(_children(value))
 
 
-def _class_plan(variables: Mapping[str, Any]) -> tuple[dict[str, dict[str, Any]], list[str]]:
+def _class_plan(
+    variables: Mapping[str, Any],
+) -> tuple[dict[str, dict[str, Any]], list[str]]:
     """Per-class defaults and the saveobj classes (those whose objects hold only ``any``)."""
     defaults: dict[str, dict[str, Any]] = {}
     saveobj: set[str] = set()
@@ -73,7 +75,10 @@ def _class_plan(variables: Mapping[str, Any]) -> tuple[dict[str, dict[str, Any]]
             )
         if set(obj.properties) == {"any"}:
             saveobj.add(obj.classname)
-    return {**_OTHER_CLASS_DEFAULTS, **{k: v for k, v in defaults.items() if v}}, sorted(saveobj)
+    return {
+        **_OTHER_CLASS_DEFAULTS,
+        **{k: v for k, v in defaults.items() if v},
+    }, sorted(saveobj)
 
 
 _SAVE_LOCK = threading.RLock()
@@ -106,9 +111,13 @@ def _patched_save(class_defaults: Mapping[str, Mapping[str, Any]]) -> Iterator[N
     def set_mcos_object_metadata(self: MatSubsystem, obj: Any) -> Any:
         if not isinstance(obj, MatlabOpaqueArray):
             return originals[1](self, obj)
-        flagged = ((e, e.classname in self.saveobj_class_names) for e in obj.ravel(order="F"))
+        flagged = (
+            (e, e.classname in self.saveobj_class_names) for e in obj.ravel(order="F")
+        )
         ids = [self.set_object_id(element, saveobj)[0] for element, saveobj in flagged]
-        return self.create_mcos_metadata(obj.shape, ids, self.set_class_id(obj.classname))
+        return self.create_mcos_metadata(
+            obj.shape, ids, self.set_class_id(obj.classname)
+        )
 
     def set_fwrap_data(self: MatSubsystem) -> Any:
         tables: dict[int, np.ndarray] = {}
@@ -117,12 +126,17 @@ def _patched_save(class_defaults: Mapping[str, Mapping[str, Any]]) -> Iterator[N
             defaults = class_defaults.get(self.get_classname(class_id))
             if defaults:
                 tables[class_id] = struct(
-                    {k: self.serialize_nested_props(to_writeable(v)) for k, v in defaults.items()}
+                    {
+                        k: self.serialize_nested_props(to_writeable(v))
+                        for k, v in defaults.items()
+                    }
                 )
             class_id += 1
         wrapper = originals[2](self)
         if wrapper is not None and tables:
-            column = wrapper.properties[-1, 0].copy()  # shared with the unknown region before it
+            column = wrapper.properties[
+                -1, 0
+            ].copy()  # shared with the unknown region before it
             for class_id, table in tables.items():
                 column[class_id, 0] = table
             wrapper.properties[-1, 0] = column
@@ -143,7 +157,9 @@ def _patched_save(class_defaults: Mapping[str, Mapping[str, Any]]) -> Iterator[N
 
 
 def write_mat(
-    path: str | os.PathLike[str], variables: Mapping[str, Any], version: Literal["v7", "v7.3"] = "v7"
+    path: str | os.PathLike[str],
+    variables: Mapping[str, Any],
+    version: Literal["v7", "v7.3"] = "v7",
 ) -> None:
     """Save ``variables`` (name → builder result or any mat-io value) like MATLAB's ``save``.
 
@@ -151,4 +167,9 @@ def write_mat(
     """
     class_defaults, saveobj_classes = _class_plan(variables)
     with _patched_save(class_defaults):
-        save_to_mat(os.fspath(path), dict(variables), version=version, saveobj_classes=saveobj_classes)
+        save_to_mat(
+            os.fspath(path),
+            dict(variables),
+            version=version,
+            saveobj_classes=saveobj_classes,
+        )

@@ -1,0 +1,160 @@
+"""An independent NumPy reference of MATLAB Deep Learning Toolbox inference semantics.
+
+This package is the yardstick the converter's PyTorch output is measured against. It is
+written from the rules in ``shared/docs/SEMANTICS.md`` (cited below as ``SEM §section``)
+and from MATLAB's documentation, never from the converter: it imports neither torch nor
+anything from ``codegen`` except the file-reading fix :func:`codegen.readers.matio_fix.
+patched_load` (used only by :func:`load_mat`).
+
+Conventions
+-----------
+* Everything works in **MATLAB layout**, with parameters exactly **as stored** in the file
+  (MATLAB shapes, trailing singleton dimensions possibly dropped):
+
+  - images ``(H, W, C, N)`` (always 4-D, even for N = 1),
+  - features ``(C, N)`` (always 2-D),
+  - sequences ``(C, N, T)`` (always 3-D: MATLAB's CBT).
+
+  The layout of an activation is therefore told by its number of dimensions
+  (:func:`channel_axis`).
+* Computation is in float64 whatever the stored dtype.
+* Padding/cropping vectors are MATLAB's ``[top bottom left right]`` (SEM §Convolution).
+* Everything is written with explicit loops over kernel taps / time steps, so that each
+  function reads like its defining formula.
+
+Modules, by family: :mod:`.fields` (reading layer fields), :mod:`.geometry` (padding,
+output sizes, resize, crop), :mod:`.convolution` (convolutions and pooling),
+:mod:`.dense` (fully connected and normalization), :mod:`.activations` (activations and
+combination layers), :mod:`.recurrent`, :mod:`.attention`, and :mod:`.networks` (file
+loading and running layers, series and graphs). Each family module registers how to run
+its layer classes (``LAYERS``). Import everything from this package.
+"""
+
+from __future__ import annotations
+
+from tests.reference.matlab_numpy.activations import (
+    addition,
+    clipped_relu,
+    concatenation,
+    depth_concatenation,
+    dropout,
+    elu,
+    gelu,
+    hard_sigmoid,
+    leaky_relu,
+    multiplication,
+    relu,
+    sigmoid,
+    softmax,
+    softsign,
+    swish,
+    tanh,
+)
+from tests.reference.matlab_numpy.attention import (
+    indexing1d,
+    position_embedding,
+    self_attention,
+    word_embedding,
+)
+from tests.reference.matlab_numpy.convolution import (
+    avg_pool2d,
+    conv2d,
+    global_avg_pool2d,
+    global_max_pool2d,
+    grouped_conv2d,
+    max_pool2d,
+    transposed_conv2d,
+)
+from tests.reference.matlab_numpy.dense import (
+    batchnorm,
+    cross_channel_norm,
+    flatten,
+    fully_connected,
+    input_normalization,
+    layer_norm,
+)
+from tests.reference.matlab_numpy.fields import (
+    Array,
+    channel_axis,
+    is_output_layer,
+    layer_name,
+    layer_props,
+)
+
+# Private names other test modules use: test_reference reads a field as text (_str), and
+# test_recurrent checks an LSTM's final states (_lstm_direction).
+from tests.reference.matlab_numpy.fields import as_str as _str  # noqa: F401
+from tests.reference.matlab_numpy.geometry import (
+    conv_output_size,
+    crop2d,
+    pad_spatial,
+    resize2d,
+    same_padding,
+    transposed_conv_same_cropping,
+)
+from tests.reference.matlab_numpy.networks import (
+    connections_from_table,
+    load_mat,
+    network_layers,
+    run_graph,
+    run_layer,
+    run_layers,
+)
+from tests.reference.matlab_numpy.recurrent import _lstm_direction as _lstm_direction
+from tests.reference.matlab_numpy.recurrent import bilstm, gru, lstm
+
+__all__ = [
+    "Array",
+    "addition",
+    "avg_pool2d",
+    "batchnorm",
+    "bilstm",
+    "channel_axis",
+    "clipped_relu",
+    "concatenation",
+    "connections_from_table",
+    "conv2d",
+    "conv_output_size",
+    "crop2d",
+    "cross_channel_norm",
+    "depth_concatenation",
+    "dropout",
+    "elu",
+    "flatten",
+    "fully_connected",
+    "gelu",
+    "global_avg_pool2d",
+    "global_max_pool2d",
+    "grouped_conv2d",
+    "gru",
+    "hard_sigmoid",
+    "indexing1d",
+    "input_normalization",
+    "is_output_layer",
+    "layer_name",
+    "layer_norm",
+    "layer_props",
+    "leaky_relu",
+    "load_mat",
+    "lstm",
+    "max_pool2d",
+    "multiplication",
+    "network_layers",
+    "pad_spatial",
+    "position_embedding",
+    "relu",
+    "resize2d",
+    "run_graph",
+    "run_layer",
+    "run_layers",
+    "same_padding",
+    "self_attention",
+    "sigmoid",
+    "softmax",
+    "softsign",
+    "swish",
+    "tanh",
+    "transposed_conv2d",
+    "transposed_conv_same_cropping",
+    "word_embedding",
+]
