@@ -192,6 +192,21 @@ def _write_atomically(files: dict[Path, bytes]) -> None:
                 os.unlink(tmp)
 
 
+def key_properties(node: Any) -> str:
+    """The node's simple attributes (numbers, text, small tuples) as `key=value` text."""
+    parts = []
+    for key, value in node.attrs.items():
+        if isinstance(value, bool | int | float | str) or (
+            isinstance(value, tuple)
+            and len(value) <= 4
+            and all(isinstance(v, int | float) for v in value)
+        ):
+            parts.append(
+                f"{key}={value!r}" if isinstance(value, str) else f"{key}={value}"
+            )
+    return " ".join(parts)
+
+
 def inspect_file(path: str | Path) -> dict[str, Any]:
     """What `mat2torch inspect` prints, as data."""
     file = mat.load(path)
@@ -200,7 +215,9 @@ def inspect_file(path: str | Path) -> dict[str, Any]:
         entry: dict[str, Any] = {"path": found.path, "kind": found.kind}
         try:
             graph = import_graph(found, _where(file, found.path))
-            entry["layers"] = [(n.name, n.matlab_class, n.op) for n in graph.nodes]
+            entry["layers"] = [
+                (n.name, n.matlab_class, n.op, key_properties(n)) for n in graph.nodes
+            ]
             entry["inputs"] = [(gi.name, gi.info.describe()) for gi in graph.inputs]
             entry["outputs"] = list(graph.outputs)  # MATLAB names, in OutputNames order
             entry["parameters"] = sum(

@@ -89,9 +89,10 @@ def _inspect(path: str) -> None:
             print(
                 f"  outputs (forward returns them in this order): {', '.join(net['outputs'])}"
             )
-        width = max(len(name) for name, _, _ in net["layers"])
-        for name, cls, op in net["layers"]:
-            print(f"    {name:<{width}}  {cls}  → {op}")
+        width = max(len(name) for name, *_ in net["layers"])
+        cls_width = max(len(cls) for _, cls, *_ in net["layers"])
+        for name, cls, op, props in net["layers"]:
+            print(f"    {name:<{width}}  {cls:<{cls_width}}  → {op}  {props}".rstrip())
 
 
 def main(argv: Sequence[str] | None = None) -> int:

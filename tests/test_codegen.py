@@ -218,3 +218,4 @@ def test_inspect_lists_networks_and_layers() -> None:
     assert "nnet.cnn.layer.Convolution2DLayer" in out
     assert "image C×H×W = 3×320×320" in out
     assert "parameters:" in out
+    assert "out_channels=8 kernel_size=(3, 3)" in out  # each layer's key properties

@@ -219,8 +219,8 @@ def test_unnamed_layer_array_gets_matlab_default_names() -> None:
     assert (
         by_path["layers"]["kind"] == "LayerArray" and by_path["layers"]["error"] is None
     )
-    assert [n for n, _, _ in by_path["layers"]["layers"]] == [
-        n for n, _, _ in by_path["net"]["layers"]
+    assert [n for n, *_ in by_path["layers"]["layers"]] == [
+        n for n, *_ in by_path["net"]["layers"]
     ]
 
 

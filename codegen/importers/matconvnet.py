@@ -40,7 +40,7 @@ from codegen.importers.matconvnet_structs import (
 )
 from codegen.ir import Graph, GraphInput, TensorInfo
 from codegen.layers.record import LayerRecord
-from codegen.layers.registry import Dropped, lookup, registrations
+from codegen.layers.registry import SUPPORTED_HINT, Dropped, lookup
 
 # The dagnn classes MatConvNet itself ships (1.0-beta25); any other class is user code.
 BUILTIN_DAGNN = {
@@ -128,14 +128,8 @@ def _training_only(layers: list[McnLayer]) -> set[str]:
 def _unsupported_message(
     where: str, kind: str, layers: list[LayerRecord], dropped: list[LayerRecord]
 ) -> str:
-    listed = ", ".join(f"'{r.name}' ({r.classname})" for r in layers)
+    listed = ", ".join(f"{r.name!r} ({r.classname})" for r in layers)
     user = [r for r in layers if _is_user_defined(r.classname)]
-    family = "simplenn." if kind == "SimpleNN" else "dagnn."
-    supported = sorted(
-        reg.classname
-        for reg in registrations().values()
-        if reg.classname.startswith(family)
-    )
     if user:
         advice = (
             "user-defined MatConvNet layers (custom SimpleNN types, your own dagnn classes) store no code in the "
@@ -146,10 +140,10 @@ def _unsupported_message(
         advice = "these MatConvNet layers are not supported yet"
     losses = [r for r in dropped if _is_user_defined(r.classname)]
     if losses:
-        names = ", ".join(f"'{r.name}' ({r.classname})" for r in losses)
+        names = ", ".join(f"{r.name!r} ({r.classname})" for r in losses)
         advice += f" (the training-only loss {names} needs no change: it is left out)"
     plural = "layer" if len(layers) == 1 else "layers"
-    return f"{where}: cannot convert {kind} {plural} {listed}: {advice}; supported: {', '.join(supported)}."
+    return f"{where}: cannot convert {kind} {plural} {listed}: {advice} ({SUPPORTED_HINT})."
 
 
 def _is_user_defined(classname: str) -> bool:
