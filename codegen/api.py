@@ -119,7 +119,7 @@ def convert_file(
     if stub_unsupported:
         command += " --stub-unsupported"
     graph.command = command
-    assign_names(graph)
+    assign_names(graph, reserved=emit.helper_names(graph))
     notes = []
     stubs = [n for n in graph.nodes if n.op == "stub"]
     if stubs:

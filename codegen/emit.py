@@ -128,6 +128,17 @@ def render_helpers(node: Node) -> list[str]:
     ]
 
 
+def helper_names(graph: Graph) -> set[str]:
+    """Names of the functions and classes the nodes' helpers define at module level."""
+    names: set[str] = set()
+    for node in graph.nodes:
+        for chunk in render_helpers(node):
+            for stmt in ast.parse(chunk).body:
+                if isinstance(stmt, ast.FunctionDef | ast.ClassDef):
+                    names.add(stmt.name)
+    return names
+
+
 def _helper_order(chunk: str) -> tuple[int, str]:
     """Functions before classes, then alphabetical: deterministic and easy to scan."""
     return (0 if chunk.startswith("def ") else 1, chunk)

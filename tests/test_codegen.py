@@ -219,3 +219,32 @@ def test_inspect_lists_networks_and_layers() -> None:
     assert "image C×H×W = 3×320×320" in out
     assert "parameters:" in out
     assert "out_channels=8 kernel_size=(3, 3)" in out  # each layer's key properties
+
+
+def test_layer_names_never_shadow_helpers_or_the_class(tmp_path: Path) -> None:
+    """A forward variable named like a module-level helper would shadow it (or raise
+    UnboundLocalError); names the file defines are reserved."""
+    import numpy as np
+    import torch
+
+    from codegen.testing import dltwriter as w
+
+    rng = np.random.default_rng(0)
+    layers = [
+        w.image_input("Net", (5, 5, 2), "none"),
+        w.conv2d(
+            "pad_symmetric",
+            rng.standard_normal((3, 3, 2, 2)).astype(np.float32),
+            np.zeros((1, 1, 2), np.float32),
+            padding=(1, 1, 1, 1),
+            padding_value="symmetric-include-edge",
+        ),
+        w.relu("from_matlab"),
+    ]
+    path = tmp_path / "net.mat"
+    w.write_mat(path, {"net": w.series_network(layers)})
+    module, model = convert_and_load(path, tmp_path / "out", class_name="Net")
+    source = (tmp_path / "out" / "model.py").read_text()
+    assert "def pad_symmetric(" in source and "pad_symmetric_1 = " in source
+    assert "from_matlab_ = " in source and "class Net(nn.Module)" in source
+    assert model(torch.ones(1, 2, 5, 5)).shape == (1, 2, 5, 5)

@@ -401,6 +401,18 @@ def _position_embedding(a: np.void) -> MatlabOpaque:
     )
 
 
+def _resize2d(a: np.void) -> MatlabOpaque:
+    return dw.resize2d(
+        _text(a, "Name"),
+        scale=_row(a, "Scale"),
+        output_size=_row(a, "OutputSize"),
+        enable_reference_input=_flag(a, "EnableReferenceInput"),
+        method=_text(a, "Method"),
+        geometric_transform_mode=_text(a, "GeometricTransformMode"),
+        nearest_rounding_mode=_text(a, "NearestRoundingMode"),
+    )
+
+
 def _classification(a: np.void) -> MatlabOpaque:
     classes = [str(c) for c in a["Categories"].categories]
     weights = _row(a, "ClassWeights") if "ClassWeights" in a.dtype.names else None
@@ -454,6 +466,7 @@ REBUILD: dict[str, Callable[[np.void], MatlabOpaque]] = {
     "DepthConcatenationLayer": lambda a: dw.depth_concatenation(
         _text(a, "Name"), _count(a, "NumInputs") or 2
     ),
+    "Resize2DLayer": _resize2d,
     "ClassificationOutputLayer": _classification,
     "RegressionOutputLayer": _regression,
 }
@@ -587,6 +600,25 @@ def test_derived_sizes_match_a_real_one_output_fc(tmp_path: Path) -> None:
     built = dw.fully_connected("fc_1", weights, record["Bias"][0, 0]["Value"])
     dw.write_mat(tmp_path / "fc.mat", {"layer": built})
     assert_same_tree(real_fc, load(tmp_path / "fc.mat")["layer"], "fc_1")
+
+
+@needs_corpus
+@pytest.mark.parametrize("version", ["v7", "v7.3"])
+def test_rebuilt_real_resize_layer_matches_matlab_file(
+    version: str, tmp_path: Path
+) -> None:
+    """pac48's dlnetwork also holds FunctionLayers (never rebuilt: their code is text), so
+    its Resize2DLayer (saveobj ``any`` plus the Layer base's class defaults) is compared alone.
+    """
+    net = load(DLT / "pac48_imagecontrolBC_dlnet.mat", ["dlnet"])["dlnet"]
+    graph = net.properties["any"][0, 0]["LayerGraph"].properties["any"][0, 0]
+    (real,) = [
+        layer
+        for layer in graph["Layers"].ravel(order="F")
+        if layer.classname == "nnet.cnn.layer.Resize2DLayer"
+    ]
+    dw.write_mat(tmp_path / "resize.mat", {"layer": rebuild_layer(real)}, version=version)  # type: ignore[arg-type]
+    assert_same_tree(real, load(tmp_path / "resize.mat")["layer"], "layer_1")
 
 
 def test_v73_round_trip_of_a_small_series_network(tmp_path: Path) -> None:

@@ -67,9 +67,15 @@ def legalize(name: str) -> str:
     return ident
 
 
-def assign_names(graph: Graph) -> None:
-    """Set ``ident`` on every node and input; an input and its normalization node share it."""
-    taken: set[str] = set()
+def assign_names(
+    graph: Graph, reserved: set[str] | frozenset[str] = frozenset()
+) -> None:
+    """Set ``ident`` on every node and input; an input and its normalization node share it.
+
+    ``reserved``: module-level names the generated file defines (helper functions and
+    classes, the model class): a forward variable with such a name would shadow them.
+    """
+    taken: set[str] = set(reserved) | {graph.class_name}
     input_names = {gi.name for gi in graph.inputs}
 
     def unique(base: str) -> str:

@@ -22,8 +22,8 @@ files as plausible, not as ground truth.
 Modules, by concern: :mod:`.values` (MATLAB value constructors), :mod:`.schema` (layer
 objects, learnables, per-class field tables), the builders (:mod:`.inputs`,
 :mod:`.convolution`, :mod:`.normalization`, :mod:`.activations`, :mod:`.pooling`,
-:mod:`.outputs`, :mod:`.recurrent`, :mod:`.attention`), :mod:`.containers` (networks)
-and :mod:`.writing` (the mat-io write fix). Import everything from this package.
+:mod:`.outputs`, :mod:`.recurrent`, :mod:`.attention`, :mod:`.extra`), :mod:`.containers`
+(networks) and :mod:`.writing` (the mat-io write fix). Import everything from this package.
 """
 
 from __future__ import annotations
@@ -61,6 +61,12 @@ from codegen.testing.dltwriter.convolution import (
     grouped_conv2d,
     transposed_conv2d,
 )
+from codegen.testing.dltwriter.extra import (
+    crop2d,
+    cross_channel_norm,
+    resize2d,
+    scaling_layer,
+)
 from codegen.testing.dltwriter.inputs import feature_input, image_input, sequence_input
 from codegen.testing.dltwriter.normalization import batchnorm, layer_norm
 from codegen.testing.dltwriter.outputs import (
@@ -79,6 +85,13 @@ from codegen.testing.dltwriter.pooling import (
 )
 from codegen.testing.dltwriter.recurrent import bilstm, gru, lstm
 from codegen.testing.dltwriter.schema import DltObject, Layer, with_fields
+from codegen.testing.dltwriter.sequence_conv import (
+    avg_pool1d,
+    conv1d,
+    global_avg_pool1d,
+    global_max_pool1d,
+    max_pool1d,
+)
 from codegen.testing.dltwriter.values import (
     cell,
     char,
@@ -96,6 +109,7 @@ __all__ = [
     "Layer",
     "addition",
     "attention_layer",
+    "avg_pool1d",
     "avg_pool2d",
     "batchnorm",
     "bilstm",
@@ -104,7 +118,10 @@ __all__ = [
     "classification_output",
     "clipped_relu",
     "concatenation",
+    "conv1d",
     "conv2d",
+    "crop2d",
+    "cross_channel_norm",
     "dag_network",
     "depth_concatenation",
     "dlnetwork",
@@ -116,7 +133,9 @@ __all__ = [
     "flatten",
     "fully_connected",
     "gelu",
+    "global_avg_pool1d",
     "global_avg_pool2d",
+    "global_max_pool1d",
     "global_max_pool2d",
     "grouped_conv2d",
     "gru",
@@ -128,11 +147,14 @@ __all__ = [
     "leaky_relu",
     "logical",
     "lstm",
+    "max_pool1d",
     "max_pool2d",
     "multiplication",
     "position_embedding",
     "regression_output",
     "relu",
+    "resize2d",
+    "scaling_layer",
     "self_attention",
     "sequence_input",
     "series_network",

@@ -25,7 +25,8 @@ Conventions
 Modules, by family: :mod:`.fields` (reading layer fields), :mod:`.geometry` (padding,
 output sizes, resize, crop), :mod:`.convolution` (convolutions and pooling),
 :mod:`.dense` (fully connected and normalization), :mod:`.activations` (activations and
-combination layers), :mod:`.recurrent`, :mod:`.attention`, and :mod:`.networks` (file
+combination layers), :mod:`.recurrent`, :mod:`.attention`, :mod:`.extra` (resize by scale
+or to a reference, crop, scalingLayer), and :mod:`.networks` (file
 loading and running layers, series and graphs). Each family module registers how to run
 its layer classes (``LAYERS``). Import everything from this package.
 """
@@ -56,6 +57,14 @@ from tests.reference.matlab_numpy.attention import (
     self_attention,
     word_embedding,
 )
+from tests.reference.matlab_numpy.conv1d import (
+    avg_pool1d,
+    conv1d,
+    global_avg_pool1d,
+    global_max_pool1d,
+    max_pool1d,
+    padding_1d,
+)
 from tests.reference.matlab_numpy.convolution import (
     avg_pool2d,
     conv2d,
@@ -73,6 +82,7 @@ from tests.reference.matlab_numpy.dense import (
     input_normalization,
     layer_norm,
 )
+from tests.reference.matlab_numpy.extra import resize2d_scaled, scaling
 from tests.reference.matlab_numpy.fields import (
     Array,
     channel_axis,
@@ -106,6 +116,7 @@ from tests.reference.matlab_numpy.recurrent import bilstm, gru, lstm
 __all__ = [
     "Array",
     "addition",
+    "avg_pool1d",
     "avg_pool2d",
     "batchnorm",
     "bilstm",
@@ -113,6 +124,7 @@ __all__ = [
     "clipped_relu",
     "concatenation",
     "connections_from_table",
+    "conv1d",
     "conv2d",
     "conv_output_size",
     "crop2d",
@@ -123,7 +135,9 @@ __all__ = [
     "flatten",
     "fully_connected",
     "gelu",
+    "global_avg_pool1d",
     "global_avg_pool2d",
+    "global_max_pool1d",
     "global_max_pool2d",
     "grouped_conv2d",
     "gru",
@@ -137,17 +151,21 @@ __all__ = [
     "leaky_relu",
     "load_mat",
     "lstm",
+    "max_pool1d",
     "max_pool2d",
     "multiplication",
     "network_layers",
     "pad_spatial",
+    "padding_1d",
     "position_embedding",
     "relu",
     "resize2d",
+    "resize2d_scaled",
     "run_graph",
     "run_layer",
     "run_layers",
     "same_padding",
+    "scaling",
     "self_attention",
     "sigmoid",
     "softmax",

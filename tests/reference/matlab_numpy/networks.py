@@ -16,9 +16,13 @@ from tests.reference.matlab_numpy import (
     attention,
     convolution,
     dense,
+    extra,
     geometry,
     recurrent,
 )
+
+# By name: the package re-exports the function conv1d over the module's name.
+from tests.reference.matlab_numpy.conv1d import LAYERS as CONV1D_LAYERS
 from tests.reference.matlab_numpy.fields import (
     Array,
     LayerRule,
@@ -38,6 +42,9 @@ _RULES: dict[str, LayerRule] = {
     **geometry.LAYERS,
     **recurrent.LAYERS,
     **attention.LAYERS,
+    **CONV1D_LAYERS,
+    # Last: its Resize2DLayer rule extends geometry's (reference input, Scale).
+    **extra.LAYERS,
 }
 
 
