@@ -16,7 +16,12 @@ import numpy as np
 IMAGE = "image"  # (N, C, H, W); shape = (C, H, W)
 FEATURE = "feature"  # (N, C); shape = (C,)
 SEQUENCE = "sequence"  # (N, T, C); shape = (C,), T free
-LAYOUTS = (IMAGE, FEATURE, SEQUENCE)
+# 3-D images (medical volumes): MATLAB H×W×D×C×N ↔ PyTorch (N, C, D, H, W), the order
+# nn.Conv3d and friends expect. shape = (C, D, H, W), in PyTorch order like IMAGE's
+# (C, H, W): converters translate MATLAB's [h w d] sizes, and every per-dimension
+# setting (kernel, stride, padding), into (D, H, W) once, when they read them.
+VOLUME = "volume"
+LAYOUTS = (IMAGE, FEATURE, SEQUENCE, VOLUME)
 
 
 @dataclass(frozen=True)
@@ -31,7 +36,12 @@ class TensorInfo:
         return self.shape[0] if self.shape else None
 
     def describe(self) -> str:
-        dims = {IMAGE: "C×H×W", FEATURE: "C", SEQUENCE: "C (×T)"}[self.layout]
+        dims = {
+            IMAGE: "C×H×W",
+            FEATURE: "C",
+            SEQUENCE: "C (×T)",
+            VOLUME: "C×D×H×W",
+        }[self.layout]
         sizes = "×".join("?" if s is None else str(s) for s in self.shape)
         return f"{self.layout} {dims} = {sizes}"
 

@@ -6,14 +6,21 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from codegen.ir import FEATURE, IMAGE, SEQUENCE, Node, TensorInfo
+from codegen.ir import FEATURE, IMAGE, SEQUENCE, VOLUME, Node, TensorInfo
 from codegen.layers.common import f32, layer_node
 from codegen.layers.record import LayerRecord
 from codegen.layers.registry import register
 
 
-def _in_size(layer: LayerRecord, info: TensorInfo) -> tuple[int, int, int] | int | None:
-    """(H, W, C) for image inputs, C otherwise; from propagation, else from InputSize."""
+def _in_size(layer: LayerRecord, info: TensorInfo) -> tuple[int, ...] | int | None:
+    """(H, W, C) for image inputs, (H, W, D, C) for volumes, C otherwise; from
+    propagation, else from InputSize."""
+    if info.layout == VOLUME:
+        c, d, h, w = info.shape
+        if None not in (c, d, h, w):
+            return (int(h), int(w), int(d), int(c))  # type: ignore[arg-type]
+        stored = layer.ints("InputSize")
+        return stored if stored and len(stored) == 4 else None
     if info.layout == IMAGE:
         c, h, w = info.shape
         if None not in (c, h, w):
@@ -55,7 +62,18 @@ def fully_connected(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
             matrix = np.asarray(weights)
         else:
             matrix = weights.reshape((in_features, out), order="F").T
-        if isinstance(size, tuple):
+        if isinstance(size, tuple) and len(size) == 4:
+            # MATLAB's input index is column-major over (H, W, D, C); torch.flatten of
+            # (N, C, D, H, W) runs over (C, D, H, W) with w fastest: reorder the columns.
+            h, w, d, c = size
+            matrix = (
+                matrix.T.reshape((h, w, d, c, out), order="F")
+                .transpose(4, 3, 2, 0, 1)
+                .reshape(out, in_features)
+            )
+            if h * w * d > 1:
+                comment = "MATLAB flattens H, W, D, C column-major; weight columns reordered for torch.flatten"
+        elif isinstance(size, tuple):
             # MATLAB's input index is column-major over (H, W, C): h + H·(w + W·c);
             # reorder the columns to torch.flatten's c·H·W + h·W + w.
             h, w, c = size
@@ -73,7 +91,7 @@ def fully_connected(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
     attrs = {
         "in_features": in_features,
         "out_features": out,
-        "flatten": info.layout == IMAGE,
+        "flatten": info.layout in (IMAGE, VOLUME),
     }
     return layer_node(
         layer,

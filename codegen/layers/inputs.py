@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from codegen.ir import FEATURE, IMAGE, SEQUENCE, Node, TensorInfo
+from codegen.ir import FEATURE, IMAGE, SEQUENCE, VOLUME, Node, TensorInfo
 from codegen.layers.common import f32, layer_node
 from codegen.layers.record import LayerRecord, learnable_value
 from codegen.layers.registry import register
@@ -63,6 +63,21 @@ def _stat_to_torch(
                 f"stores normalization statistics of shape {arr.shape}, which match neither its input size {h}×{w}×{c} nor its channel count."
             )
         return f32(full.transpose(2, 0, 1))
+    if info.layout == VOLUME:
+        c, d, h, w = info.shape
+        assert c is not None and d is not None and h is not None and w is not None
+        if arr.size == h * w * d * c:
+            vol = arr.reshape((h, w, d, c), order="F")
+        elif arr.size == c:
+            vol = arr.reshape((1, 1, 1, c), order="F")
+        elif arr.size == 1:
+            vol = arr.reshape((1, 1, 1, 1))
+        else:
+            raise layer.error(
+                f"stores normalization statistics of shape {arr.shape}, which match neither its input size {h}×{w}×{d}×{c} nor its channel count."
+            )
+        # MATLAB H×W×D×C → PyTorch (C, D, H, W).
+        return f32(vol.transpose(3, 2, 0, 1))
     c = info.shape[0]
     if c is not None and arr.size == c:
         return f32(arr.reshape(c))
@@ -90,9 +105,8 @@ def _input_node(layer: LayerRecord, info: TensorInfo, op: str) -> Node:
                 raise layer.error(
                     f"uses '{kind}' normalization but stores no {key} and has no channel count."
                 )
-            unstored[key.lower()] = (
-                (info.channels, 1, 1) if info.layout == IMAGE else (info.channels,)
-            )
+            spatial = {IMAGE: 2, VOLUME: 3}.get(info.layout, 0)
+            unstored[key.lower()] = (info.channels,) + (1,) * spatial
             buffers[key.lower()] = None
             continue
         buffers[key.lower()] = _stat_to_torch(layer, raw[key], info)
@@ -114,6 +128,18 @@ def image_input(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
     h, w = size[0], size[1]
     c = size[2] if len(size) == 3 else 1
     return _input_node(layer, TensorInfo(IMAGE, (c, h, w)), "input")
+
+
+@register("nnet.cnn.layer.Image3DInputLayer", ops=("input",))
+def image3d_input(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
+    """image3dInputLayer: InputSize [h w d c] ([h w d] for one channel), a volume
+    (C, D, H, W) to PyTorch; normalization statistics H×W×D×C, 1×1×1×C or scalar."""
+    size = layer.ints("InputSize")
+    if not size or len(size) not in (3, 4):
+        raise layer.error("has no usable InputSize; expected [h w d c].")
+    h, w, d = size[0], size[1], size[2]
+    c = size[3] if len(size) == 4 else 1
+    return _input_node(layer, TensorInfo(VOLUME, (c, d, h, w)), "input")
 
 
 @register("nnet.cnn.layer.FeatureInputLayer", ops=("input",))

@@ -10,7 +10,9 @@ maps to PyTorch's dims as follows (see :data:`CONCAT_DIMS`):
 * images, MATLAB H×W×C×N → PyTorch N×C×H×W: Dim 1 (H) → 2, Dim 2 (W) → 3, Dim 3 (C) → 1;
 * features, MATLAB C×N → PyTorch N×C: Dim 1 (C) → 1. The output of a fully connected
   layer in an image network is 1×1×C×N to MATLAB, so Dim 3 means channels there too;
-* sequences, MATLAB C×N×T → PyTorch N×T×C: Dim 1 (C) → 2.
+* sequences, MATLAB C×N×T → PyTorch N×T×C: Dim 1 (C) → 2;
+* volumes, MATLAB H×W×D×C×N → PyTorch N×C×D×H×W: Dim 1 (H) → 3, Dim 2 (W) → 4,
+  Dim 3 (D) → 2, Dim 4 (C) → 1.
 
 MATLAB concatenates over channel and spatial dimensions only (its documentation, before
 R2026a); any other Dim (batch, time) is refused with a clear error.
@@ -20,7 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from codegen.ir import FEATURE, IMAGE, SEQUENCE, Node, TensorInfo
+from codegen.ir import FEATURE, IMAGE, SEQUENCE, VOLUME, Node, TensorInfo
 from codegen.layers.common import layer_node
 from codegen.layers.record import LayerRecord
 from codegen.layers.registry import register
@@ -33,6 +35,10 @@ CONCAT_DIMS: dict[tuple[str, int], tuple[int, int]] = {
     (FEATURE, 1): (1, 0),
     (FEATURE, 3): (1, 0),
     (SEQUENCE, 1): (2, 0),
+    (VOLUME, 1): (3, 2),
+    (VOLUME, 2): (4, 3),
+    (VOLUME, 3): (2, 1),
+    (VOLUME, 4): (1, 0),
 }
 
 
@@ -166,7 +172,7 @@ def _concat(
 def depth_concatenation(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
     if not inputs:
         raise layer.error("has no connected inputs.")
-    channel_dim = {IMAGE: 3, FEATURE: 1, SEQUENCE: 1}
+    channel_dim = {IMAGE: 3, FEATURE: 1, SEQUENCE: 1, VOLUME: 4}
     layout, _ = _common_layout(layer, inputs)
     return _concat(layer, inputs, channel_dim[layout])
 

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from codegen.ir import FEATURE, IMAGE, SEQUENCE, Node, TensorInfo
+from codegen.ir import FEATURE, IMAGE, SEQUENCE, VOLUME, Node, TensorInfo
 from codegen.layers.common import channels_of, f32, layer_node, require_image
 from codegen.layers.record import LayerRecord
 from codegen.layers.registry import register
@@ -21,11 +21,12 @@ def batchnorm(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
     """Per channel: Scale·(x − TrainedMean)/sqrt(TrainedVariance + Epsilon) + Offset.
 
     MATLAB normalizes a sequence per channel over batch and time, which is BatchNorm1d on
-    (N, C, T): the sequence op moves the channels of (N, T, C) there and back.
+    (N, C, T): the sequence op moves the channels of (N, T, C) there and back. Volumes
+    (N, C, D, H, W) are BatchNorm3d's.
     """
     info = inputs[0]
     channels = channels_of(layer, info)
-    if info.layout not in (IMAGE, FEATURE, SEQUENCE):
+    if info.layout not in (IMAGE, FEATURE, SEQUENCE, VOLUME):
         raise layer.error(f"receives {info.describe()}, which it cannot normalize.")
 
     def vec(key: str) -> np.ndarray | None:
@@ -54,7 +55,7 @@ def batchnorm(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
     attrs = {
         "num_features": channels,
         "eps": eps,
-        "dims": 2 if info.layout == IMAGE else 1,
+        "dims": {IMAGE: 2, VOLUME: 3}.get(info.layout, 1),
     }
     return layer_node(layer, "batchnorm", info, attrs, params=params)
 

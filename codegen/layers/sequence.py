@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from codegen.ir import FEATURE, IMAGE, SEQUENCE, Node, TensorInfo
+from codegen.ir import FEATURE, IMAGE, SEQUENCE, VOLUME, Node, TensorInfo
 from codegen.layers.common import channels_of, f32, layer_node
 from codegen.layers.record import LayerRecord
 from codegen.layers.registry import Dropped, register
@@ -321,6 +321,10 @@ def layer_norm(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
         raise layer.error(
             f"uses OperationDimension '{dimension}', which mat2torch does not support."
         )
+    if info.layout == VOLUME:
+        raise layer.error(
+            "receives a volume (C×D×H×W); layer normalization of volumes is not supported yet."
+        )
     # What MATLAB normalizes over, per observation, and the PyTorch construct for it.
     if info.layout == IMAGE:
         form = "channels_first" if dimension == "channel-only" else "group"
@@ -356,14 +360,19 @@ def layer_norm(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
 @register("nnet.cnn.layer.FlattenLayer", ops=("flatten",))
 def flatten(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node | Dropped:
     info = inputs[0]
-    if info.layout != IMAGE:
+    if info.layout not in (IMAGE, VOLUME):
         # Features and sequences of vectors are already flat: MATLAB's flatten changes nothing.
         return Dropped()
-    c, h, w = info.shape
-    size = c * h * w if c is not None and h is not None and w is not None else None
-    return layer_node(
+    size = (
+        None if None in info.shape else int(np.prod([int(s or 0) for s in info.shape]))
+    )
+    spatial = "H, W, C" if info.layout == IMAGE else "H, W, D, C"
+    node = layer_node(
         layer,
         "flatten",
         TensorInfo(FEATURE, (size,)),
-        comment="MATLAB flattens H, W, C column-major (h fastest): transpose to (C, W, H) before torch.flatten",
+        comment=f"MATLAB flattens {spatial} column-major (h fastest): "
+        "swap H and W before torch.flatten",
     )
+    node.attrs["dims"] = len(info.shape) + 1
+    return node

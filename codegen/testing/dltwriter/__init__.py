@@ -22,8 +22,9 @@ files as plausible, not as ground truth.
 Modules, by concern: :mod:`.values` (MATLAB value constructors), :mod:`.schema` (layer
 objects, learnables, per-class field tables), the builders (:mod:`.inputs`,
 :mod:`.convolution`, :mod:`.normalization`, :mod:`.activations`, :mod:`.pooling`,
-:mod:`.outputs`, :mod:`.recurrent`, :mod:`.attention`, :mod:`.extra`), :mod:`.containers`
-(networks) and :mod:`.writing` (the mat-io write fix). Import everything from this package.
+:mod:`.outputs`, :mod:`.recurrent`, :mod:`.attention`, :mod:`.extra`, :mod:`.extra2`,
+:mod:`.volume` (3-D layers)), :mod:`.containers` (networks) and :mod:`.writing` (the
+mat-io write fix). Import everything from this package.
 """
 
 from __future__ import annotations
@@ -67,6 +68,14 @@ from codegen.testing.dltwriter.extra import (
     resize2d,
     scaling_layer,
 )
+from codegen.testing.dltwriter.extra2 import (
+    depth_to_space,
+    group_norm,
+    instance_norm,
+    prelu,
+    softplus,
+    space_to_depth,
+)
 from codegen.testing.dltwriter.inputs import feature_input, image_input, sequence_input
 from codegen.testing.dltwriter.normalization import batchnorm, layer_norm
 from codegen.testing.dltwriter.outputs import (
@@ -102,6 +111,17 @@ from codegen.testing.dltwriter.values import (
     string,
     struct,
 )
+from codegen.testing.dltwriter.volume import (
+    avg_pool3d,
+    batchnorm3d,
+    conv3d,
+    fully_connected3d,
+    global_avg_pool3d,
+    global_max_pool3d,
+    image3d_input,
+    max_pool3d,
+    transposed_conv3d,
+)
 from codegen.testing.dltwriter.writing import write_mat
 
 __all__ = [
@@ -111,7 +131,9 @@ __all__ = [
     "attention_layer",
     "avg_pool1d",
     "avg_pool2d",
+    "avg_pool3d",
     "batchnorm",
+    "batchnorm3d",
     "bilstm",
     "cell",
     "char",
@@ -120,10 +142,12 @@ __all__ = [
     "concatenation",
     "conv1d",
     "conv2d",
+    "conv3d",
     "crop2d",
     "cross_channel_norm",
     "dag_network",
     "depth_concatenation",
+    "depth_to_space",
     "dlnetwork",
     "double",
     "dropout",
@@ -132,15 +156,21 @@ __all__ = [
     "feature_input",
     "flatten",
     "fully_connected",
+    "fully_connected3d",
     "gelu",
     "global_avg_pool1d",
     "global_avg_pool2d",
+    "global_avg_pool3d",
     "global_max_pool1d",
     "global_max_pool2d",
+    "global_max_pool3d",
+    "group_norm",
     "grouped_conv2d",
     "gru",
+    "image3d_input",
     "image_input",
     "indexing1d",
+    "instance_norm",
     "layer_array",
     "layer_graph",
     "layer_norm",
@@ -149,8 +179,10 @@ __all__ = [
     "lstm",
     "max_pool1d",
     "max_pool2d",
+    "max_pool3d",
     "multiplication",
     "position_embedding",
+    "prelu",
     "regression_output",
     "relu",
     "resize2d",
@@ -161,11 +193,14 @@ __all__ = [
     "sigmoid_layer",
     "single",
     "softmax",
+    "softplus",
+    "space_to_depth",
     "string",
     "struct",
     "swish",
     "tanh_layer",
     "transposed_conv2d",
+    "transposed_conv3d",
     "with_fields",
     "word_embedding",
     "write_mat",

@@ -26,11 +26,12 @@ def flatten(x: Array) -> Array:
 
     Index of element (h,w,c) is h + H·(w + W·c) (SEM §Fully connected). [verified]
     Features/sequences are returned unchanged.
+    Volumes (H,W,D,C,N) flatten the same way: h + H·(w + W·(d + D·c)).
     """
     x = np.asarray(x, dtype=np.float64)
-    if x.ndim != 4:
+    if x.ndim not in (4, 5):
         return x
-    return x.reshape((-1, x.shape[3]), order="F")
+    return x.reshape((-1, x.shape[-1]), order="F")
 
 
 def fully_connected(

@@ -17,8 +17,10 @@ from tests.reference.matlab_numpy import (
     convolution,
     dense,
     extra,
+    extra2,
     geometry,
     recurrent,
+    volume,
 )
 
 # By name: the package re-exports the function conv1d over the module's name.
@@ -43,8 +45,13 @@ _RULES: dict[str, LayerRule] = {
     **recurrent.LAYERS,
     **attention.LAYERS,
     **CONV1D_LAYERS,
-    # Last: its Resize2DLayer rule extends geometry's (reference input, Scale).
+    # Group/instance norm, PReLU, softplus, depth-to-space, space-to-depth.
+    **extra2.LAYERS,
+    # After geometry: its Resize2DLayer rule extends geometry's (reference input, Scale).
     **extra.LAYERS,
+    # 3-D layers; its batch norm, fully connected, softmax and depth concatenation rules
+    # take 5-D (volume) inputs and hand any other input to dense's and activations' rules.
+    **volume.LAYERS,
 }
 
 
