@@ -79,26 +79,34 @@ def _cropping(
     return (0, 0, 0, 0)
 
 
+def transposed_channels(
+    layer: LayerRecord, info: TensorInfo, dims: int
+) -> tuple[int, int]:
+    """(out, in) channels of a 2-D or 3-D transposed convolution, refusing what PyTorch's
+    ConvTranspose cannot express exactly (an output size offset, dilation)."""
+    out_channels = int(layer.num("NumFilters") or 0)
+    if out_channels <= 0:
+        raise layer.error("has no NumFilters.")
+    offset = layer.ints("OutputSizeOffset")
+    if offset and any(offset):
+        raise layer.error(
+            f"has OutputSizeOffset {list(offset)}, which mat2torch does not support yet."
+        )
+    dilation = layer.ints("DilationFactor")
+    if dilation and any(d != 1 for d in dilation[:dims]):
+        raise layer.error(
+            f"has DilationFactor {list(dilation)}, which mat2torch does not support for transposed convolution yet."
+        )
+    return out_channels, input_channels(layer, info)
+
+
 @register("nnet.cnn.layer.TransposedConvolution2DLayer", ops=("conv_transpose2d",))
 def transposed_conv2d(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
     info = inputs[0]
     require_image(layer, info)
     kernel = pair(layer.ints("FilterSize"), 1)
     stride = pair(layer.ints("Stride"), 1)
-    out_channels = int(layer.num("NumFilters") or 0)
-    if out_channels <= 0:
-        raise layer.error("has no NumFilters.")
-    in_channels = input_channels(layer, info)
-    offset = layer.ints("OutputSizeOffset")
-    if offset and any(offset):
-        raise layer.error(
-            f"has OutputSizeOffset {list(offset)}, which mat2torch does not support yet."
-        )
-    dilation = pair(layer.ints("DilationFactor"), 1)
-    if dilation != (1, 1):
-        raise layer.error(
-            f"has DilationFactor {dilation}, which mat2torch does not support for transposed convolution yet."
-        )
+    out_channels, in_channels = transposed_channels(layer, info, 2)
     crop = _cropping(layer, kernel, stride)
     shape = (kernel[0], kernel[1], out_channels, in_channels)
     params = filter_params(

@@ -38,6 +38,7 @@ from codegen.layers.common import (
     same_padding,
 )
 from codegen.layers.conv import input_channels, padding_value
+from codegen.layers.conv_transposed import transposed_channels
 from codegen.layers.record import LayerRecord
 from codegen.layers.registry import register
 
@@ -261,19 +262,7 @@ def transposed_conv3d(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
     require_volume(layer, info)
     kernel = triple(layer.ints("FilterSize"), 1)
     stride = triple(layer.ints("Stride"), 1)
-    out_channels = int(layer.num("NumFilters") or 0)
-    if out_channels <= 0:
-        raise layer.error("has no NumFilters.")
-    in_channels = input_channels(layer, info)
-    offset = layer.ints("OutputSizeOffset")
-    if offset and any(offset):
-        raise layer.error(
-            f"has OutputSizeOffset {list(offset)}, which mat2torch does not support yet."
-        )
-    if triple(layer.ints("DilationFactor"), 1) != (1, 1, 1):
-        raise layer.error(
-            "has a DilationFactor other than 1, which mat2torch does not support for transposed convolution yet."
-        )
+    out_channels, in_channels = transposed_channels(layer, info, 3)
     crop = _cropping3(layer, kernel, stride)
     params = {
         "weight": _filters(
