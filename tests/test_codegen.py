@@ -248,3 +248,20 @@ def test_layer_names_never_shadow_helpers_or_the_class(tmp_path: Path) -> None:
     assert "def pad_symmetric(" in source and "pad_symmetric_1 = " in source
     assert "from_matlab_ = " in source and "class Net(nn.Module)" in source
     assert model(torch.ones(1, 2, 5, 5)).shape == (1, 2, 5, 5)
+
+
+def test_hostile_file_names_and_strings_stay_inert(tmp_path: Path) -> None:
+    """Text from the file system or the file reaches model.py only as repr'd literals or
+    escaped comment/docstring text: quotes, triple quotes and newlines cannot escape."""
+    import shutil
+
+    hostile = tmp_path / "x\"\"\"; import os #'''.mat"
+    shutil.copy(REPO / "examples" / "tiny_cnn.mat", hostile)
+    module, model = convert_and_load(hostile, tmp_path / "out")
+    source = (tmp_path / "out" / "model.py").read_text()
+    tree = ast.parse(source)
+    assert not any(
+        isinstance(n, ast.Import) and any(a.name == "os" for a in n.names)
+        for n in ast.walk(tree)
+    )
+    assert module.__doc__ and 'x"""' in module.__doc__
