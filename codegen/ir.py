@@ -63,6 +63,7 @@ class Node:
         ""  # above the forward line: how the computation was translated
     )
     ident: str = ""  # legalised Python identifier, set by passes.names
+    prefix: str = ""  # start of the names of its top-level buffers: <prefix>_<key>
 
 
 @dataclass

@@ -18,14 +18,14 @@ def state_arrays(graph: Graph) -> dict[str, np.ndarray]:
                 tensors[f"{node.ident}.{key}"] = np.ascontiguousarray(value)
         for key, value in node.buffers.items():
             if value is not None:
-                tensors[f"{node.ident}_{key}"] = np.ascontiguousarray(value)
+                tensors[f"{node.prefix}_{key}"] = np.ascontiguousarray(value)
     return dict(sorted(tensors.items()))
 
 
 def expected_keys(graph: Graph) -> list[str]:
     """All state_dict keys the module will have, valued or not."""
     keys = [f"{n.ident}.{k}" for n in graph.nodes for k in n.params]
-    keys += [f"{n.ident}_{k}" for n in graph.nodes for k in n.buffers]
+    keys += [f"{n.prefix}_{k}" for n in graph.nodes for k in n.buffers]
     return sorted(keys)
 
 

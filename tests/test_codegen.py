@@ -265,3 +265,20 @@ def test_hostile_file_names_and_strings_stay_inert(tmp_path: Path) -> None:
         for n in ast.walk(tree)
     )
     assert module.__doc__ and 'x"""' in module.__doc__
+
+
+def test_buffer_names_drop_the_keyword_underscore_unless_taken() -> None:
+    from codegen.ir import IMAGE, Graph, GraphInput, Node, TensorInfo
+    from codegen.passes.names import assign_names
+
+    info = TensorInfo(IMAGE, (1, 2, 2))
+    graph = Graph("f.mat", "0", "net", "SeriesNetwork")
+    graph.inputs = [GraphInput("input", info), GraphInput("in", info)]
+    graph.nodes = [
+        Node("input", "input", "c", ["input"], buffers={"mean": None}, out=info),  # type: ignore[dict-item]
+        Node("in", "input", "c", ["in"], buffers={"mean": None}, out=info),  # type: ignore[dict-item]
+        Node("input_mean", "relu", "c", ["in"], out=info),
+    ]
+    assign_names(graph)
+    assert [n.ident for n in graph.nodes] == ["input_", "in_", "input_mean_1"]
+    assert [n.prefix for n in graph.nodes[:2]] == ["input", "in"]

@@ -508,7 +508,7 @@ def test_untrained_volume_network_converts_and_runs(tmp_path: Path) -> None:
     api_convert(path, tmp_path / "out")
     module = import_generated(tmp_path / "out")
     model = module.load_model()
-    assert tuple(model.in__mean.shape) == (2, 1, 1, 1)
+    assert tuple(model.in_mean.shape) == (2, 1, 1, 1)
     with torch.no_grad():
         y = model(to_torch(volume(2)))
     assert tuple(y.shape) == (N, 4, 1, 2, 1)

@@ -766,7 +766,7 @@ def test_simplenn_saved_with_struct_option_and_old_normalization(
         None,
     )
     module, model = convert_and_load(path, tmp_path / "out")
-    assert tuple(model.input__mean.shape) == (2, 6, 5)
+    assert tuple(model.input_mean.shape) == (2, 6, 5)
     x = rng.random((6, 5, 2, 3))
     (y,) = run_model(module, model, x)
     expected = R.simplenn_forward(

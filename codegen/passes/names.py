@@ -94,3 +94,13 @@ def assign_names(
             node.ident = by_input[node.name]
         else:
             node.ident = unique(legalize(node.name))
+        node.prefix = _buffer_prefix(node.ident, list(node.buffers), taken)
+        taken.update(f"{node.prefix}_{key}" for key in node.buffers)
+
+
+def _buffer_prefix(ident: str, keys: list[str], taken: set[str]) -> str:
+    """``input_`` → buffers ``input_mean`` (not ``input__mean``) unless that is taken."""
+    short = ident.rstrip("_") or ident
+    if short != ident and not any(f"{short}_{key}" in taken for key in keys):
+        return short
+    return ident

@@ -31,7 +31,7 @@ class DcfnetNet(nn.Module):
         super().__init__()
         # MATLAB layer 'input'
         # 'zerocenter' input normalization; statistics permuted from MATLAB order
-        self.register_buffer("input__mean", torch.zeros(3, 1, 1))
+        self.register_buffer("input_mean", torch.zeros(3, 1, 1))
         self.conv1 = nn.Conv2d(3, 32, kernel_size=(3, 3), padding=(1, 1))
         self.relu1 = nn.ReLU()
         self.conv2 = nn.Conv2d(32, 32, kernel_size=(3, 3), padding=(1, 1))
@@ -39,7 +39,7 @@ class DcfnetNet(nn.Module):
         self.norm1 = nn.LocalResponseNorm(5, alpha=0.0001, beta=0.75, k=1.0)
 
     def forward(self, input_: torch.Tensor) -> torch.Tensor:
-        input_ = input_ - self.input__mean
+        input_ = input_ - self.input_mean
         conv1 = self.conv1(input_)
         relu1 = self.relu1(conv1)
         conv2 = self.conv2(relu1)

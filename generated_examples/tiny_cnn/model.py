@@ -31,8 +31,8 @@ class TinyCnnNet(nn.Module):
         super().__init__()
         # MATLAB layer 'input'
         # 'zscore' input normalization; statistics permuted from MATLAB order
-        self.register_buffer("input__mean", torch.zeros(1, 1, 1))
-        self.register_buffer("input__std", torch.zeros(1, 1, 1))
+        self.register_buffer("input_mean", torch.zeros(1, 1, 1))
+        self.register_buffer("input_std", torch.zeros(1, 1, 1))
         self.conv1 = nn.Conv2d(1, 8, kernel_size=(3, 3), padding=(1, 1))
         self.bn1 = nn.BatchNorm2d(8, eps=1e-05)
         self.relu1 = nn.ReLU()
@@ -45,7 +45,7 @@ class TinyCnnNet(nn.Module):
         self.softmax = nn.Softmax(dim=1)  # MATLAB normalizes over channels
 
     def forward(self, input_: torch.Tensor) -> torch.Tensor:
-        input_ = (input_ - self.input__mean) / self.input__std
+        input_ = (input_ - self.input_mean) / self.input_std
         conv1 = self.conv1(input_)
         bn1 = self.bn1(conv1)
         relu1 = self.relu1(bn1)
