@@ -475,3 +475,27 @@ def test_batchnorm_of_sequences(
     )
     assert "self.bn = nn.BatchNorm1d(5, eps=0.001)" in source
     assert "bn = self.bn(in_.transpose(1, 2)).transpose(1, 2)" in source
+
+
+@pytest.mark.parametrize(
+    "classname",
+    [
+        "nnet.cnn.layer.FocalLossLayer",
+        "nnet.cnn.layer.YOLOv2OutputLayer",
+        "nnet.cnn.layer.RPNClassificationLayer",
+        "nnet.cnn.layer.RCNNBoxRegressionLayer",
+    ],
+)
+def test_training_only_heads_vanish_and_keep_class_names(classname: str) -> None:
+    """Schema inferred (no real sample): these losses save Classes like the
+    classification output layer; at inference they are the identity and are dropped."""
+    from codegen.layers.record import LayerRecord
+    from codegen.layers.registry import Dropped, lookup
+
+    classes = np.empty((1, 2), dtype=object)
+    classes[0, 0], classes[0, 1] = np.array(["car"]), np.array(["person"])
+    record = LayerRecord(classname, {"Name": np.array(["head"]), "Classes": classes})
+    registration = lookup(classname)
+    assert registration is not None
+    result = registration.convert(record, [])
+    assert isinstance(result, Dropped) and result.classes == ("car", "person")

@@ -13,6 +13,11 @@ from codegen.layers.registry import Dropped, register
     "nnet.cnn.layer.ClassificationOutputLayer",
     "nnet.cnn.layer.PixelClassificationLayer",
     "nnet.cnn.layer.DicePixelClassificationLayer",
+    "nnet.cnn.layer.FocalLossLayer",
+    # Object-detection training heads (Computer Vision Toolbox): losses, not inference.
+    "nnet.cnn.layer.YOLOv2OutputLayer",
+    "nnet.cnn.layer.RPNClassificationLayer",
+    "nnet.cnn.layer.RCNNBoxRegressionLayer",
     ops=(),
 )
 def classification_output(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Dropped:
