@@ -15,7 +15,7 @@ import jinja2
 import numpy as np
 
 from codegen import weights
-from codegen.ir import FEATURE, IMAGE, SEQUENCE, VOLUME, Graph, Node
+from codegen.ir import FEATURE, IMAGE, IMAGE_SEQUENCE, SEQUENCE, VOLUME, Graph, Node
 
 BLACK_MODE = black.Mode()
 
@@ -217,6 +217,7 @@ def render_model(graph: Graph) -> str:
         "FEATURE": FEATURE,
         "SEQUENCE": SEQUENCE,
         "VOLUME": VOLUME,
+        "IMAGE_SEQUENCE": IMAGE_SEQUENCE,
         "n_layers": len(graph.nodes),
         "helpers": helper_list,
         # Variable-length sequence batches: forward takes the true lengths.

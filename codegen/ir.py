@@ -21,7 +21,10 @@ SEQUENCE = "sequence"  # (N, T, C); shape = (C,), T free
 # (C, H, W): converters translate MATLAB's [h w d] sizes, and every per-dimension
 # setting (kernel, stride, padding), into (D, H, W) once, when they read them.
 VOLUME = "volume"
-LAYOUTS = (IMAGE, FEATURE, SEQUENCE, VOLUME)
+# Sequences of 2-D images (video frames): MATLAB H×W×C×N×T (one observation H×W×C×T) ↔
+# PyTorch (N, T, C, H, W), batch first like SEQUENCE. shape = (C, H, W), as IMAGE's, T free.
+IMAGE_SEQUENCE = "image_sequence"
+LAYOUTS = (IMAGE, FEATURE, SEQUENCE, VOLUME, IMAGE_SEQUENCE)
 
 
 @dataclass(frozen=True)
@@ -41,6 +44,7 @@ class TensorInfo:
             FEATURE: "C",
             SEQUENCE: "C (×T)",
             VOLUME: "C×D×H×W",
+            IMAGE_SEQUENCE: "C×H×W (×T)",
         }[self.layout]
         sizes = "×".join("?" if s is None else str(s) for s in self.shape)
         return f"{self.layout} {dims} = {sizes}"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from codegen.ir import SEQUENCE, Node, TensorInfo
+from codegen.ir import IMAGE_SEQUENCE, SEQUENCE, Node, TensorInfo
 from codegen.layers.common import layer_node
 from codegen.layers.record import LayerRecord
 from codegen.layers.registry import register
@@ -72,10 +72,9 @@ def gelu(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
 
 @register("nnet.cnn.layer.SoftmaxLayer", ops=("softmax",))
 def softmax(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
-    # MATLAB's softmax normalizes over channels only.
-    return _node(
-        layer, inputs, "softmax", dim=-1 if inputs[0].layout == SEQUENCE else 1
-    )
+    # MATLAB's softmax normalizes over channels only: (N, T, C) → -1, (N, T, C, H, W) → 2.
+    dims = {SEQUENCE: -1, IMAGE_SEQUENCE: 2}
+    return _node(layer, inputs, "softmax", dim=dims.get(inputs[0].layout, 1))
 
 
 @register("nnet.cnn.layer.DropoutLayer", ops=("dropout",))

@@ -6,22 +6,30 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from codegen.ir import FEATURE, IMAGE, SEQUENCE, VOLUME, Node, TensorInfo
+from codegen.ir import (
+    FEATURE,
+    IMAGE,
+    IMAGE_SEQUENCE,
+    SEQUENCE,
+    VOLUME,
+    Node,
+    TensorInfo,
+)
 from codegen.layers.common import f32, layer_node
 from codegen.layers.record import LayerRecord
 from codegen.layers.registry import register
 
 
 def _in_size(layer: LayerRecord, info: TensorInfo) -> tuple[int, ...] | int | None:
-    """(H, W, C) for image inputs, (H, W, D, C) for volumes, C otherwise; from
-    propagation, else from InputSize."""
+    """(H, W, C) for image inputs and each time step of image sequences, (H, W, D, C)
+    for volumes, C otherwise; from propagation, else from InputSize."""
     if info.layout == VOLUME:
         c, d, h, w = info.shape
         if None not in (c, d, h, w):
             return (int(h), int(w), int(d), int(c))  # type: ignore[arg-type]
         stored = layer.ints("InputSize")
         return stored if stored and len(stored) == 4 else None
-    if info.layout == IMAGE:
+    if info.layout in (IMAGE, IMAGE_SEQUENCE):
         c, h, w = info.shape
         if None not in (c, h, w):
             return (int(h), int(w), int(c))  # type: ignore[arg-type]
@@ -87,12 +95,16 @@ def fully_connected(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
         params["weight"] = f32(matrix)
     if bias is not None:
         params["bias"] = f32(np.asarray(bias).reshape(out))
-    layout = SEQUENCE if info.layout == SEQUENCE else FEATURE
-    attrs = {
+    # MATLAB's fullyconnect sums over spatial and channel dimensions and keeps batch and
+    # time: an image sequence (N, T, C, H, W) becomes a sequence (N, T, out).
+    layout = SEQUENCE if info.layout in (SEQUENCE, IMAGE_SEQUENCE) else FEATURE
+    attrs: dict[str, object] = {
         "in_features": in_features,
         "out_features": out,
-        "flatten": info.layout in (IMAGE, VOLUME),
+        "flatten": info.layout in (IMAGE, VOLUME, IMAGE_SEQUENCE),
     }
+    if info.layout == IMAGE_SEQUENCE:
+        attrs["flatten_from"] = 2  # keep N and T
     return layer_node(
         layer,
         "linear",

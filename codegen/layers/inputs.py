@@ -6,7 +6,15 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from codegen.ir import FEATURE, IMAGE, SEQUENCE, VOLUME, Node, TensorInfo
+from codegen.ir import (
+    FEATURE,
+    IMAGE,
+    IMAGE_SEQUENCE,
+    SEQUENCE,
+    VOLUME,
+    Node,
+    TensorInfo,
+)
 from codegen.layers.common import f32, layer_node
 from codegen.layers.record import LayerRecord, learnable_value
 from codegen.layers.registry import register
@@ -49,7 +57,8 @@ def _stat_to_torch(
 ) -> np.ndarray:
     """Reshape a statistic by its size against the input size, then to PyTorch order."""
     arr = np.asarray(value, dtype=np.float64)
-    if info.layout == IMAGE:
+    # An image sequence normalizes every time step as an image of its (C, H, W).
+    if info.layout in (IMAGE, IMAGE_SEQUENCE):
         c, h, w = info.shape
         assert c is not None and h is not None and w is not None
         if arr.size == h * w * c:
@@ -105,7 +114,7 @@ def _input_node(layer: LayerRecord, info: TensorInfo, op: str) -> Node:
                 raise layer.error(
                     f"uses '{kind}' normalization but stores no {key} and has no channel count."
                 )
-            spatial = {IMAGE: 2, VOLUME: 3}.get(info.layout, 0)
+            spatial = {IMAGE: 2, IMAGE_SEQUENCE: 2, VOLUME: 3}.get(info.layout, 0)
             unstored[key.lower()] = (info.channels,) + (1,) * spatial
             buffers[key.lower()] = None
             continue
@@ -152,14 +161,24 @@ def feature_input(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
 
 @register("nnet.cnn.layer.SequenceInputLayer", ops=("input",))
 def sequence_input(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
+    """InputSize c: vector sequences (N, T, C); [h w c]: sequences of images
+    (N, T, C, H, W), normalized per time step like an image input."""
     size = layer.ints("InputSize")
     if not size:
         raise layer.error("has no usable InputSize.")
-    if len(size) > 1:
-        raise layer.error(
-            f"takes sequences of {'×'.join(map(str, size))} images; image sequences are not supported yet."
+    if len(size) == 1:
+        info = TensorInfo(SEQUENCE, (size[0],))
+    elif len(size) == 3:
+        info = TensorInfo(IMAGE_SEQUENCE, (size[2], size[0], size[1]))
+    else:
+        volumes = (
+            " (sequences of 3-D images are not supported yet)" if len(size) == 4 else ""
         )
-    node = _input_node(layer, TensorInfo(SEQUENCE, (size[0],)), "input")
+        raise layer.error(
+            f"has InputSize [{' '.join(map(str, size))}]; mat2torch supports sequences of vectors "
+            f"(InputSize c) and of 2-D images (InputSize [h w c]){volumes}."
+        )
+    node = _input_node(layer, info, "input")
     min_length = layer.ints("MinLength")
     if min_length:
         node.attrs["min_length"] = min_length[0]

@@ -174,6 +174,10 @@ def depth_concatenation(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Nod
         raise layer.error("has no connected inputs.")
     channel_dim = {IMAGE: 3, FEATURE: 1, SEQUENCE: 1, VOLUME: 4}
     layout, _ = _common_layout(layer, inputs)
+    if layout not in channel_dim:
+        raise layer.error(
+            f"receives {inputs[0].describe()}; depth concatenation of this layout is not supported yet."
+        )
     return _concat(layer, inputs, channel_dim[layout])
 
 

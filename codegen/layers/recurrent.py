@@ -92,7 +92,8 @@ def _input_size(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> int:
     if not inputs or inputs[0].layout not in (SEQUENCE, FEATURE):
         got = inputs[0].describe() if inputs else "nothing"
         raise layer.error(
-            f"expects a sequence (C×T) input but receives {got}; put a sequenceInputLayer before it."
+            f"expects a sequence (C×T) input but receives {got}; feed it a sequence input "
+            "(for sequences of images, a flattenLayer first)."
         )
     size = inputs[0].channels
     stored = layer.ints("InputSize")

@@ -12,7 +12,15 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from codegen.ir import FEATURE, IMAGE, SEQUENCE, VOLUME, Node, TensorInfo
+from codegen.ir import (
+    FEATURE,
+    IMAGE,
+    IMAGE_SEQUENCE,
+    SEQUENCE,
+    VOLUME,
+    Node,
+    TensorInfo,
+)
 from codegen.layers.common import channels_of, f32, layer_node
 from codegen.layers.record import LayerRecord
 from codegen.layers.registry import Dropped, register
@@ -325,6 +333,10 @@ def layer_norm(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
         raise layer.error(
             "receives a volume (C×D×H×W); layer normalization of volumes is not supported yet."
         )
+    if info.layout == IMAGE_SEQUENCE:
+        raise layer.error(
+            "receives a sequence of images (C×H×W×T); layer normalization of image sequences is not supported yet."
+        )
     # What MATLAB normalizes over, per observation, and the PyTorch construct for it.
     if info.layout == IMAGE:
         form = "channels_first" if dimension == "channel-only" else "group"
@@ -360,12 +372,22 @@ def layer_norm(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
 @register("nnet.cnn.layer.FlattenLayer", ops=("flatten",))
 def flatten(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node | Dropped:
     info = inputs[0]
-    if info.layout not in (IMAGE, VOLUME):
+    if info.layout not in (IMAGE, VOLUME, IMAGE_SEQUENCE):
         # Features and sequences of vectors are already flat: MATLAB's flatten changes nothing.
         return Dropped()
     size = (
         None if None in info.shape else int(np.prod([int(s or 0) for s in info.shape]))
     )
+    if info.layout == IMAGE_SEQUENCE:
+        # (N, T, C, H, W) → (N, T, C·H·W): each time step flattens like an image.
+        return layer_node(
+            layer,
+            "flatten",
+            TensorInfo(SEQUENCE, (size,)),
+            {"per_time_step": True},
+            comment="MATLAB flattens H, W, C column-major (h fastest) at each time step: "
+            "swap H and W before torch.flatten",
+        )
     spatial = "H, W, C" if info.layout == IMAGE else "H, W, D, C"
     node = layer_node(
         layer,

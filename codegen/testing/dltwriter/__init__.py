@@ -23,7 +23,8 @@ Modules, by concern: :mod:`.values` (MATLAB value constructors), :mod:`.schema` 
 objects, learnables, per-class field tables), the builders (:mod:`.inputs`,
 :mod:`.convolution`, :mod:`.normalization`, :mod:`.activations`, :mod:`.pooling`,
 :mod:`.outputs`, :mod:`.recurrent`, :mod:`.attention`, :mod:`.extra`, :mod:`.extra2`,
-:mod:`.volume` (3-D layers)), :mod:`.containers` (networks) and :mod:`.writing` (the
+:mod:`.volume` (3-D layers), :mod:`.image_sequence` (image-sequence input, sequence
+folding and unfolding)), :mod:`.containers` (networks) and :mod:`.writing` (the
 mat-io write fix). Import everything from this package.
 """
 
@@ -75,6 +76,11 @@ from codegen.testing.dltwriter.extra2 import (
     prelu,
     softplus,
     space_to_depth,
+)
+from codegen.testing.dltwriter.image_sequence import (
+    image_sequence_input,
+    sequence_folding,
+    sequence_unfolding,
 )
 from codegen.testing.dltwriter.inputs import feature_input, image_input, sequence_input
 from codegen.testing.dltwriter.normalization import batchnorm, layer_norm
@@ -169,6 +175,7 @@ __all__ = [
     "gru",
     "image3d_input",
     "image_input",
+    "image_sequence_input",
     "indexing1d",
     "instance_norm",
     "layer_array",
@@ -188,7 +195,9 @@ __all__ = [
     "resize2d",
     "scaling_layer",
     "self_attention",
+    "sequence_folding",
     "sequence_input",
+    "sequence_unfolding",
     "series_network",
     "sigmoid_layer",
     "single",

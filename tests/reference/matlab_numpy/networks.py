@@ -19,6 +19,7 @@ from tests.reference.matlab_numpy import (
     extra,
     extra2,
     geometry,
+    image_sequence,
     recurrent,
     volume,
 )
@@ -52,6 +53,10 @@ _RULES: dict[str, LayerRule] = {
     # 3-D layers; its batch norm, fully connected, softmax and depth concatenation rules
     # take 5-D (volume) inputs and hand any other input to dense's and activations' rules.
     **volume.LAYERS,
+    # Image sequences (H, W, C, N, T): sequence input with InputSize [h w c] (other inputs
+    # go to dense's rule), folding and unfolding as MATLAB's reshapes. Networks with
+    # image sequences run through image_sequence.run_network.
+    **image_sequence.LAYERS,
 }
 
 
