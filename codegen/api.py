@@ -126,7 +126,8 @@ def convert_file(
         listed = ", ".join(f"{n.name!r} ({n.matlab_class})" for n in stubs)
         notes.append(
             f"{where}: layers {listed} have no code in the file and became stubs that raise "
-            "NotImplementedError; port their MATLAB predict() methods into the stub classes in model.py."
+            "NotImplementedError; port their MATLAB code (predict(), or the function shown) into "
+            "the stub classes in model.py."
         )
     mode = weights.weights_mode(graph)
     if mode == "none":

@@ -91,3 +91,20 @@ def test_mimo_user_output_layer_is_dropped_and_sigmoid_stub_ports(
     )
     expected = expected.reshape(-1, 3, order="F").T
     assert np.abs(got - expected).max() <= 1e-5 * np.abs(expected).max()
+
+
+def test_function_layers_get_one_stub_each_with_their_source(tmp_path: Path) -> None:
+    """pac48: two FunctionLayers with different functions; the text is shown, never run."""
+    path = corpus_file("dltoolbox", "pac48_imagecontrolBC_dlnet.mat")
+    convert(path, tmp_path, stub_unsupported=True)
+    source = (tmp_path / "model.py").read_text()
+    assert "class Layer2FunctionStub(nn.Module):" in source
+    assert "class Layer3FunctionStub(nn.Module):" in source
+    assert repr("@(W)[XFlat*W;YFlat*W]") in source
+    # The layer after the stubs takes its input size from its stored weights.
+    assert "taken from the stored weights" in source
+    module = import_generated(tmp_path)
+    model = module.load_model()
+    with pytest.raises(NotImplementedError, match="XFlat"):
+        module.Layer3FunctionStub()(torch.zeros(1))
+    assert sum(isinstance(m, module.Layer2FunctionStub) for m in model.modules()) == 1

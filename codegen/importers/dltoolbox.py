@@ -38,7 +38,7 @@ from matio.utils.matclass import MatlabOpaque, MatlabOpaqueArray
 from codegen.errors import ConversionError
 from codegen.importers.graphutil import topological_order
 from codegen.ir import Graph, GraphInput, Node, TensorInfo
-from codegen.layers.record import LayerRecord, text_list, to_text
+from codegen.layers.record import LayerRecord, function_text, text_list
 from codegen.layers.registry import SUPPORTED_HINT, Dropped, lookup
 
 
@@ -221,30 +221,13 @@ def _topological(records: list[LayerRecord], edges: list[Edge]) -> list[LayerRec
     return [records[i] for i in order]
 
 
-def _function_text(record: LayerRecord) -> str:
-    """A FunctionLayer's source text, as MATLAB keeps it in Description (never evaluated)."""
-    text = record.text("Description")
-    if text:
-        return text
-    fcn = record.raw("PredictFcn", None)
-    if isinstance(fcn, np.ndarray) and fcn.dtype == object and fcn.size:
-        inner = fcn.flat[0]
-        if (
-            isinstance(inner, np.ndarray)
-            and inner.dtype.names
-            and "function" in inner.dtype.names
-        ):
-            return to_text(inner.flat[0]["function"], "") or ""
-    return ""
-
-
 def _unsupported_message(where: str, layers: list[LayerRecord]) -> str:
     functions = [r for r in layers if r.short_class == "FunctionLayer"]
     others = [r for r in layers if r.short_class != "FunctionLayer"]
     parts = []
     if functions:
         listed = ", ".join(
-            f"{r.name!r} (function {_function_text(r)!r})" for r in functions
+            f"{r.name!r} (function {function_text(r)!r})" for r in functions
         )
         parts.append(
             f"FunctionLayer{'s' if len(functions) > 1 else ''} {listed}: a FunctionLayer holds MATLAB code as "

@@ -20,6 +20,21 @@ from codegen.layers.record import LayerRecord
 from codegen.layers.registry import register
 
 
+def _size_from_weights(
+    weights: np.ndarray, out: int, info: TensorInfo
+) -> tuple[int, ...] | int | None:
+    """The input size the stored weights imply, when propagation could not tell (after a
+    stub for a layer with no code): (H, W, C) from 4-D image weights, else In of (Out, In).
+    """
+    if info.layout in (IMAGE, IMAGE_SEQUENCE) and weights.ndim >= 3:
+        shape = tuple(weights.shape) + (1,) * (4 - weights.ndim)
+        if len(shape) == 4 and shape[3] == out:
+            return tuple(int(s) for s in shape[:3])
+    if weights.ndim == 2 and weights.shape[0] == out:
+        return int(weights.shape[1])
+    return None
+
+
 def _in_size(layer: LayerRecord, info: TensorInfo) -> tuple[int, ...] | int | None:
     """(H, W, C) for image inputs and each time step of image sequences, (H, W, D, C)
     for volumes, C otherwise; from propagation, else from InputSize."""
@@ -51,12 +66,15 @@ def fully_connected(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
         raise layer.error("has no OutputSize.")
     out = out_features[-1]
     size = _in_size(layer, info)
+    weights = layer.array("Weights")
+    from_weights = size is None and weights is not None
+    if size is None and weights is not None:
+        size = _size_from_weights(weights, out, info)
     if size is None:
         raise layer.error(
             "has an unknown input size; give the network's input layer an InputSize."
         )
     in_features = int(np.prod(size))
-    weights = layer.array("Weights")
     bias = layer.array("Bias")
     params: dict[str, np.ndarray | None] = {"weight": None, "bias": None}
     comment = ""
@@ -105,6 +123,11 @@ def fully_connected(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
     }
     if info.layout == IMAGE_SEQUENCE:
         attrs["flatten_from"] = 2  # keep N and T
+    if from_weights:
+        comment = (
+            f"input size unknown here (after a stub): {in_features} inputs taken from the "
+            "stored weights" + (f"; {comment}" if comment else "")
+        )
     return layer_node(
         layer,
         "linear",

@@ -159,3 +159,20 @@ def text_list(value: Any) -> list[str]:
             return [str(v) for v in value.ravel(order="F")]
     t = to_text(value)
     return [t] if t else []
+
+
+def function_text(record: LayerRecord) -> str:
+    """A FunctionLayer's source text, as MATLAB keeps it in Description (never evaluated)."""
+    text = record.text("Description")
+    if text:
+        return text
+    fcn = record.raw("PredictFcn", None)
+    if isinstance(fcn, np.ndarray) and fcn.dtype == object and fcn.size:
+        inner = fcn.flat[0]
+        if (
+            isinstance(inner, np.ndarray)
+            and inner.dtype.names
+            and "function" in inner.dtype.names
+        ):
+            return to_text(inner.flat[0]["function"], "") or ""
+    return ""

@@ -17,7 +17,13 @@ from typing import Any
 import numpy as np
 
 from codegen.ir import Node, TensorInfo
-from codegen.layers.record import LayerRecord, learnable_value, text_list, to_text
+from codegen.layers.record import (
+    LayerRecord,
+    function_text,
+    learnable_value,
+    text_list,
+    to_text,
+)
 from codegen.layers.registry import Dropped
 
 STUB_OP = "stub"
@@ -63,6 +69,9 @@ def stub(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node | Dropped:
             classes=tuple(classes) or None, response_names=tuple(responses) or None
         )
     properties = []
+    function = function_text(layer) if layer.short_class == "FunctionLayer" else ""
+    if function:
+        properties.append(f"function={function!r}")
     for key in sorted(layer.fields):
         if _HIDDEN.match(key):
             continue
@@ -74,11 +83,20 @@ def stub(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node | Dropped:
         op=STUB_OP,
         matlab_class=layer.classname,
         attrs={
-            "stub_class": stub_class_name(layer.classname),
+            # Each FunctionLayer holds its own function: one stub class per layer.
+            "stub_class": stub_class_name(
+                f"{layer.name}Function" if function else layer.classname
+            ),
+            "function": function,
             "properties": properties,
             "num_inputs": len(inputs),
         },
-        out=inputs[0] if inputs else None,
-        comment=f"user-defined MATLAB layer {layer.classname!r}: its code is not in the .mat file; "
-        "mat2torch assumed it keeps its input's shape",
+        # Its output size is unknown: later layers take theirs from their stored fields.
+        out=(
+            TensorInfo(inputs[0].layout, (None,) * len(inputs[0].shape))
+            if inputs
+            else None
+        ),
+        comment=f"MATLAB layer {layer.classname!r} with no code in the .mat file: a stub to "
+        "complete; later layers take their sizes from their own stored fields",
     )
