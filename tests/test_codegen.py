@@ -282,3 +282,46 @@ def test_buffer_names_drop_the_keyword_underscore_unless_taken() -> None:
     assign_names(graph)
     assert [n.ident for n in graph.nodes] == ["input_", "in_", "input_mean_1"]
     assert [n.prefix for n in graph.nodes[:2]] == ["input", "in"]
+
+
+def test_unknown_fields_from_a_newer_release_are_tolerated(tmp_path: Path) -> None:
+    """A future MATLAB release adds fields: the conversion must not change."""
+    import sys
+
+    import numpy as np
+
+    from codegen import api
+    from codegen.testing import dltwriter as w
+
+    sys.path.insert(0, str(REPO / "examples"))
+    try:
+        from make_tiny_cnn import build
+    finally:
+        sys.path.remove(str(REPO / "examples"))
+    plain = tmp_path / "plain.mat"
+    w.write_mat(plain, {"net": build()})
+    extended_net = build()
+    for layer in extended_net.properties["any"][0, 0]["Layers"].ravel(order="F"):
+        if "any" in layer.properties:
+            w.with_fields(
+                layer,
+                FutureOption=w.char("something"),
+                FutureSize=w.double([3, 4]),
+                FutureFlag=w.logical(True),
+            )
+        else:
+            layer.properties["FutureOption"] = np.array(["x"])
+    extended = tmp_path / "plain_v2.mat"
+    w.write_mat(extended, {"net": extended_net})
+    a = api.convert_file(plain, class_name="Net")
+    b = api.convert_file(extended, class_name="Net")
+
+    def body(text: str) -> str:  # past the header, which names the file and its hash
+        return text.split("\n", 2)[2].replace("plain_v2", "plain")
+
+    assert body(a.source) == body(b.source)
+    from safetensors.numpy import load
+
+    tensors_a, tensors_b = load(a.tensors), load(b.tensors)
+    assert sorted(tensors_a) == sorted(tensors_b)
+    assert all(np.array_equal(tensors_a[k], tensors_b[k]) for k in tensors_a)
