@@ -23,9 +23,8 @@ MATCONVNET_KINDS = ("SimpleNN", "DagNN")
 class Conversion:
     graph: Graph
     source: str  # model.py text
-    tensors: (
-        bytes  # model.safetensors bytes; b"" when the network stores no weights at all
-    )
+    # model.safetensors bytes; b"" when the network stores no weights at all
+    tensors: bytes
     warnings: list[str] = field(default_factory=list)
 
     @property
