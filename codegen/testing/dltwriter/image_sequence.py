@@ -22,15 +22,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from codegen.testing.dltwriter.inputs import _normalization
+from codegen.testing.dltwriter.inputs import _input_layer
 from codegen.testing.dltwriter.schema import (
     LAYER_DEFAULTS,
     NNET,
     DltObject,
     Layer,
-    builtin_layer,
 )
-from codegen.testing.dltwriter.values import cell, char, double, logical, struct
+from codegen.testing.dltwriter.values import cell, char, double, struct
 
 FOLD_PORTS = (("in",), ("out", "miniBatchSize"))
 UNFOLD_PORTS = (("in", "miniBatchSize"), ("out",))
@@ -56,20 +55,18 @@ def image_sequence_input(
     are written as given, for error tests). Statistics are H×W×C, 1×1×C (a 1-D vector)
     or scalar, stored as ImageInputLayer stores them; ``None`` = untrained, stored 0×0.
     """
-    fields = {
-        "Name": char(name),
-        "InputSize": double(input_size),
-        "Normalization": _normalization(
-            normalization,
-            input_size,
-            {"AverageImage": mean, "Mean": mean, "Std": std, "Min": min, "Max": max},
-            True,
-        ),
-        "NormalizationDimension": char(normalization_dimension),
-        "SplitComplexInputs": logical(split_complex_inputs),
-        "MinLength": double(min_length),
-    }
-    return builtin_layer("SequenceInputLayer", fields, version)
+    return _input_layer(
+        "SequenceInputLayer",
+        name,
+        input_size,
+        normalization,
+        (mean, std, min, max),
+        normalization_dimension,
+        split_complex_inputs,
+        version,
+        image_stats=True,
+        MinLength=double(min_length),
+    )
 
 
 def _ports_layer(cls: str, name: str, ports: tuple[tuple[str, ...], ...]) -> Layer:

@@ -74,17 +74,23 @@ def _input_layer(
     normalization_dimension: str,
     split_complex_inputs: bool,
     version: int | None = None,
+    image_stats: bool | None = None,
     **own: np.ndarray,
 ) -> Layer:
     """The fields every input layer has, plus the class's ``own`` fields. ``statistics``
-    is (mean, std, min, max); the mean doubles as zerocenter's AverageImage."""
+    is (mean, std, min, max); the mean doubles as zerocenter's AverageImage.
+    ``image_stats``: store them as ImageInputLayer does (default: only for that class).
+    """
     mean, std, low, high = statistics
     stats = {"AverageImage": mean, "Mean": mean, "Std": std, "Min": low, "Max": high}
     fields = {
         "Name": char(name),
         "InputSize": double(input_size),
         "Normalization": _normalization(
-            normalization, input_size, stats, cls == "ImageInputLayer"
+            normalization,
+            input_size,
+            stats,
+            cls == "ImageInputLayer" if image_stats is None else image_stats,
         ),
         "NormalizationDimension": char(normalization_dimension),
         "SplitComplexInputs": logical(split_complex_inputs),
