@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import re
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -13,7 +12,7 @@ from codegen import emit, weights
 from codegen.errors import ConversionError
 from codegen.importers import dltoolbox
 from codegen.ir import Graph
-from codegen.passes.names import assign_names
+from codegen.passes.names import assign_names, default_class_name
 from codegen.readers import mat
 
 MATCONVNET_KINDS = ("SimpleNN", "DagNN")
@@ -71,19 +70,6 @@ def import_graph(
             found.value, found.kind, where, stub_unsupported
         )
     return dltoolbox.import_network(found.value, found.kind, where, stub_unsupported)
-
-
-def default_class_name(file_name: str, variable: str) -> str:
-    """PascalCase from the file stem and variable, e.g. ccn_net.mat + net -> CcnNet."""
-    stem = Path(file_name).stem
-    words = re.findall(r"[A-Za-z0-9]+", stem)
-    last = re.findall(r"[A-Za-z0-9]+", variable.split(".")[-1])
-    if last and last[-1].lower() not in {w.lower() for w in words}:
-        words += last
-    name = "".join(w[:1].upper() + w[1:] for w in words) or "Model"
-    if name[0].isdigit():
-        name = "Net" + name
-    return name
 
 
 def convert_file(

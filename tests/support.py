@@ -19,9 +19,9 @@ import pytest
 import torch
 
 from codegen.api import Conversion, convert
+from codegen.reference import matlab_numpy as ref
 from codegen.testing import dltwriter as dw
 from tests.conftest import convert_and_load, import_generated
-from tests.reference import matlab_numpy as ref
 
 # How closely a float32 generated model must agree with the float64 NumPy reference
 # (max |difference| / max |expected|).

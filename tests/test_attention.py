@@ -15,9 +15,9 @@ import pytest
 import torch
 
 from codegen.errors import ConversionError
+from codegen.reference import matlab_numpy as ref
+from codegen.reference import sequence_numpy as seqref
 from codegen.testing import dltwriter as dw
-from tests.reference import matlab_numpy as ref
-from tests.reference import sequence_numpy as seqref
 from tests.support import TOL, convert_network, rel_error, run, to_matlab, to_torch
 
 C, N, T = 6, 3, 7

@@ -22,10 +22,10 @@ from codegen.errors import ConversionError
 from codegen.ir import FEATURE, Node, TensorInfo
 from codegen.layers import registry
 from codegen.readers import mat
+from codegen.reference import matlab_numpy as ref
+from codegen.reference.graph_numpy import multi_output_names, propagate_sizes
 from codegen.testing import dltwriter as w
 from tests.conftest import corpus_file, import_generated
-from tests.reference import matlab_numpy as ref
-from tests.reference.graph_numpy import multi_output_names, propagate_sizes
 from tests.support import (
     TOL,
     as_matlab_features,

@@ -1,6 +1,6 @@
 """Sequences of images: sequenceInputLayer([h w c]), sequence folding and unfolding, and
 the flatten and fully connected layers that make vector sequences of them, against the
-NumPy reference of MATLAB's rules (tests/reference/matlab_numpy/image_sequence.py).
+NumPy reference of MATLAB's rules (codegen/reference/matlab_numpy/image_sequence.py).
 
 No real MATLAB file holds an image-sequence network: the SequenceInputLayer schema is the
 real v5 one with a 3-element InputSize, the folding and unfolding layers' schema is
@@ -25,10 +25,10 @@ import torch
 from codegen.api import convert as api_convert
 from codegen.errors import ConversionError
 from codegen.ir import IMAGE_SEQUENCE, TensorInfo
+from codegen.reference import matlab_numpy as ref
+from codegen.reference.matlab_numpy import image_sequence as isref
 from codegen.testing import dltwriter as w
 from tests.conftest import convert_and_load, import_generated
-from tests.reference import matlab_numpy as ref
-from tests.reference.matlab_numpy import image_sequence as isref
 from tests.support import TOL, rel_err
 
 H, W, C, T, N = 7, 5, 2, 5, 3

@@ -1,6 +1,6 @@
 """1-D convolution and pooling over time (convolution1dLayer, maxPooling1dLayer,
 averagePooling1dLayer, globalAveragePooling1dLayer, globalMaxPooling1dLayer) against the
-NumPy reference of MATLAB's rules (tests/reference/matlab_numpy/conv1d.py).
+NumPy reference of MATLAB's rules (codegen/reference/matlab_numpy/conv1d.py).
 
 No real MATLAB file holds these classes: their schema is inferred (see
 codegen/testing/dltwriter/sequence_conv.py), and so are the rules no oracle confirms:
@@ -21,9 +21,9 @@ import pytest
 import torch
 
 from codegen.errors import ConversionError
+from codegen.reference import matlab_numpy as ref
+from codegen.reference import sequence_numpy as seqref
 from codegen.testing import dltwriter as dw
-from tests.reference import matlab_numpy as ref
-from tests.reference import sequence_numpy as seqref
 from tests.support import (
     TOL,
     convert_network,

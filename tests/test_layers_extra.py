@@ -27,9 +27,9 @@ from codegen.errors import ConversionError
 from codegen.ir import IMAGE, TensorInfo
 from codegen.layers.record import LayerRecord
 from codegen.layers.registry import lookup
+from codegen.reference import matlab_numpy as ref
 from codegen.testing import dltwriter as w
 from tests.conftest import convert_and_load, corpus_file
-from tests.reference import matlab_numpy as ref
 from tests.support import TOL, rand, rel_err, rng_fixture, to_matlab, to_torch
 
 rng = rng_fixture(20260301)

@@ -4,7 +4,7 @@ and space-to-depth.
 No real MATLAB file with any of these classes has been seen: each case writes a tiny
 network with the schema writer, whose schemas for these classes are inferred (see
 codegen/testing/dltwriter/extra2.py), converts it, runs the generated module and compares
-it with the independent NumPy reference (tests/reference/matlab_numpy/extra2.py) run on
+it with the independent NumPy reference (codegen/reference/matlab_numpy/extra2.py) run on
 the same file, in MATLAB layout. Shapes are odd, batches > 1, every mode is covered. Each
 comparison records its error as the ``max_rel_err`` property (see it with
 ``--junitxml``).
@@ -26,10 +26,10 @@ import numpy as np
 import pytest
 
 from codegen.errors import ConversionError
+from codegen.reference import matlab_numpy as ref
+from codegen.reference.matlab_numpy import extra2 as ref2
 from codegen.testing import dltwriter as w
 from tests.conftest import convert_and_load
-from tests.reference import matlab_numpy as ref
-from tests.reference.matlab_numpy import extra2 as ref2
 from tests.support import (
     TOL,
     rand,

@@ -1,5 +1,5 @@
 """Per-layer checks for image/feature networks: converter + template against the
-independent NumPy reference of MATLAB semantics (tests/reference/matlab_numpy/).
+independent NumPy reference of MATLAB semantics (codegen/reference/matlab_numpy/).
 
 Each case writes a tiny SeriesNetwork in MATLAB's schema with the project's writer
 (classes with no real sample use an inferred schema, marked in the writer), converts it,
@@ -16,9 +16,9 @@ import numpy as np
 import pytest
 import torch
 
+from codegen.reference import matlab_numpy as ref
 from codegen.testing import dltwriter as w
 from tests.conftest import convert_and_load
-from tests.reference import matlab_numpy as ref
 
 RNG = np.random.default_rng(7)
 

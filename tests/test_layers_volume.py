@@ -1,5 +1,5 @@
 """3-D (volumetric) layers against the NumPy reference of MATLAB's rules
-(tests/reference/matlab_numpy/volume.py): image3dInputLayer, convolution3dLayer,
+(codegen/reference/matlab_numpy/volume.py): image3dInputLayer, convolution3dLayer,
 transposedConv3dLayer, max/average pooling 3-D and their global forms, and batch
 normalization, fully connected, softmax, addition and (depth) concatenation on volumes.
 
@@ -29,10 +29,10 @@ from codegen.api import convert as api_convert
 from codegen.errors import ConversionError
 from codegen.layers.record import LayerRecord
 from codegen.readers.mat import load
+from codegen.reference import matlab_numpy as ref
+from codegen.reference.matlab_numpy import volume as vref
 from codegen.testing import dltwriter as w
 from tests.conftest import convert_and_load, import_generated
-from tests.reference import matlab_numpy as ref
-from tests.reference.matlab_numpy import volume as vref
 from tests.support import TOL, reference_graph
 
 RNG = np.random.default_rng(31)

@@ -1,5 +1,5 @@
 """MatConvNet networks (SimpleNN and DagNN, v5 and v7.3) against an independent NumPy
-reference of MatConvNet's semantics (tests/reference/matconvnet_numpy.py).
+reference of MatConvNet's semantics (codegen/reference/matconvnet_numpy.py).
 
 Real files come from ../shared/corpus/matconvnet. Layer types with no real sample are
 exercised by small networks written here with scipy.io.savemat (Level-5 files): their
@@ -23,8 +23,8 @@ import torch
 from matio import load_from_mat
 
 from codegen.errors import ConversionError
+from codegen.reference import matconvnet_numpy as R
 from tests.conftest import REPO, convert_and_load, corpus_file
-from tests.reference import matconvnet_numpy as R
 
 torch.set_grad_enabled(False)
 

@@ -14,9 +14,9 @@ import pytest
 import torch
 
 from codegen.errors import ConversionError
+from codegen.reference import matlab_numpy as ref
+from codegen.reference.graph_numpy import same_cropping_top_left
 from codegen.testing import dltwriter as w
-from tests.reference import matlab_numpy as ref
-from tests.reference.graph_numpy import same_cropping_top_left
 from tests.support import (
     TOL,
     as_matlab_features,

@@ -10,9 +10,9 @@ import pytest
 import torch
 
 from codegen.readers import mat
+from codegen.reference import matlab_numpy as ref
+from codegen.reference import sequence_numpy as seqref
 from tests.conftest import convert_and_load, corpus_file
-from tests.reference import matlab_numpy as ref
-from tests.reference import sequence_numpy as seqref
 from tests.support import TOL, rel_error, run, to_matlab
 
 

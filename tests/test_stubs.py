@@ -14,8 +14,8 @@ import pytest
 import torch
 
 from codegen.api import convert
+from codegen.reference import matlab_numpy as ref
 from tests.conftest import corpus_file, import_generated
-from tests.reference import matlab_numpy as ref
 
 
 def _run_reference(

@@ -10,6 +10,8 @@ from __future__ import annotations
 import builtins
 import keyword
 import re
+from collections.abc import Sequence
+from pathlib import Path
 
 from codegen.ir import Graph
 
@@ -104,3 +106,79 @@ def _buffer_prefix(ident: str, keys: list[str], taken: set[str]) -> str:
     if short != ident and not any(f"{short}_{key}" in taken for key in keys):
         return short
     return ident
+
+
+# Components of a variable path that are MATLAB's storage, not the user's naming: the
+# saveobj struct of built-in objects and the RL toolbox's model wrappers.
+_STORAGE_NAMES = {"any", "dltmodelexternal", "dltmodelinternal", "model", "network"}
+
+
+def _path_words(variable: str) -> list[str]:
+    """The words of the meaningful part of a variable path.
+
+    ``agent.Critic.Model.any.DLTModelExternal`` → ["Critic"]; ``s.nets{2}`` → ["nets",
+    "2"]; ``lgraph_1`` → ["lgraph", "1"]. The last component that is not MATLAB storage
+    names the network, with the indices that follow it.
+    """
+    if variable.startswith("("):  # "(top level)": a struct saved with -struct
+        return []
+    parts = re.findall(r"[^.{}()]+", variable)
+    keep = [p for p in parts if p.strip("'\"").lower() not in _STORAGE_NAMES]
+    if not keep:
+        keep = parts[:1]
+    last = len(keep) - 1
+    while last > 0 and re.fullmatch(r"\d+", keep[last]):
+        last -= 1
+    chosen = keep[last:]
+    return [w for part in chosen for w in re.findall(r"[A-Za-z0-9]+", part)]
+
+
+def default_class_name(file_name: str, variable: str) -> str:
+    """PascalCase from the file stem and the meaningful part of the variable path.
+
+    ccn_net.mat + net → CcnNet; arfrns_TrainedNet.mat + Net → ArfrnsTrainedNet (never a
+    doubled suffix); korniarp_lgraph.mat + lgraph_1 → KorniarpLgraph1 (the overlap is
+    said once); an RL agent's critic → <Stem>Critic, not ...DLTModelExternal.
+    """
+    stem_words = re.findall(r"[A-Za-z0-9]+", Path(file_name).stem)
+    var_words = _path_words(variable)
+    stem_text = "".join(stem_words).lower()
+    joined_var = "".join(var_words).lower()
+    if joined_var and stem_text.endswith(joined_var):
+        var_words = []
+    else:
+        lowered = [w.lower() for w in stem_words]
+        for k in range(min(len(lowered), len(var_words)), 0, -1):
+            if lowered[-k:] == [w.lower() for w in var_words[:k]]:
+                var_words = var_words[k:]
+                break
+    words = stem_words + var_words
+    name = "".join(w[:1].upper() + w[1:] for w in words) or "Model"
+    if name[0].isdigit():
+        name = "Net" + name
+    return name
+
+
+def default_class_names(file_name: str, variables: Sequence[str]) -> list[str]:
+    """:func:`default_class_name` for several networks of one file, made distinct.
+
+    Two paths that reduce to the same words (``a.Critic...`` and ``b.Critic...``) get
+    the first differing component of their paths added, then a counter.
+    """
+    names = [default_class_name(file_name, v) for v in variables]
+    counts: dict[str, int] = {}
+    for name in names:
+        counts[name] = counts.get(name, 0) + 1
+    result: list[str] = []
+    used: set[str] = set()
+    for name, variable in zip(names, variables, strict=True):
+        candidate = name
+        if counts[name] > 1:
+            head = re.findall(r"[A-Za-z0-9]+", variable.split(".")[0])
+            candidate = name + "".join(w[:1].upper() + w[1:] for w in head)
+        base, k = candidate, 2
+        while candidate in used:
+            candidate, k = f"{base}{k}", k + 1
+        used.add(candidate)
+        result.append(candidate)
+    return result

@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from tests.reference.matlab_numpy.fields import (
+from codegen.reference.matlab_numpy.fields import (
     Array,
     LayerRule,
     Props,
@@ -38,7 +38,7 @@ from tests.reference.matlab_numpy.fields import (
     optional_int,
     param,
 )
-from tests.reference.matlab_numpy.geometry import padding_value, same_padding
+from codegen.reference.matlab_numpy.geometry import padding_value, same_padding
 
 # PaddingValue names → numpy.pad modes along time (SEM §Convolution: mapping uncertain).
 _PAD_MODES = {

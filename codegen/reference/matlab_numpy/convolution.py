@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from tests.reference.matlab_numpy.fields import (
+from codegen.reference.matlab_numpy.fields import (
     Array,
     LayerRule,
     Props,
@@ -21,7 +21,7 @@ from tests.reference.matlab_numpy.fields import (
     pair,
     param,
 )
-from tests.reference.matlab_numpy.geometry import (
+from codegen.reference.matlab_numpy.geometry import (
     conv_output_size,
     pad_spatial,
     padding_value,

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from tests.reference.matlab_numpy import (
+from codegen.reference.matlab_numpy import (
     activations,
     attention,
     convolution,
@@ -25,8 +25,8 @@ from tests.reference.matlab_numpy import (
 )
 
 # By name: the package re-exports the function conv1d over the module's name.
-from tests.reference.matlab_numpy.conv1d import LAYERS as CONV1D_LAYERS
-from tests.reference.matlab_numpy.fields import (
+from codegen.reference.matlab_numpy.conv1d import LAYERS as CONV1D_LAYERS
+from codegen.reference.matlab_numpy.fields import (
     Array,
     LayerRule,
     as_str,

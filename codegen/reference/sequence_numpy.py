@@ -2,7 +2,7 @@
 with padding and custom masks, attentionLayer (query/key/value inputs), layer
 normalization over channels *and* time, and per-observation evaluation of padded batches.
 
-Same conventions as :mod:`tests.reference.matlab_numpy`: MATLAB layout (sequences
+Same conventions as :mod:`codegen.reference.matlab_numpy`: MATLAB layout (sequences
 (C, N, T)), parameters as stored in the file, float64, explicit loops that read like the
 defining formula. Written from ``shared/docs/SEMANTICS.md`` §Attention and MATLAB's
 documentation of ``attention``; it imports neither torch nor ``codegen``.
@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from tests.reference.matlab_numpy.attention import project_steps
+from codegen.reference.matlab_numpy.attention import project_steps
 
 Array = np.ndarray
 

@@ -35,8 +35,8 @@ from typing import Any
 
 import numpy as np
 
-from tests.reference.matlab_numpy import activations, dense
-from tests.reference.matlab_numpy.fields import (
+from codegen.reference.matlab_numpy import activations, dense
+from codegen.reference.matlab_numpy.fields import (
     Array,
     LayerRule,
     Props,

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from tests.reference.matlab_numpy.fields import (
+from codegen.reference.matlab_numpy.fields import (
     Array,
     LayerRule,
     Props,

@@ -1,7 +1,7 @@
 """Layers beyond the core set: resize by a scale factor or to a reference input, crop to a
 reference input, and the Reinforcement Learning Toolbox's scalingLayer.
 
-Cross-channel normalization (:func:`~tests.reference.matlab_numpy.dense.cross_channel_norm`)
+Cross-channel normalization (:func:`~codegen.reference.matlab_numpy.dense.cross_channel_norm`)
 and resize to a size / crop (:mod:`.geometry`) already exist; this module adds what their
 layer rules lack and registers Crop2DLayer and ScalingLayer.
 """
@@ -14,8 +14,8 @@ from typing import Any
 
 import numpy as np
 
-from tests.reference.matlab_numpy import geometry
-from tests.reference.matlab_numpy.fields import (
+from codegen.reference.matlab_numpy import geometry
+from codegen.reference.matlab_numpy.fields import (
     Array,
     LayerRule,
     Props,

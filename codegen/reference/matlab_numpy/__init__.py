@@ -33,7 +33,7 @@ its layer classes (``LAYERS``). Import everything from this package.
 
 from __future__ import annotations
 
-from tests.reference.matlab_numpy.activations import (
+from codegen.reference.matlab_numpy.activations import (
     addition,
     clipped_relu,
     concatenation,
@@ -51,13 +51,13 @@ from tests.reference.matlab_numpy.activations import (
     swish,
     tanh,
 )
-from tests.reference.matlab_numpy.attention import (
+from codegen.reference.matlab_numpy.attention import (
     indexing1d,
     position_embedding,
     self_attention,
     word_embedding,
 )
-from tests.reference.matlab_numpy.conv1d import (
+from codegen.reference.matlab_numpy.conv1d import (
     avg_pool1d,
     conv1d,
     global_avg_pool1d,
@@ -65,7 +65,7 @@ from tests.reference.matlab_numpy.conv1d import (
     max_pool1d,
     padding_1d,
 )
-from tests.reference.matlab_numpy.convolution import (
+from codegen.reference.matlab_numpy.convolution import (
     avg_pool2d,
     conv2d,
     global_avg_pool2d,
@@ -74,7 +74,7 @@ from tests.reference.matlab_numpy.convolution import (
     max_pool2d,
     transposed_conv2d,
 )
-from tests.reference.matlab_numpy.dense import (
+from codegen.reference.matlab_numpy.dense import (
     batchnorm,
     cross_channel_norm,
     flatten,
@@ -82,8 +82,8 @@ from tests.reference.matlab_numpy.dense import (
     input_normalization,
     layer_norm,
 )
-from tests.reference.matlab_numpy.extra import resize2d_scaled, scaling
-from tests.reference.matlab_numpy.fields import (
+from codegen.reference.matlab_numpy.extra import resize2d_scaled, scaling
+from codegen.reference.matlab_numpy.fields import (
     Array,
     channel_axis,
     is_output_layer,
@@ -93,8 +93,8 @@ from tests.reference.matlab_numpy.fields import (
 
 # Private names other test modules use: test_reference reads a field as text (_str), and
 # test_recurrent checks an LSTM's final states (_lstm_direction).
-from tests.reference.matlab_numpy.fields import as_str as _str  # noqa: F401
-from tests.reference.matlab_numpy.geometry import (
+from codegen.reference.matlab_numpy.fields import as_str as _str  # noqa: F401
+from codegen.reference.matlab_numpy.geometry import (
     conv_output_size,
     crop2d,
     pad_spatial,
@@ -102,7 +102,7 @@ from tests.reference.matlab_numpy.geometry import (
     same_padding,
     transposed_conv_same_cropping,
 )
-from tests.reference.matlab_numpy.networks import (
+from codegen.reference.matlab_numpy.networks import (
     connections_from_table,
     load_mat,
     network_layers,
@@ -110,8 +110,8 @@ from tests.reference.matlab_numpy.networks import (
     run_layer,
     run_layers,
 )
-from tests.reference.matlab_numpy.recurrent import _lstm_direction as _lstm_direction
-from tests.reference.matlab_numpy.recurrent import bilstm, gru, lstm
+from codegen.reference.matlab_numpy.recurrent import _lstm_direction as _lstm_direction
+from codegen.reference.matlab_numpy.recurrent import bilstm, gru, lstm
 
 __all__ = [
     "Array",

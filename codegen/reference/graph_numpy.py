@@ -22,7 +22,11 @@ from typing import Any
 
 import numpy as np
 
-from tests.reference.matlab_numpy import connections_from_table, layer_name, layer_props
+from codegen.reference.matlab_numpy import (
+    connections_from_table,
+    layer_name,
+    layer_props,
+)
 
 Size = tuple[int, int, int]  # H, W, C
 

@@ -32,8 +32,8 @@ from typing import Any
 
 import numpy as np
 
-from tests.reference.matlab_numpy import dense
-from tests.reference.matlab_numpy.fields import (
+from codegen.reference.matlab_numpy import dense
+from codegen.reference.matlab_numpy.fields import (
     Array,
     LayerRule,
     Props,
@@ -152,7 +152,7 @@ def _input_index(port: str) -> int:
 
 def _apply(layer: Any, ins: list[_Value], custom: Mapping[str, Handler] | None) -> Any:
     """One layer on tagged inputs: returns a _Value, or {port: _Value} for folding."""
-    from tests.reference.matlab_numpy.networks import run_layer
+    from codegen.reference.matlab_numpy.networks import run_layer
 
     p = layer_props(layer)
     short = classname(layer).split(".")[-1]

@@ -9,7 +9,7 @@ from collections.abc import Callable
 import numpy as np
 from scipy.special import erf
 
-from tests.reference.matlab_numpy.fields import (
+from codegen.reference.matlab_numpy.fields import (
     Array,
     LayerRule,
     Props,

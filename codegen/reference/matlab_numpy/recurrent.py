@@ -7,8 +7,11 @@ from typing import Any
 
 import numpy as np
 
-from tests.reference.matlab_numpy.activations import GATE_ACTIVATIONS, STATE_ACTIVATIONS
-from tests.reference.matlab_numpy.fields import (
+from codegen.reference.matlab_numpy.activations import (
+    GATE_ACTIVATIONS,
+    STATE_ACTIVATIONS,
+)
+from codegen.reference.matlab_numpy.fields import (
     Array,
     LayerRule,
     Props,
