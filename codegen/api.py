@@ -88,7 +88,7 @@ def convert_file(
     found = select(file, variable)
     where = _where(file, found.path)
     graph = import_graph(found, where, stub_unsupported)
-    graph.source_name = file.path.name
+    graph.source_name = file.display_name
     graph.source_sha256 = file.sha256
     graph.variable = found.path
     graph.class_name = class_name or default_class_name(file.path.name, found.path)
@@ -96,7 +96,7 @@ def convert_file(
         raise ConversionError(
             f"--class-name {class_name!r} is not a valid Python class name."
         )
-    command = f"mat2torch convert {file.path.name}"
+    command = f"mat2torch convert {file.display_name}"
     if variable is not None:
         command += f" --variable {variable}"
     if class_name is not None:

@@ -19,6 +19,11 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--version", action="version", version=f"mat2torch {__version__}"
     )
+    parser.add_argument(
+        "--debug",
+        action="store_true",
+        help="show the full traceback of an unexpected error",
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
     conv = sub.add_parser(
@@ -95,8 +100,38 @@ def _inspect(path: str) -> None:
             print(f"    {name:<{width}}  {cls:<{cls_width}}  → {op}  {props}".rstrip())
 
 
+BUG_REPORT = (
+    "this is a bug in mat2torch {version}, not a problem with your file's contents as far "
+    "as mat2torch can tell; rerun with --debug for the traceback and report it with the "
+    "command you ran."
+)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    try:
+        return _run(args)
+    except KeyboardInterrupt:
+        print("mat2torch: interrupted; nothing was written.", file=sys.stderr)
+        return 130
+    except Exception as exc:
+        if args.debug:
+            raise
+        _error(
+            f"mat2torch: internal error ({type(exc).__name__}: {exc}); "
+            + BUG_REPORT.format(version=__version__)
+        )
+        return 1
+
+
+def _error(message: str) -> None:
+    """One line on stderr, whatever the terminal's encoding (file names may not be UTF-8)."""
+    encoding = getattr(sys.stderr, "encoding", None) or "utf-8"
+    text = message.encode(encoding, "backslashreplace").decode(encoding, "replace")
+    print(text, file=sys.stderr)
+
+
+def _run(args: argparse.Namespace) -> int:
     try:
         if args.command == "inspect":
             _inspect(args.file)
@@ -113,11 +148,22 @@ def main(argv: Sequence[str] | None = None) -> int:
             args.stub_unsupported,
         )
     except ConversionError as exc:
-        print(f"mat2torch: error: {exc}", file=sys.stderr)
+        _error(f"mat2torch: error: {exc}")
         return 2
     except BrokenPipeError:  # `mat2torch inspect net.mat | head`
         sys.stderr.close()
         return 0
+    except (
+        OSError
+    ) as exc:  # the output directory: a file, not writable, a read-only tree
+        where = (
+            exc.filename if exc.filename is not None else args.__dict__.get("output")
+        )
+        _error(
+            f"mat2torch: error: cannot write {where} ({exc.strerror or exc}); choose an "
+            "output directory you can write with -o DIR. Nothing was written."
+        )
+        return 2
     for note in result.warnings:
         print(f"mat2torch: warning: {note}", file=sys.stderr)
     g = result.graph

@@ -8,6 +8,7 @@ class name and schema, never by variable name.
 from __future__ import annotations
 
 import hashlib
+import os
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -45,15 +46,35 @@ class MatFile:
     sha256: str
     variables: dict[str, Any]
 
+    @property
+    def display_name(self) -> str:
+        """The base name as valid text: bytes that are not UTF-8 become ``\\xNN``."""
+        return os.fsencode(self.path.name).decode("utf-8", "backslashreplace")
+
 
 def load(path: str | Path) -> MatFile:
     """Read every variable of a MAT-file; corrupt or non-MAT files give a ConversionError."""
     path = Path(path)
-    if not path.is_file():
+    if path.is_dir():
+        raise ConversionError(
+            f"{path}: is a directory; give the path of a .mat file saved by MATLAB."
+        )
+    if not path.exists():
         raise ConversionError(
             f"{path}: no such file; give the path of a .mat file saved by MATLAB."
         )
-    data = path.read_bytes()
+    if not path.is_file():
+        raise ConversionError(
+            f"{path}: is not a regular file (a pipe or device?); save the network to a "
+            ".mat file and give its path."
+        )
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ConversionError(
+            f"{path}: cannot be read ({exc.strerror or type(exc).__name__}); check the "
+            "file's permissions."
+        ) from None
     digest = hashlib.sha256(data).hexdigest()
     try:
         with patched_load(), warnings.catch_warnings():
