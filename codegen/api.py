@@ -114,6 +114,10 @@ def convert_file(
             "NotImplementedError; port their MATLAB code (predict(), or the function shown) into "
             "the stub classes in model.py."
         )
+    bad_values = weights.nonfinite_note(graph)
+    if bad_values:
+        graph.notes.append(f"WARNING: {bad_values}")
+        notes.append(f"{where}: {bad_values}")
     mode = weights.weights_mode(graph)
     if mode == "none":
         notes.append(
@@ -213,6 +217,7 @@ def inspect_file(path: str | Path) -> dict[str, Any]:
                 if v is not None and k != "num_batches_tracked"
             )
             entry["trained"] = graph.trained
+            entry["nonfinite"] = weights.nonfinite_note(graph)
             entry["error"] = None
         except ConversionError as exc:
             entry["error"] = str(exc)

@@ -90,6 +90,8 @@ def _inspect(path: str) -> None:
         print(
             f"  layers: {len(net['layers'])}   inputs: {inputs}   parameters: {net['parameters']:,}   {state}"
         )
+        if net.get("nonfinite"):
+            print(f"  WARNING: {net['nonfinite']}")
         if len(net.get("outputs", ())) > 1:
             print(
                 f"  outputs (forward returns them in this order): {', '.join(net['outputs'])}"

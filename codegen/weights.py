@@ -22,6 +22,34 @@ def state_arrays(graph: Graph) -> dict[str, np.ndarray]:
     return dict(sorted(tensors.items()))
 
 
+def nonfinite(graph: Graph) -> dict[str, tuple[int, int]]:
+    """Stored arrays with NaN or Inf values, by MATLAB layer name and array: "'fc' weight"
+    → (how many values, of how many)."""
+    found: dict[str, tuple[int, int]] = {}
+    for node in graph.nodes:
+        arrays = {**node.params, **node.buffers}
+        for key, value in arrays.items():
+            if value is None or not np.issubdtype(value.dtype, np.floating):
+                continue
+            bad = int(np.count_nonzero(~np.isfinite(value)))
+            if bad:
+                found[f"{node.name!r} {key}"] = (bad, int(value.size))
+    return found
+
+
+def nonfinite_note(graph: Graph) -> str | None:
+    """One sentence for the header, the CLI and inspect; None when every value is finite."""
+    found = nonfinite(graph)
+    if not found:
+        return None
+    listed = ", ".join(f"{k} ({bad} of {size})" for k, (bad, size) in found.items())
+    return (
+        f"{len(found)} stored weight array{'s' if len(found) != 1 else ''} hold NaN or "
+        f"Inf values: {listed}; the network probably diverged in training, and its "
+        "outputs will not be finite."
+    )
+
+
 def expected_keys(graph: Graph) -> list[str]:
     """All state_dict keys the module will have, valued or not."""
     keys = [f"{n.ident}.{k}" for n in graph.nodes for k in n.params]
