@@ -40,10 +40,7 @@ def select(file: mat.MatFile, variable: str | None) -> mat.FoundNetwork:
     """The one network to convert: by path, or the only one in the file."""
     found = mat.find_networks(file.variables)
     if not found:
-        names = ", ".join(sorted(file.variables)) or "none"
-        raise ConversionError(
-            f"{file.path.name}: no MATLAB network found (variables: {names}); save the network object itself, e.g. save('net.mat','net')."
-        )
+        raise ConversionError(mat.nothing_found(file))
     if variable is None:
         if len(found) > 1:
             paths = ", ".join(f"'{f.path}' ({f.kind})" for f in found)
@@ -223,4 +220,7 @@ def inspect_file(path: str | Path) -> dict[str, Any]:
             entry["error"] = str(exc)
             entry["layers"] = []
         networks.append(entry)
-    return {"file": file.path.name, "networks": networks}
+    report: dict[str, Any] = {"file": file.path.name, "networks": networks}
+    if not networks:
+        report["nothing_found"] = mat.nothing_found(file)
+    return report

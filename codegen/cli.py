@@ -74,7 +74,7 @@ def _inspect(path: str) -> None:
     report = api.inspect_file(path)
     networks = report["networks"]
     if not networks:
-        print(f"{report['file']}: no MATLAB network found.")
+        print(report["nothing_found"])
         return
     print(
         f"{report['file']}: {len(networks)} network{'s' if len(networks) != 1 else ''}"

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 from matio import load_from_mat
-from matio.utils.matclass import MatlabOpaque, MatlabOpaqueArray
+from matio.utils.matclass import MatlabObject, MatlabOpaque, MatlabOpaqueArray
 
 from codegen.errors import ConversionError
 from codegen.readers.matio_fix import patched_load
@@ -166,3 +166,52 @@ def _network_kind(value: Any) -> str | None:
     from codegen.importers.matconvnet_detect import matconvnet_kind
 
     return matconvnet_kind(value)
+
+
+# Classes people save as "the network" that hold no network this release converts, and why.
+NOT_CONVERTIBLE = {
+    "network": "a shallow network object (feedforwardnet, fitnet, patternnet, ...), "
+    "which this release does not convert",
+    "Autoencoder": "an Autoencoder (trainAutoencoder), which wraps a shallow network "
+    "object that this release does not convert",
+    "yolov2ObjectDetector": "a YOLO v2 detector, which this release does not convert",
+}
+
+
+def describe_variable(value: Any) -> str:
+    """What a variable holds, in MATLAB's words: ``double 3×18``, ``cell 8×1``, a class."""
+    if isinstance(value, MatlabOpaque | MatlabObject):
+        cls = str(getattr(value, "classname", "object"))
+        if isinstance(value, MatlabOpaque) and value.properties is None:
+            return f"{cls} object whose data is not in the file"
+        why = NOT_CONVERTIBLE.get(cls)
+        return f"{cls}: {why}" if why else cls
+    if isinstance(value, MatlabOpaqueArray):
+        return f"{value.classname} array"
+    if isinstance(value, np.ndarray):
+        size = "×".join(str(n) for n in value.shape) or "1×1"
+        if value.dtype.names:
+            return f"struct {size}"
+        if value.dtype == object:
+            return f"cell {size}"
+        if value.dtype.kind == "U":
+            return "char"
+        kind = {"float64": "double", "float32": "single", "bool": "logical"}
+        return f"{kind.get(value.dtype.name, value.dtype.name)} {size}"
+    return type(value).__name__
+
+
+def nothing_found(file: MatFile) -> str:
+    """The sentence for a file with no convertible network: what it holds instead."""
+    items = sorted(file.variables.items())
+    held = "; ".join(
+        f"'{name}' ({describe_variable(value)})" for name, value in items[:12]
+    )
+    if len(items) > 12:
+        held += f"; and {len(items) - 12} more variables"
+    return (
+        f"{file.display_name}: no MATLAB network found; the file holds "
+        f"{held or 'no variables'}. mat2torch converts Deep Learning Toolbox networks "
+        "(SeriesNetwork, DAGNetwork, dlnetwork, LayerGraph, layer arrays, anywhere in the "
+        "file) and MatConvNet structs: save one of those, e.g. save('net.mat','net')."
+    )
