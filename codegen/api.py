@@ -14,6 +14,7 @@ from codegen.importers import dltoolbox
 from codegen.ir import Graph
 from codegen.passes.names import assign_names, default_class_name
 from codegen.readers import mat
+from codegen.readme import render_readme
 
 MATCONVNET_KINDS = ("SimpleNN", "DagNN")
 
@@ -25,6 +26,8 @@ class Conversion:
     # model.safetensors bytes; b"" when the network stores no weights at all
     tensors: bytes
     warnings: list[str] = field(default_factory=list)
+    # README.md for reviewers: layer table, graph, conventions translated
+    readme: str = ""
 
     @property
     def has_weights(self) -> bool:
@@ -129,7 +132,8 @@ def convert_file(
             "model.safetensors (listed in UNTRAINED_KEYS)."
         )
     tensors = weights.to_bytes(graph) if mode != "none" else b""
-    return Conversion(graph, emit.render_model(graph), tensors, notes)
+    source = emit.render_model(graph)
+    return Conversion(graph, source, tensors, notes, render_readme(graph, source))
 
 
 def convert(
@@ -139,10 +143,14 @@ def convert(
     class_name: str | None = None,
     force: bool = False,
     stub_unsupported: bool = False,
+    readme: bool = True,
 ) -> Conversion:
-    """Convert and write out_dir/model.py and out_dir/model.safetensors, all or nothing."""
+    """Convert and write out_dir/model.py, out_dir/model.safetensors and (unless
+    ``readme`` is false) out_dir/README.md, all or nothing."""
     out = Path(out_dir)
     targets = [out / "model.py", out / "model.safetensors"]
+    if readme:
+        targets.append(out / "README.md")
     if not force:
         existing = [t for t in targets if t.exists()]
         if existing:
@@ -154,6 +162,8 @@ def convert(
     files = {targets[0]: result.source.encode()}
     if result.has_weights:
         files[targets[1]] = result.tensors
+    if readme:
+        files[targets[2]] = result.readme.encode()
     _write_atomically(files)
     if not result.has_weights and targets[1].exists():
         targets[

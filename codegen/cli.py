@@ -27,7 +27,7 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     conv = sub.add_parser(
-        "convert", help="write DIR/model.py and DIR/model.safetensors"
+        "convert", help="write DIR/model.py, DIR/model.safetensors and DIR/README.md"
     )
     conv.add_argument("file", help="a .mat file (v7 or v7.3)")
     conv.add_argument(
@@ -51,6 +51,11 @@ def _parser() -> argparse.ArgumentParser:
         "--stub-unsupported",
         action="store_true",
         help="turn layers mat2torch cannot convert (user-defined classes) into stubs to complete by hand",
+    )
+    conv.add_argument(
+        "--no-readme",
+        action="store_true",
+        help="do not write DIR/README.md (layer table, graph and conventions for review)",
     )
 
     insp = sub.add_parser(
@@ -148,6 +153,7 @@ def _run(args: argparse.Namespace) -> int:
             args.class_name,
             args.force,
             args.stub_unsupported,
+            readme=not args.no_readme,
         )
     except ConversionError as exc:
         _error(f"mat2torch: error: {exc}")

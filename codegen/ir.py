@@ -95,6 +95,9 @@ class Graph:
     class_name: str = "Model"
     matlab_layer_count: int = 0
     command: str = ""
+    # MATLAB layers with no PyTorch counterpart (training-only output/loss layers):
+    # (MATLAB name, MATLAB class), in file order.
+    dropped: list[tuple[str, str]] = field(default_factory=list)
 
     @property
     def notes_layer_count(self) -> str:

@@ -67,6 +67,7 @@ def expected_files() -> dict[Path, bytes]:
             )
         result = api.convert_file(ex.source, ex.variable)
         files[OUT / ex.folder / "model.py"] = result.source.encode()
+        files[OUT / ex.folder / "README.md"] = result.readme.encode()
         if ex.weights and result.has_weights:
             files[OUT / ex.folder / "model.safetensors"] = result.tensors
     files[REPO / "docs" / "supported-layers.md"] = supported_layers_markdown().encode()

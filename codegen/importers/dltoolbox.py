@@ -382,6 +382,7 @@ def import_network(
         infos = [ports.infos[src] for src in sources]
         result = registration.convert(record, infos)
         if isinstance(result, Dropped):
+            graph.dropped.append((record.name, record.classname))
             if result.classes:
                 graph.classes = result.classes
             if result.response_names:

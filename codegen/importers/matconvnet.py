@@ -292,6 +292,7 @@ def import_network(
             "running_var = sigma² − eps gives BatchNorm2d exactly that sigma."
         )
     dropped_layers = [lay.record for lay in ordered if lay.record.name in dropped]
+    graph.dropped = [(r.name, r.classname) for r in dropped_layers]
     if dropped_layers:
         listed = ", ".join(f"'{r.name}' ({r.classname})" for r in dropped_layers)
         graph.notes.append(f"training-only layers left out: {listed}.")
