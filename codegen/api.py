@@ -179,19 +179,26 @@ def _write_atomically(files: dict[Path, bytes]) -> None:
                 os.unlink(tmp)
 
 
-def key_properties(node: Any) -> str:
-    """The node's simple attributes (numbers, text, small tuples) as `key=value` text."""
-    parts = []
-    for key, value in node.attrs.items():
-        if isinstance(value, bool | int | float | str) or (
+def simple_properties(node: Any) -> dict[str, Any]:
+    """The node's simple attributes: numbers, text and small tuples of numbers."""
+    return {
+        key: value
+        for key, value in node.attrs.items()
+        if isinstance(value, bool | int | float | str)
+        or (
             isinstance(value, tuple)
             and len(value) <= 4
             and all(isinstance(v, int | float) for v in value)
-        ):
-            parts.append(
-                f"{key}={value!r}" if isinstance(value, str) else f"{key}={value}"
-            )
-    return " ".join(parts)
+        )
+    }
+
+
+def key_properties(node: Any) -> str:
+    """The node's simple attributes (numbers, text, small tuples) as `key=value` text."""
+    return " ".join(
+        f"{key}={value!r}" if isinstance(value, str) else f"{key}={value}"
+        for key, value in simple_properties(node).items()
+    )
 
 
 def inspect_file(path: str | Path) -> dict[str, Any]:
@@ -204,6 +211,10 @@ def inspect_file(path: str | Path) -> dict[str, Any]:
             graph = import_graph(found, _where(file, found.path))
             entry["layers"] = [
                 (n.name, n.matlab_class, n.op, key_properties(n)) for n in graph.nodes
+            ]
+            entry["layer_properties"] = [
+                (n.name, n.matlab_class, n.op, simple_properties(n))
+                for n in graph.nodes
             ]
             entry["inputs"] = [(gi.name, gi.info.describe()) for gi in graph.inputs]
             entry["outputs"] = list(graph.outputs)  # MATLAB names, in OutputNames order

@@ -57,6 +57,11 @@ def _parser() -> argparse.ArgumentParser:
         "inspect", help="list the networks in a .mat file and their layers"
     )
     insp.add_argument("file", help="a .mat file (v7 or v7.3)")
+    insp.add_argument(
+        "--json",
+        action="store_true",
+        help="print the report as JSON (schema in docs/inspect-json.md)",
+    )
 
     sub.add_parser("layers", help="list the MATLAB layer classes mat2torch converts")
     return parser
@@ -136,7 +141,12 @@ def _error(message: str) -> None:
 def _run(args: argparse.Namespace) -> int:
     try:
         if args.command == "inspect":
-            _inspect(args.file)
+            if args.json:
+                from codegen import inspect_json
+
+                sys.stdout.write(inspect_json.dumps(inspect_json.report(args.file)))
+            else:
+                _inspect(args.file)
             return 0
         if args.command == "layers":
             _layers()
