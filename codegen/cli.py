@@ -64,6 +64,40 @@ def _parser() -> argparse.ArgumentParser:
     )
 
     sub.add_parser("layers", help="list the MATLAB layer classes mat2torch converts")
+
+    ver = sub.add_parser(
+        "verify",
+        help="run the converted model and compare it with MATLAB's outputs (exit 0 agree, 1 differ, 2 cannot run)",
+    )
+    ver.add_argument("file", help="the network's .mat file")
+    source = ver.add_mutually_exclusive_group(required=True)
+    source.add_argument(
+        "--reference",
+        metavar="REF.mat",
+        help="inputs X (X1, X2...) and MATLAB's outputs Y (Y1...), optionally a struct "
+        "'activations' (docs/verify.md)",
+    )
+    source.add_argument(
+        "--random",
+        metavar="N",
+        type=int,
+        help="compare with mat2torch's NumPy reference of MATLAB semantics on N random inputs",
+    )
+    ver.add_argument(
+        "--model-dir",
+        metavar="DIR",
+        help="check DIR/model.py and DIR/model.safetensors instead of converting in memory",
+    )
+    ver.add_argument("--variable", metavar="PATH", help="which network in the file")
+    ver.add_argument(
+        "--rtol",
+        type=float,
+        default=None,
+        help="relative tolerance, times max |reference| (default 1e-4)",
+    )
+    ver.add_argument(
+        "--atol", type=float, default=None, help="absolute tolerance (default 1e-6)"
+    )
     return parser
 
 
@@ -105,6 +139,25 @@ def _inspect(path: str) -> None:
         cls_width = max(len(cls) for _, cls, *_ in net["layers"])
         for name, cls, op, props in net["layers"]:
             print(f"    {name:<{width}}  {cls:<{cls_width}}  → {op}  {props}".rstrip())
+
+
+def _verify(args: argparse.Namespace) -> int:
+    from codegen import verify
+
+    rtol = verify.DEFAULT_RTOL if args.rtol is None else args.rtol
+    atol = verify.DEFAULT_ATOL if args.atol is None else args.atol
+    if args.reference is not None:
+        report = verify.verify_reference(
+            args.file, args.reference, args.model_dir, args.variable, rtol, atol
+        )
+    else:
+        if args.model_dir is not None:
+            raise ConversionError(
+                "--model-dir goes with --reference; --random checks the conversion made in memory."
+            )
+        report = verify.verify_random(args.file, args.random, args.variable, rtol, atol)
+    print(verify.format_report(report))
+    return report.exit_code
 
 
 BUG_REPORT = (
@@ -151,6 +204,8 @@ def _run(args: argparse.Namespace) -> int:
         if args.command == "layers":
             _layers()
             return 0
+        if args.command == "verify":
+            return _verify(args)
         result = api.convert(
             args.file,
             args.output,
