@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from codegen import emit, weights
+from codegen import plugins as plugin_api
 from codegen.errors import ConversionError
 from codegen.importers import dltoolbox
 from codegen.ir import Graph
@@ -74,13 +76,26 @@ def convert_file(
     variable: str | None = None,
     class_name: str | None = None,
     stub_unsupported: bool = False,
+    plugins: Sequence[str | Path] = (),
 ) -> Conversion:
     """Read, import, name and render one network; writes nothing.
 
     ``stub_unsupported``: unsupported layers (user-defined classes, custom MatConvNet
     types) become explicit stubs that raise NotImplementedError until ported, instead
-    of failing the conversion.
+    of failing the conversion. ``plugins``: Python files registering converters and
+    templates for user-defined layer classes (docs/plugins.md); loading one runs it.
     """
+    with plugin_api.loaded(plugins):
+        return _convert_file(path, variable, class_name, stub_unsupported, plugins)
+
+
+def _convert_file(
+    path: str | Path,
+    variable: str | None,
+    class_name: str | None,
+    stub_unsupported: bool,
+    plugins: Sequence[str | Path],
+) -> Conversion:
     file = mat.load(path)
     found = select(file, variable)
     where = _where(file, found.path)
@@ -100,6 +115,8 @@ def convert_file(
         command += f" --class-name {class_name}"
     if stub_unsupported:
         command += " --stub-unsupported"
+    for plugin in plugins:
+        command += f" --plugin {Path(plugin).name}"
     graph.command = command
     assign_names(graph, reserved=emit.helper_names(graph))
     notes = []
@@ -139,6 +156,7 @@ def convert(
     class_name: str | None = None,
     force: bool = False,
     stub_unsupported: bool = False,
+    plugins: Sequence[str | Path] = (),
 ) -> Conversion:
     """Convert and write out_dir/model.py and out_dir/model.safetensors, all or nothing."""
     out = Path(out_dir)
@@ -149,7 +167,7 @@ def convert(
             raise ConversionError(
                 f"{existing[0]} already exists; pass --force to overwrite it."
             )
-    result = convert_file(path, variable, class_name, stub_unsupported)
+    result = convert_file(path, variable, class_name, stub_unsupported, plugins)
     out.mkdir(parents=True, exist_ok=True)
     files = {targets[0]: result.source.encode()}
     if result.has_weights:

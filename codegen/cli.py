@@ -52,6 +52,14 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="turn layers mat2torch cannot convert (user-defined classes) into stubs to complete by hand",
     )
+    conv.add_argument(
+        "--plugin",
+        metavar="FILE.py",
+        action="append",
+        default=[],
+        help="a Python file registering converters for your own layer classes "
+        "(docs/plugins.md); repeatable. It is run: use only files you trust",
+    )
 
     insp = sub.add_parser(
         "inspect", help="list the networks in a .mat file and their layers"
@@ -89,6 +97,13 @@ def _parser() -> argparse.ArgumentParser:
         help="check DIR/model.py and DIR/model.safetensors instead of converting in memory",
     )
     ver.add_argument("--variable", metavar="PATH", help="which network in the file")
+    ver.add_argument(
+        "--plugin",
+        metavar="FILE.py",
+        action="append",
+        default=[],
+        help="as for convert (docs/plugins.md); repeatable",
+    )
     ver.add_argument(
         "--rtol",
         type=float,
@@ -148,14 +163,22 @@ def _verify(args: argparse.Namespace) -> int:
     atol = verify.DEFAULT_ATOL if args.atol is None else args.atol
     if args.reference is not None:
         report = verify.verify_reference(
-            args.file, args.reference, args.model_dir, args.variable, rtol, atol
+            args.file,
+            args.reference,
+            args.model_dir,
+            args.variable,
+            rtol,
+            atol,
+            plugins=args.plugin,
         )
     else:
         if args.model_dir is not None:
             raise ConversionError(
                 "--model-dir goes with --reference; --random checks the conversion made in memory."
             )
-        report = verify.verify_random(args.file, args.random, args.variable, rtol, atol)
+        report = verify.verify_random(
+            args.file, args.random, args.variable, rtol, atol, plugins=args.plugin
+        )
     print(verify.format_report(report))
     return report.exit_code
 
@@ -213,6 +236,7 @@ def _run(args: argparse.Namespace) -> int:
             args.class_name,
             args.force,
             args.stub_unsupported,
+            args.plugin,
         )
     except ConversionError as exc:
         _error(f"mat2torch: error: {exc}")

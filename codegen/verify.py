@@ -28,6 +28,7 @@ from typing import Any
 
 import numpy as np
 
+from codegen import plugins as plugin_api
 from codegen.errors import ConversionError
 from codegen.ir import FEATURE, IMAGE, IMAGE_SEQUENCE, SEQUENCE, VOLUME, Graph
 
@@ -367,10 +368,12 @@ def verify_reference(
     variable: str | None = None,
     rtol: float = DEFAULT_RTOL,
     atol: float = DEFAULT_ATOL,
+    plugins: Sequence[str | Path] = (),
 ) -> Report:
     from codegen.readers import mat
 
-    loaded = load(net_path, variable, model_dir)
+    with plugin_api.loaded(plugins):
+        loaded = load(net_path, variable, model_dir)
     graph = loaded.graph
     ref = mat.load(ref_path)
     name = ref.path.name
@@ -510,20 +513,23 @@ def verify_random(
     atol: float = DEFAULT_ATOL,
     seed: int = 0,
     custom: Mapping[str, Handler] | None = None,
+    plugins: Sequence[str | Path] = (),
 ) -> Report:
     """Compare with the NumPy reference on ``count`` random observations (one batch).
 
-    ``custom`` gives the NumPy semantics of user-defined layers, keyed by MATLAB class
-    or layer name.
+    ``custom`` (and the ``reference`` functions of ``plugins``) give the NumPy
+    semantics of user-defined layers, keyed by MATLAB class or layer name.
     """
     if count < 1:
         raise VerifyError(f"--random {count}: give a positive number of inputs.")
-    loaded = load(net_path, variable, None)
+    with plugin_api.loaded(plugins):
+        loaded = load(net_path, variable, None)
+        handlers = plugin_api.reference_handlers()
     graph = loaded.graph
     where = f"{Path(net_path).name}, variable '{graph.variable}'"
     rng = np.random.default_rng(seed)
     xs = {gi.name: _random_input(gi.info, count, rng, where) for gi in graph.inputs}
-    handlers = dict(custom or {})
+    handlers.update(custom or {})
     try:
         expected = reference_activations(
             loaded.network, loaded.matlab_kind, xs, handlers
