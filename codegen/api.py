@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from codegen import emit, weights
+from codegen import plugins as plugin_api
 from codegen.errors import ConversionError
 from codegen.importers import dltoolbox
 from codegen.ir import Graph
@@ -77,13 +79,26 @@ def convert_file(
     variable: str | None = None,
     class_name: str | None = None,
     stub_unsupported: bool = False,
+    plugins: Sequence[str | Path] = (),
 ) -> Conversion:
     """Read, import, name and render one network; writes nothing.
 
     ``stub_unsupported``: unsupported layers (user-defined classes, custom MatConvNet
     types) become explicit stubs that raise NotImplementedError until ported, instead
-    of failing the conversion.
+    of failing the conversion. ``plugins``: Python files registering converters and
+    templates for user-defined layer classes (docs/plugins.md); loading one runs it.
     """
+    with plugin_api.loaded(plugins):
+        return _convert_file(path, variable, class_name, stub_unsupported, plugins)
+
+
+def _convert_file(
+    path: str | Path,
+    variable: str | None,
+    class_name: str | None,
+    stub_unsupported: bool,
+    plugins: Sequence[str | Path],
+) -> Conversion:
     file = mat.load(path)
     found = select(file, variable)
     where = _where(file, found.path)
@@ -103,6 +118,8 @@ def convert_file(
         command += f" --class-name {class_name}"
     if stub_unsupported:
         command += " --stub-unsupported"
+    for plugin in plugins:
+        command += f" --plugin {Path(plugin).name}"
     graph.command = command
     assign_names(graph, reserved=emit.helper_names(graph))
     notes = []
@@ -143,6 +160,7 @@ def convert(
     class_name: str | None = None,
     force: bool = False,
     stub_unsupported: bool = False,
+    plugins: Sequence[str | Path] = (),
     readme: bool = True,
 ) -> Conversion:
     """Convert and write out_dir/model.py, out_dir/model.safetensors and (unless
@@ -157,7 +175,7 @@ def convert(
             raise ConversionError(
                 f"{existing[0]} already exists; pass --force to overwrite it."
             )
-    result = convert_file(path, variable, class_name, stub_unsupported)
+    result = convert_file(path, variable, class_name, stub_unsupported, plugins)
     out.mkdir(parents=True, exist_ok=True)
     files = {targets[0]: result.source.encode()}
     if result.has_weights:
@@ -189,19 +207,26 @@ def _write_atomically(files: dict[Path, bytes]) -> None:
                 os.unlink(tmp)
 
 
-def key_properties(node: Any) -> str:
-    """The node's simple attributes (numbers, text, small tuples) as `key=value` text."""
-    parts = []
-    for key, value in node.attrs.items():
-        if isinstance(value, bool | int | float | str) or (
+def simple_properties(node: Any) -> dict[str, Any]:
+    """The node's simple attributes: numbers, text and small tuples of numbers."""
+    return {
+        key: value
+        for key, value in node.attrs.items()
+        if isinstance(value, bool | int | float | str)
+        or (
             isinstance(value, tuple)
             and len(value) <= 4
             and all(isinstance(v, int | float) for v in value)
-        ):
-            parts.append(
-                f"{key}={value!r}" if isinstance(value, str) else f"{key}={value}"
-            )
-    return " ".join(parts)
+        )
+    }
+
+
+def key_properties(node: Any) -> str:
+    """The node's simple attributes (numbers, text, small tuples) as `key=value` text."""
+    return " ".join(
+        f"{key}={value!r}" if isinstance(value, str) else f"{key}={value}"
+        for key, value in simple_properties(node).items()
+    )
 
 
 def inspect_file(path: str | Path) -> dict[str, Any]:
@@ -214,6 +239,10 @@ def inspect_file(path: str | Path) -> dict[str, Any]:
             graph = import_graph(found, _where(file, found.path))
             entry["layers"] = [
                 (n.name, n.matlab_class, n.op, key_properties(n)) for n in graph.nodes
+            ]
+            entry["layer_properties"] = [
+                (n.name, n.matlab_class, n.op, simple_properties(n))
+                for n in graph.nodes
             ]
             entry["inputs"] = [(gi.name, gi.info.describe()) for gi in graph.inputs]
             entry["outputs"] = list(graph.outputs)  # MATLAB names, in OutputNames order

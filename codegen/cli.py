@@ -57,13 +57,67 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="do not write DIR/README.md (layer table, graph and conventions for review)",
     )
+    conv.add_argument(
+        "--plugin",
+        metavar="FILE.py",
+        action="append",
+        default=[],
+        help="a Python file registering converters for your own layer classes "
+        "(docs/plugins.md); repeatable. It is run: use only files you trust",
+    )
 
     insp = sub.add_parser(
         "inspect", help="list the networks in a .mat file and their layers"
     )
     insp.add_argument("file", help="a .mat file (v7 or v7.3)")
+    insp.add_argument(
+        "--json",
+        action="store_true",
+        help="print the report as JSON (schema in docs/inspect-json.md)",
+    )
 
     sub.add_parser("layers", help="list the MATLAB layer classes mat2torch converts")
+
+    ver = sub.add_parser(
+        "verify",
+        help="run the converted model and compare it with MATLAB's outputs (exit 0 agree, 1 differ, 2 cannot run)",
+    )
+    ver.add_argument("file", help="the network's .mat file")
+    source = ver.add_mutually_exclusive_group(required=True)
+    source.add_argument(
+        "--reference",
+        metavar="REF.mat",
+        help="inputs X (X1, X2...) and MATLAB's outputs Y (Y1...), optionally a struct "
+        "'activations' (docs/verify.md)",
+    )
+    source.add_argument(
+        "--random",
+        metavar="N",
+        type=int,
+        help="compare with mat2torch's NumPy reference of MATLAB semantics on N random inputs",
+    )
+    ver.add_argument(
+        "--model-dir",
+        metavar="DIR",
+        help="check DIR/model.py and DIR/model.safetensors instead of converting in memory",
+    )
+    ver.add_argument("--variable", metavar="PATH", help="which network in the file")
+    ver.add_argument(
+        "--plugin",
+        metavar="FILE.py",
+        action="append",
+        default=[],
+        help="as for convert (docs/plugins.md); repeatable",
+    )
+    ver.add_argument(
+        "--rtol",
+        type=float,
+        default=None,
+        help="relative tolerance, times max |reference| (default 1e-4)",
+    )
+    ver.add_argument(
+        "--atol", type=float, default=None, help="absolute tolerance (default 1e-6)"
+    )
     return parser
 
 
@@ -107,6 +161,33 @@ def _inspect(path: str) -> None:
             print(f"    {name:<{width}}  {cls:<{cls_width}}  → {op}  {props}".rstrip())
 
 
+def _verify(args: argparse.Namespace) -> int:
+    from codegen import verify
+
+    rtol = verify.DEFAULT_RTOL if args.rtol is None else args.rtol
+    atol = verify.DEFAULT_ATOL if args.atol is None else args.atol
+    if args.reference is not None:
+        report = verify.verify_reference(
+            args.file,
+            args.reference,
+            args.model_dir,
+            args.variable,
+            rtol,
+            atol,
+            plugins=args.plugin,
+        )
+    else:
+        if args.model_dir is not None:
+            raise ConversionError(
+                "--model-dir goes with --reference; --random checks the conversion made in memory."
+            )
+        report = verify.verify_random(
+            args.file, args.random, args.variable, rtol, atol, plugins=args.plugin
+        )
+    print(verify.format_report(report))
+    return report.exit_code
+
+
 BUG_REPORT = (
     "this is a bug in mat2torch {version}, not a problem with your file's contents as far "
     "as mat2torch can tell; rerun with --debug for the traceback and report it with the "
@@ -141,11 +222,18 @@ def _error(message: str) -> None:
 def _run(args: argparse.Namespace) -> int:
     try:
         if args.command == "inspect":
-            _inspect(args.file)
+            if args.json:
+                from codegen import inspect_json
+
+                sys.stdout.write(inspect_json.dumps(inspect_json.report(args.file)))
+            else:
+                _inspect(args.file)
             return 0
         if args.command == "layers":
             _layers()
             return 0
+        if args.command == "verify":
+            return _verify(args)
         result = api.convert(
             args.file,
             args.output,
@@ -153,6 +241,7 @@ def _run(args: argparse.Namespace) -> int:
             args.class_name,
             args.force,
             args.stub_unsupported,
+            args.plugin,
             readme=not args.no_readme,
         )
     except ConversionError as exc:

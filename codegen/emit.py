@@ -76,6 +76,11 @@ def environment() -> jinja2.Environment:
 
 
 def layer_template(op: str) -> Any:
+    from codegen import plugins
+
+    source = plugins.template_source(op)  # a template a --plugin file registered
+    if source is not None:
+        return environment().from_string(source).module
     return environment().get_template(f"layers/{op}.py.jinja").module
 
 

@@ -1,0 +1,187 @@
+"""`mat2torch verify`: against MATLAB's numbers in a REF.mat, and against the NumPy
+reference of MATLAB semantics on random inputs (--random)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import scipy.io
+from safetensors.numpy import load_file, save_file
+
+from codegen import cli, emit
+from codegen.api import convert
+from codegen.reference import matlab_numpy as ref
+from tests import onnx_numpy
+from tests.conftest import corpus_file
+
+pytestmark = pytest.mark.filterwarnings("ignore")
+
+
+def _ccn_reference(tmp_path: Path, with_activations: bool) -> Path:
+    """REF.mat for ccn_net from MATLAB's own ONNX export of it (ccn_net.onnx).
+
+    The export names each ONNX tensor after the MATLAB layer that produces it, so running
+    the exported graph gives MATLAB's per-layer activations as well as the output; it runs
+    with a small NumPy evaluator of the export's operators (tests/onnx_numpy.py) because
+    onnxruntime is not a dependency. Activations are stored as MATLAB's activations()
+    returns them (H×W×C×N), Y as predict returns a SeriesNetwork's scores (N×K).
+    """
+    graph = onnx_numpy.load(corpus_file("dltoolbox", "ccn_net.onnx"))
+    x = (
+        np.random.default_rng(11)
+        .uniform(0, 255, size=(150, 150, 3, 2))
+        .astype(np.float32)
+        .astype(np.float64)
+    )
+    env = onnx_numpy.run(graph, x.transpose(3, 2, 0, 1))
+    layers, _ = ref.network_layers(
+        ref.load_mat(str(corpus_file("dltoolbox", "ccn_net.mat")))["net"]
+    )
+    names = {ref.layer_name(layer) for layer in layers}
+    variables: dict[str, object] = {"X": x, "Y": env["softmax"]}
+    if with_activations:
+        acts = {
+            node.outputs[0]: env[node.outputs[0]].transpose(2, 3, 1, 0)
+            for node in graph.nodes
+            if node.outputs[0] in names and env[node.outputs[0]].ndim == 4
+        }
+        # The input layer's activation is the normalized image (the export's Sub).
+        acts["imageinput"] = env["imageinput_Sub"].transpose(2, 3, 1, 0)
+        acts["softmax"] = env["softmax"].T.reshape(1, 1, 10, -1)  # 1×1×K×N
+        assert len(acts) == 16
+        variables["activations"] = acts
+    path = tmp_path / "ref.mat"
+    scipy.io.savemat(path, variables)
+    return path
+
+
+def _verify(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str]:
+    code = cli.main(["verify", *args])
+    captured = capsys.readouterr()
+    return code, captured.out + captured.err
+
+
+def test_ccn_net_agrees_with_matlab_onnx_export(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    refmat = _ccn_reference(tmp_path, with_activations=True)
+    net = corpus_file("dltoolbox", "ccn_net.mat")
+    code, out = _verify(capsys, str(net), "--reference", str(refmat))
+    assert code == 0, out
+    assert "PASS: 17 comparisons agree." in out
+    assert "first layer where they diverge" not in out
+    rows = [line.split() for line in out.splitlines() if line.startswith("layer ")]
+    assert [r[1] for r in rows][:3] == ["imageinput", "conv_1", "batchnorm_1"]
+    assert all(r[-1] == "pass" for r in rows)
+
+
+def test_perturbed_weight_names_the_first_diverging_layer(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    refmat = _ccn_reference(tmp_path, with_activations=True)
+    net = corpus_file("dltoolbox", "ccn_net.mat")
+    out_dir = tmp_path / "model"
+    convert(net, out_dir)
+    tensors = load_file(str(out_dir / "model.safetensors"))
+    tensors["conv_2.weight"][3] += 0.05  # one filter of conv_2
+    save_file(tensors, str(out_dir / "model.safetensors"))
+
+    code, out = _verify(
+        capsys, str(net), "--reference", str(refmat), "--model-dir", str(out_dir)
+    )
+    assert code == 1, out
+    assert "first layer where they diverge: 'conv_2'" in out
+    status = {
+        line.split()[1]: line.split()[-1]
+        for line in out.splitlines()
+        if line.startswith("layer ")
+    }
+    assert status["conv_1"] == "pass" and status["maxpool_1"] == "pass"
+    assert status["conv_2"] == "FAIL"
+
+
+def test_outputs_only_reference_detects_a_wrong_model(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    refmat = _ccn_reference(tmp_path, with_activations=False)
+    net = corpus_file("dltoolbox", "ccn_net.mat")
+    code, out = _verify(capsys, str(net), "--reference", str(refmat))
+    assert code == 0, out
+    data = scipy.io.loadmat(refmat)
+    scipy.io.savemat(refmat, {"X": data["X"], "Y": data["Y"][:, ::-1]})
+    code, out = _verify(capsys, str(net), "--reference", str(refmat))
+    assert code == 1 and "FAIL" in out
+
+
+def test_reference_without_outputs_cannot_run(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    refmat = tmp_path / "ref.mat"
+    scipy.io.savemat(refmat, {"X": np.zeros((150, 150, 3))})
+    net = corpus_file("dltoolbox", "ccn_net.mat")
+    code, out = _verify(capsys, str(net), "--reference", str(refmat))
+    assert code == 2
+    assert "ref.mat" in out and "'Y'" in out.replace("variable(s) Y", "'Y'")
+    assert len(out.strip().splitlines()) == 1
+
+
+RANDOM_CASES = [
+    ("ccn_net.mat", None),
+    ("vikas_net.mat", "net"),
+    ("specsense_trainedNet.mat", None),
+    ("yusuf_trainedNetwork_1.mat", None),
+    ("fuma28_trainedNet.mat", None),
+    ("arfrns_TrainedNet.mat", None),
+    ("faultdet_TrainedModel.mat", None),
+    ("ibpinn_net.mat", None),
+    ("tsx_transformer_demo.mat", None),
+]
+
+
+@pytest.mark.parametrize(("name", "variable"), RANDOM_CASES)
+def test_random_agrees_on_corpus_networks(
+    capsys: pytest.CaptureFixture[str], name: str, variable: str | None
+) -> None:
+    args = [str(corpus_file("dltoolbox", name)), "--random", "2"]
+    if variable:
+        args += ["--variable", variable]
+    code, out = _verify(capsys, *args)
+    assert code == 0, out
+    layer_rows = [line for line in out.splitlines() if line.startswith("layer ")]
+    output_rows = [line for line in out.splitlines() if line.startswith("output ")]
+    assert output_rows and len(layer_rows) >= 3
+
+
+def test_random_fails_on_a_broken_relu_template(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A ReLU template that lets negative values leak (a leaky ReLU) must be caught."""
+    broken = (
+        emit.environment()
+        .from_string(
+            "{% macro init(node) %}{% endmacro %}"
+            "{% macro forward(node, args) %}torch.nn.functional.leaky_relu({{ args[0] }}, 0.01)"
+            "{% endmacro %}"
+        )
+        .module
+    )
+    original = emit.layer_template
+    monkeypatch.setattr(
+        emit, "layer_template", lambda op: broken if op == "relu" else original(op)
+    )
+    code, out = _verify(
+        capsys, str(corpus_file("dltoolbox", "ccn_net.mat")), "--random", "2"
+    )
+    assert code == 1, out
+    assert "first layer where they diverge: 'relu_1'" in out
+
+
+def test_random_refuses_an_untrained_network(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    code, out = _verify(
+        capsys, str(corpus_file("dltoolbox", "resunet_net.mat")), "--random", "1"
+    )
+    assert code == 2 and "untrained" in out
