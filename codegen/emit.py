@@ -200,6 +200,11 @@ def render_model(graph: Graph) -> str:
         [line for r in rendered for line in r.init + r.forward] + helper_list
     )
     layouts = sorted({gi.info.layout for gi in graph.inputs})
+    preprocess = [
+        str(layer_template("input").preprocess(n)).strip("\n")
+        for n in graph.nodes
+        if n.op == "input" and "preprocess" in n.attrs
+    ]
     context = {
         "graph": graph,
         "init_lines": [line for r in rendered for line in r.init],
@@ -220,6 +225,8 @@ def render_model(graph: Graph) -> str:
         "IMAGE_SEQUENCE": IMAGE_SEQUENCE,
         "n_layers": len(graph.nodes),
         "helpers": helper_list,
+        # MatConvNet: the preprocess() method (what the calling code does before forward).
+        "preprocess_methods": preprocess,
         # Variable-length sequence batches: forward takes the true lengths.
         "uses_lengths": any(n.attrs.get("uses_lengths") for n in graph.nodes),
     }

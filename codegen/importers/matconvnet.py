@@ -3,9 +3,8 @@
 SimpleNN: ``net.layers`` is a cell of layer structs run in order (vl_simplenn); each
 becomes a :class:`LayerRecord` with class ``simplenn.<type>`` and the struct's fields.
 ``net.meta`` (or the old top-level ``net.normalization``/``net.classes``) may describe the
-input: ``normalization.averageImage`` is subtracted in ``forward`` (a buffer, like the
-Deep Learning Toolbox's 'zerocenter'); ``imageSize``, ``interpolation`` and the other
-preprocessing settings cannot run inside a model and are documented in its docstring.
+input: like vl_simplenn, ``forward`` leaves it alone; the generated ``preprocess()``
+subtracts ``normalization.averageImage`` (a buffer) and documents the other settings.
 
 DagNN (what ``dagnn.DagNN.saveobj`` returns): ``vars`` (the tensors), ``params`` (name,
 value), ``layers`` (name, type = the dagnn class, inputs/outputs = var names, params =
