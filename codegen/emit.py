@@ -213,6 +213,11 @@ def render_model(graph: Graph) -> str:
         # MATLAB names of the outputs (layer or layer/port), for the forward docstring.
         "output_names": list(graph.outputs),
         "output_infos": [output_info(graph, o) for o in graph.outputs],
+        # Sizes as formulas of the input's unknown H, W ("2H"), where an importer worked them out.
+        "output_symbols": [
+            graph.node(o).attrs.get("symbolic_shape") if "/" not in o else None
+            for o in graph.outputs
+        ],
         # "all": every state_dict key has a stored value; "partial": some; "none": no weights file.
         "weights_mode": weights.weights_mode(graph),
         "untrained_keys": tuple(weights.missing_keys(graph)),
