@@ -205,6 +205,11 @@ def render_model(graph: Graph) -> str:
         [line for r in rendered for line in r.init + r.forward] + helper_list
     )
     layouts = sorted({gi.info.layout for gi in graph.inputs})
+    preprocess = [
+        str(layer_template("input").preprocess(n)).strip("\n")
+        for n in graph.nodes
+        if n.op == "input" and "preprocess" in n.attrs
+    ]
     context = {
         "graph": graph,
         "init_lines": [line for r in rendered for line in r.init],
@@ -213,6 +218,11 @@ def render_model(graph: Graph) -> str:
         # MATLAB names of the outputs (layer or layer/port), for the forward docstring.
         "output_names": list(graph.outputs),
         "output_infos": [output_info(graph, o) for o in graph.outputs],
+        # Sizes as formulas of the input's unknown H, W ("2H"), where an importer worked them out.
+        "output_symbols": [
+            graph.node(o).attrs.get("symbolic_shape") if "/" not in o else None
+            for o in graph.outputs
+        ],
         # "all": every state_dict key has a stored value; "partial": some; "none": no weights file.
         "weights_mode": weights.weights_mode(graph),
         "untrained_keys": tuple(weights.missing_keys(graph)),
@@ -225,6 +235,8 @@ def render_model(graph: Graph) -> str:
         "IMAGE_SEQUENCE": IMAGE_SEQUENCE,
         "n_layers": len(graph.nodes),
         "helpers": helper_list,
+        # MatConvNet: the preprocess() method (what the calling code does before forward).
+        "preprocess_methods": preprocess,
         # Variable-length sequence batches: forward takes the true lengths.
         "uses_lengths": any(n.attrs.get("uses_lengths") for n in graph.nodes),
     }

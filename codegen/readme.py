@@ -184,6 +184,10 @@ def layer_rows(graph: Graph) -> list[Row]:
         output = (
             "; ".join(shape_text(i) for i in infos) if infos else shape_text(node.out)
         )
+        symbolic = node.attrs.get("symbolic_shape")
+        if symbolic and node.out is not None:
+            # sizes as formulas of the input's H and W where the file fixes none
+            output = shape_text(TensorInfo(node.out.layout, tuple(symbolic)))
         rows.append(
             Row(
                 node.name,
@@ -326,7 +330,12 @@ def conventions(graph: Graph) -> list[str]:
         )
     for note in graph.notes:
         text = emit.comment_text(note)
-        if not any(text in b for b in bullets):
+        said = (
+            graph.dropped
+            and "left out" in text
+            and all(repr(name) in note for name, _ in graph.dropped)
+        )
+        if not said and not any(text in b for b in bullets):
             bullets.append(f"- {text}")
     return bullets
 

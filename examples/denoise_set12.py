@@ -11,6 +11,8 @@ and prints the PSNR before and after, per image and on average.
 DnCNN is *residual*: the network estimates the noise, and the clean image is
 ``noisy − net(noisy)``. The converted model computes exactly what the .mat file describes
 (the noise estimate); the subtraction is done here, as in DnCNN's own Demo_test_DnCNN.m.
+The input goes through the generated ``preprocess()`` (MatConvNet's meta.normalization,
+which vl_simplenn leaves to the caller), as for any converted MatConvNet network.
 As in that demo, PSNR is measured on images quantized to 8 bits (MATLAB's im2uint8).
 
 Needs only NumPy and PyTorch: the (8-bit grayscale) PNG files are decoded with zlib.
@@ -156,7 +158,8 @@ def denoise_set(
             noisy = clean + rng.standard_normal(clean.shape) * (sigma / 255.0)
             with torch.no_grad():
                 x = module.from_matlab(noisy.astype(np.float32))  # H×W → (1, 1, H, W)
-                noise = model(x)[0, 0].numpy().astype(np.float64)
+                # MatConvNet's preprocessing (none is stored for DnCNN: the image stays in [0, 1])
+                noise = model(model.preprocess(x))[0, 0].numpy().astype(np.float64)
             denoised = noisy - noise  # residual learning: the net predicts the noise
             label = im2uint8(clean)
             results.append(

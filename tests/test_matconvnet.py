@@ -33,9 +33,17 @@ def rel(actual: np.ndarray, expected: np.ndarray) -> float:
     return float(np.abs(actual - expected).max() / np.abs(expected).max())
 
 
-def run_model(module: Any, model: Any, *images: np.ndarray) -> list[np.ndarray]:
-    """Run on MATLAB-layout H×W×C×N inputs; outputs back in MATLAB layout."""
-    out = model(*[module.from_matlab(x.astype(np.float32)) for x in images])
+def run_model(
+    module: Any, model: Any, *images: np.ndarray, preprocess: bool = False
+) -> list[np.ndarray]:
+    """Run on MATLAB-layout H×W×C×N inputs; outputs back in MATLAB layout.
+
+    ``preprocess``: pass the single input through the generated ``preprocess()`` first.
+    """
+    inputs = [module.from_matlab(x.astype(np.float32)) for x in images]
+    if preprocess:
+        inputs = [model.preprocess(*inputs)]
+    out = model(*inputs)
     outs = out if isinstance(out, tuple) else (out,)
     return [o.numpy().astype(np.float64).transpose(2, 3, 1, 0) for o in outs]
 
@@ -126,6 +134,10 @@ def test_dncnn_sigma25_v73_matches_simplenn_reference(tmp_path: Path) -> None:
         "self.layer48 = nn.Conv2d(64, 1, kernel_size=(3, 3), padding=(1, 1))" in source
     )
     assert "(N, 1, H, W)" in source and "None" not in source.split('"""')[1]
+    # No meta.normalization in the file: preprocess() has nothing to do and says so.
+    t = torch.rand(1, 1, 5, 4)
+    assert torch.equal(model.preprocess(t), t)
+    assert "the file stores no meta.normalization" in source
 
 
 def test_denoise_example_restores_set12() -> None:
@@ -209,14 +221,19 @@ def test_dcfnet_v5_lrn_uint8_options_and_average_image(tmp_path: Path) -> None:
         (40, 52, 3, 1),
     ):  # the stored imageSize, and another size
         x = rng.random(shape) * 255
+        # forward is vl_simplenn: no mean subtraction, which is the caller's job ...
         (y,) = run_model(module, model, x)
-        # The converted model subtracts meta.normalization.averageImage itself.
+        assert rel(y, R.simplenn_forward(layers, x)) <= 1e-5
+        # ... and preprocess() is that job: minus meta.normalization.averageImage.
+        (y,) = run_model(module, model, x, preprocess=True)
         expected = R.simplenn_forward(layers, x - average)
         assert rel(y, expected) <= 1e-5
     source = (tmp_path / "model.py").read_text()
     assert "nn.LocalResponseNorm(5, alpha=0.0001, beta=0.75, k=1.0)\n" in source
     assert "meta.normalization.imageSize = [125 125 3]" in source
-    assert "averageImage" in source
+    forward = source.split("def forward")[1].split("def preprocess")[0]
+    assert "average_image" not in forward
+    assert "return input_ - self.input_average_image" in source
 
 
 def test_dsr_user_classes_fail_with_one_sentence(tmp_path: Path) -> None:
@@ -400,7 +417,7 @@ def test_simplenn_all_layer_types_match_reference(tmp_path: Path) -> None:
     )
     module, model = convert_and_load(path, tmp_path / "out")
     x = rng.random((12, 11, 3, 2)) * 40
-    (y,) = run_model(module, model, x)
+    (y,) = run_model(module, model, x, preprocess=True)
     expected = R.simplenn_forward(
         [_ref_layer(lay) for lay in layers],
         x - np.array([10.0, 20, 30]).reshape(1, 1, 3, 1),
@@ -766,9 +783,9 @@ def test_simplenn_saved_with_struct_option_and_old_normalization(
         None,
     )
     module, model = convert_and_load(path, tmp_path / "out")
-    assert tuple(model.input_mean.shape) == (2, 6, 5)
+    assert tuple(model.input_average_image.shape) == (2, 6, 5)
     x = rng.random((6, 5, 2, 3))
-    (y,) = run_model(module, model, x)
+    (y,) = run_model(module, model, x, preprocess=True)
     expected = R.simplenn_forward(
         [_ref_layer(lay) for lay in layers], x - average[:, :, :, None]
     )

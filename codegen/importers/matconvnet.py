@@ -3,9 +3,8 @@
 SimpleNN: ``net.layers`` is a cell of layer structs run in order (vl_simplenn); each
 becomes a :class:`LayerRecord` with class ``simplenn.<type>`` and the struct's fields.
 ``net.meta`` (or the old top-level ``net.normalization``/``net.classes``) may describe the
-input: ``normalization.averageImage`` is subtracted in ``forward`` (a buffer, like the
-Deep Learning Toolbox's 'zerocenter'); ``imageSize``, ``interpolation`` and the other
-preprocessing settings cannot run inside a model and are documented in its docstring.
+input: like vl_simplenn, ``forward`` leaves it alone; the generated ``preprocess()``
+subtracts ``normalization.averageImage`` (a buffer) and documents the other settings.
 
 DagNN (what ``dagnn.DagNN.saveobj`` returns): ``vars`` (the tensors), ``params`` (name,
 value), ``layers`` (name, type = the dagnn class, inputs/outputs = var names, params =
@@ -38,9 +37,10 @@ from codegen.importers.matconvnet_structs import (
     read_meta,
     simplenn_layers,
 )
-from codegen.ir import Graph, GraphInput, TensorInfo
+from codegen.ir import IMAGE, Graph, GraphInput, Node, TensorInfo
 from codegen.layers.record import LayerRecord
 from codegen.layers.registry import SUPPORTED_HINT, Dropped, lookup
+from codegen.passes import symbolic
 
 # The dagnn classes MatConvNet itself ships (1.0-beta25); any other class is user code.
 BUILTIN_DAGNN = {
@@ -251,6 +251,38 @@ def import_network(
         graph.notes.extend(notes)
         producers[var] = (name, node.out)  # type: ignore[assignment]
 
+    graph.nodes += _layer_nodes(ordered, dropped, producers, where, stub_unsupported)
+
+    consumed = {v for lay in kept for v in lay.inputs}
+    outputs = [v for lay in kept for v in lay.outputs if v not in consumed]
+    graph.outputs = list(dict.fromkeys(producers[v][0] for v in outputs))
+    if any(
+        n.op == "batchnorm" and n.params.get("running_var") is not None
+        for n in graph.nodes
+    ):
+        graph.notes.append(
+            "MatConvNet stores batch-norm moments as [mean, sigma] with sigma = sqrt(var + epsilon); "
+            "running_var = sigma² − eps gives BatchNorm2d exactly that sigma."
+        )
+    dropped_layers = [lay.record for lay in ordered if lay.record.name in dropped]
+    graph.dropped = [(r.name, r.classname) for r in dropped_layers]
+    if dropped_layers:
+        listed = ", ".join(f"'{r.name}' ({r.classname})" for r in dropped_layers)
+        graph.notes.append(f"training-only layers left out: {listed}.")
+    graph.trained = all(v is not None for n in graph.nodes for v in n.params.values())
+    _symbolic_output_sizes(graph, ordered, dropped, producers, where, stub_unsupported)
+    return graph
+
+
+def _layer_nodes(
+    ordered: list[McnLayer],
+    dropped: set[str],
+    producers: dict[str, tuple[str, TensorInfo]],
+    where: str,
+    stub_unsupported: bool,
+) -> list[Node]:
+    """Convert the kept layers in order; ``producers`` (var -> node name, info) grows."""
+    nodes: list[Node] = []
     for layer in ordered:
         record = layer.record
         if record.name in dropped:
@@ -277,27 +309,83 @@ def import_network(
             )
         result.inputs = sources
         assert result.out is not None
-        graph.nodes.append(result)
+        nodes.append(result)
         producers[layer.outputs[0]] = (result.name, result.out)
 
-    consumed = {v for lay in kept for v in lay.inputs}
-    outputs = [v for lay in kept for v in lay.outputs if v not in consumed]
-    graph.outputs = list(dict.fromkeys(producers[v][0] for v in outputs))
-    if any(
-        n.op == "batchnorm" and n.params.get("running_var") is not None
-        for n in graph.nodes
-    ):
-        graph.notes.append(
-            "MatConvNet stores batch-norm moments as [mean, sigma] with sigma = sqrt(var + epsilon); "
-            "running_var = sigma² − eps gives BatchNorm2d exactly that sigma."
+    return nodes
+
+
+def _symbolic_output_sizes(
+    graph: Graph,
+    ordered: list[McnLayer],
+    dropped: set[str],
+    producers: dict[str, tuple[str, TensorInfo]],
+    where: str,
+    stub_unsupported: bool,
+) -> None:
+    """Output heights/widths as formulas of an input's unknown H and W (docstrings only).
+
+    A DagNN rarely stores its input size, so its outputs' sizes are unknown numbers; an
+    upsampling or strided network's output is still a known function of the input's. The
+    layers are converted again for probe input sizes (their own size rules, nothing
+    re-derived) and each unknown output dimension is fitted exactly by
+    ``passes.symbolic.fit_dimension``; the formula lands in the output node's
+    ``symbolic_shape`` attribute.
+    """
+    unknown = [
+        gi
+        for gi in graph.inputs
+        if gi.info.layout == IMAGE and None in gi.info.shape[1:]
+    ]
+    outputs = [graph.node(o) for o in graph.outputs]
+    if (
+        len(unknown) != 1
+        or len(graph.inputs) != 1
+        or not any(
+            n.out is not None and n.out.layout == IMAGE and None in n.out.shape[1:]
+            for n in outputs
         )
-    dropped_layers = [lay.record for lay in ordered if lay.record.name in dropped]
-    graph.dropped = [(r.name, r.classname) for r in dropped_layers]
-    if dropped_layers:
-        listed = ", ".join(f"'{r.name}' ({r.classname})" for r in dropped_layers)
-        graph.notes.append(f"training-only layers left out: {listed}.")
-    graph.trained = all(v is not None for n in graph.nodes for v in n.params.values())
-    return graph
+    ):
+        return
+    (gi,) = graph.inputs
+    var = next(v for v, (name, _) in producers.items() if name == gi.name)
+
+    def measure(sizes: list[tuple[int, int]]) -> list[dict[str, TensorInfo | None]]:
+        measured = []
+        for h, w in sizes:
+            trial = {var: (gi.name, TensorInfo(IMAGE, (gi.info.shape[0], h, w)))}
+            nodes = _layer_nodes(ordered, dropped, trial, where, stub_unsupported)
+            by_name = {n.name: n.out for n in nodes}
+            measured.append({n.name: by_name.get(n.name) for n in outputs})
+        return measured
+
+    def size(info: TensorInfo | None, axis: int) -> int | None:
+        ok = info is not None and info.layout == IMAGE and len(info.shape) > axis
+        return info.shape[axis] if ok else None  # type: ignore[union-attr]
+
+    probes = symbolic.first_probes()
+    try:
+        results = measure(probes)
+        qs = [
+            symbolic.divisor(size(results[0][n.name], a), size(results[1][n.name], a))
+            for n in outputs
+            for a in (1, 2)
+        ]
+        extra = symbolic.more_probes(max((q for q in qs if q), default=1))
+        results = results[:1] + measure(extra) + results[1:]
+    except (ConversionError, ValueError, ZeroDivisionError):
+        return  # a layer refuses the probe sizes: the docstring keeps H and W
+    probes = probes[:1] + extra + probes[1:]
+    for node in outputs:
+        if node.out is None or node.out.layout != IMAGE:
+            continue
+        shape: list[int | str | None] = list(node.out.shape)
+        for axis, symbol in ((1, "H"), (2, "W")):
+            if shape[axis] is None:
+                measured = [size(r[node.name], axis) for r in results]
+                ins = [hw[axis - 1] for hw in probes]
+                shape[axis] = symbolic.fit_dimension(ins, measured, symbol)
+        node.attrs["symbolic_shape"] = tuple(shape)
 
 
 __all__: Sequence[str] = ("import_network",)

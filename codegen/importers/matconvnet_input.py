@@ -1,10 +1,16 @@
-"""The input node of a MatConvNet network: its size, channels and mean subtraction.
+"""The input node of a MatConvNet network: its size, channels and preprocessing.
 
 MatConvNet has no input layer. What the generated model's input looks like has to be
 pieced together from ``meta.normalization`` (image size, average image) and, for the
 channels, from the first layer that reads the input — its filters say how many channels
-it expects. The preprocessing settings a model cannot run (resizing, cropping,
-interpolation) become docstring notes instead of silently disappearing.
+it expects.
+
+``vl_simplenn`` and ``DagNN.eval`` run the layers on whatever they are given; subtracting
+``meta.normalization.averageImage`` is the calling code's job. So forward does not do it
+(code ported from MATLAB that already subtracts the mean would otherwise do it twice):
+the generated ``preprocess()`` method does, with the average image as a buffer. The
+settings that act on the image before it is a fixed-size tensor (imageSize, border,
+cropSize, interpolation, keepAspect) are listed in its docstring, not applied.
 """
 
 from __future__ import annotations
@@ -150,33 +156,63 @@ def input_node(
             )
         if full.shape[0] > 1 and (h, w) != (full.shape[0], full.shape[1]):
             h, w = full.shape[0], full.shape[1]
-        buffers["mean"] = f32(full.transpose(2, 0, 1))
+        buffers["average_image"] = f32(full.transpose(2, 0, 1))
         if channels is None:
             channels = full.shape[2]
-        notes.append(
-            "forward subtracts MatConvNet's meta.normalization.averageImage (buffer "
-            f"'{name}_mean', {'per channel' if full.shape[0] == 1 else 'a full image'}) itself: feed images in the "
-            "range the network was trained on, not mean-subtracted ones."
+        per_channel = full.shape[0] == 1 and full.shape[1] == 1
+        applied = (
+            "subtracts meta.normalization.averageImage ("
+            + (
+                "one value per channel"
+                if per_channel
+                else f"a full {full.shape[0]}×{full.shape[1]}×{full.shape[2]} image"
+            )
+            + f", buffer '{name}_average_image')"
         )
-    notes += _preprocessing_notes(norm)
+    else:
+        applied = ""
     info = TensorInfo(IMAGE, (channels, h, w))
+    attrs: dict[str, Any] = {
+        "normalization": "none",
+        "layout": IMAGE,
+        "shape": info.shape,
+    }
+    if apply_normalization:
+        # What the calling code must do before forward, as MatConvNet's own code does it.
+        attrs["preprocess"] = {
+            "applied": applied,
+            "not_applied": tuple(_preprocessing_notes(norm)),
+            "stored": bool(norm),
+        }
+        notes.append(
+            "forward computes exactly what vl_simplenn / DagNN eval compute: like them it does not "
+            "touch net.meta.normalization, which MatConvNet leaves to the calling code; "
+            "preprocess() does that part."
+        )
     node = Node(
         name=name,
         op="input",
         matlab_class="MatConvNet input",
-        attrs={
-            "normalization": "zerocenter" if buffers else "none",
-            "layout": IMAGE,
-            "shape": info.shape,
-        },
+        attrs=attrs,
         buffers=buffers,
         out=info,
     )
     return node, notes
 
 
+# What MatConvNet's image pipelines (cnn_imagenet_get_batch, the minimal demos) do with
+# each setting; all of them act on the image before it becomes a fixed-size tensor.
+_SETTING_MEANING = {
+    "imageSize": "MatConvNet's examples resize images to imageSize(1:2) with imresize before subtracting averageImage",
+    "interpolation": "the imresize method of that resize",
+    "border": "training crops come from an image resized to imageSize(1:2) + border",
+    "cropSize": "the fraction of the resized image a training crop covers",
+    "keepAspect": "whether that resize keeps the aspect ratio",
+}
+
+
 def _preprocessing_notes(norm: dict[str, Any]) -> list[str]:
-    """One docstring note per ``meta.normalization`` setting other than averageImage."""
+    """One line per ``meta.normalization`` setting other than averageImage: not applied."""
     notes: list[str] = []
     for key in sorted(norm):
         if key == "averageImage":
@@ -191,8 +227,10 @@ def _preprocessing_notes(norm: dict[str, Any]) -> list[str]:
         else:
             shown = text(value, "")
         if shown:
+            meaning = _SETTING_MEANING.get(key)
             notes.append(
-                f"MatConvNet preprocessing not done by this model: meta.normalization.{key} = {shown}."
+                f"meta.normalization.{key} = {shown}"
+                + (f": {meaning}" if meaning else "")
             )
     return notes
 

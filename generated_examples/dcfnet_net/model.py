@@ -6,8 +6,7 @@ The class docstring gives the input layout; ``from_matlab(array)`` turns a MATLA
 array into it, and ``load_model()`` returns the model with its weights.
 
 Notes:
-- forward subtracts MatConvNet's meta.normalization.averageImage (buffer 'input_mean', per channel) itself: feed images in the range the network was trained on, not mean-subtracted ones.
-- MatConvNet preprocessing not done by this model: meta.normalization.imageSize = [125 125 3].
+- forward computes exactly what vl_simplenn / DagNN eval compute: like them it does not touch net.meta.normalization, which MatConvNet leaves to the calling code; preprocess() does that part.
 """
 
 from pathlib import Path
@@ -30,8 +29,8 @@ class DcfnetNet(nn.Module):
     def __init__(self) -> None:
         super().__init__()
         # MATLAB layer 'input'
-        # 'zerocenter' input normalization; statistics permuted from MATLAB order
-        self.register_buffer("input_mean", torch.zeros(3, 1, 1))
+        # MatConvNet meta.normalization.averageImage, permuted from MATLAB order; preprocess() subtracts it, forward does not
+        self.register_buffer("input_average_image", torch.zeros(3, 1, 1))
         self.conv1 = nn.Conv2d(3, 32, kernel_size=(3, 3), padding=(1, 1))
         self.relu1 = nn.ReLU()
         self.conv2 = nn.Conv2d(32, 32, kernel_size=(3, 3), padding=(1, 1))
@@ -39,12 +38,24 @@ class DcfnetNet(nn.Module):
         self.norm1 = nn.LocalResponseNorm(5, alpha=0.0001, beta=0.75, k=1.0)
 
     def forward(self, input_: torch.Tensor) -> torch.Tensor:
-        input_ = input_ - self.input_mean
         conv1 = self.conv1(input_)
         relu1 = self.relu1(conv1)
         conv2 = self.conv2(relu1)
         norm1 = self.norm1(conv2)
         return norm1
+
+    def preprocess(self, input_: torch.Tensor) -> torch.Tensor:
+        """MatConvNet's input preprocessing (net.meta.normalization), for an (N, C, H, W) image batch.
+
+        vl_simplenn and DagNN eval do not preprocess, and neither does forward: call
+        ``model(model.preprocess(x))`` unless your code already prepares images as MATLAB did.
+
+        Applied: subtracts meta.normalization.averageImage (one value per channel, buffer 'input_average_image').
+
+        Not applied (they act on images of any size before they become a batch; do them first):
+        - meta.normalization.imageSize = [125 125 3]: MatConvNet's examples resize images to imageSize(1:2) with imresize before subtracting averageImage.
+        """
+        return input_ - self.input_average_image
 
 
 def from_matlab(array) -> torch.Tensor:

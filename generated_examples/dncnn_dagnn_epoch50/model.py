@@ -6,6 +6,7 @@ The class docstring gives the input layout; ``from_matlab(array)`` turns a MATLA
 array into it, and ``load_model()`` returns the model with its weights.
 
 Notes:
+- forward computes exactly what vl_simplenn / DagNN eval compute: like them it does not touch net.meta.normalization, which MatConvNet leaves to the calling code; preprocess() does that part.
 - MatConvNet stores batch-norm moments as [mean, sigma] with sigma = sqrt(var + epsilon); running_var = sigma² − eps gives BatchNorm2d exactly that sigma.
 - training-only layers left out: 'loss' (dagnn.Loss).
 """
@@ -129,6 +130,16 @@ class DncnnDagnnEpoch50Net(nn.Module):
         conv48 = self.conv48(relu47)
         sum49 = conv48 + input_
         return sum49
+
+    def preprocess(self, input_: torch.Tensor) -> torch.Tensor:
+        """MatConvNet's input preprocessing (net.meta.normalization), for an (N, C, H, W) image batch.
+
+        vl_simplenn and DagNN eval do not preprocess, and neither does forward: call
+        ``model(model.preprocess(x))`` unless your code already prepares images as MATLAB did.
+
+        Applied: nothing (the file stores no meta.normalization); returns the input as it is.
+        """
+        return input_
 
 
 def from_matlab(array) -> torch.Tensor:

@@ -4,6 +4,9 @@
 
 The class docstring gives the input layout; ``from_matlab(array)`` turns a MATLAB-layout
 array into it, and ``load_model()`` returns the model with its weights.
+
+Notes:
+- forward computes exactly what vl_simplenn / DagNN eval compute: like them it does not touch net.meta.normalization, which MatConvNet leaves to the calling code; preprocess() does that part.
 """
 
 from pathlib import Path
@@ -94,6 +97,16 @@ class DncnnSigma25Net(nn.Module):
         layer47 = self.layer47(layer45)
         layer48 = self.layer48(layer47)
         return layer48
+
+    def preprocess(self, input_: torch.Tensor) -> torch.Tensor:
+        """MatConvNet's input preprocessing (net.meta.normalization), for an (N, C, H, W) image batch.
+
+        vl_simplenn and DagNN eval do not preprocess, and neither does forward: call
+        ``model(model.preprocess(x))`` unless your code already prepares images as MATLAB did.
+
+        Applied: nothing (the file stores no meta.normalization); returns the input as it is.
+        """
+        return input_
 
 
 def from_matlab(array) -> torch.Tensor:
