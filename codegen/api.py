@@ -102,7 +102,7 @@ def convert_file(
         command += " --stub-unsupported"
     graph.command = command
     assign_names(graph, reserved=emit.helper_names(graph))
-    notes = []
+    notes = [f"{where}: {note}" for note in graph.left_out]
     stubs = [n for n in graph.nodes if n.op == "stub"]
     if stubs:
         listed = ", ".join(f"{n.name!r} ({n.matlab_class})" for n in stubs)

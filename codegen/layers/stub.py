@@ -21,10 +21,8 @@ from codegen.layers.record import (
     LayerRecord,
     function_text,
     learnable_value,
-    text_list,
     to_text,
 )
-from codegen.layers.registry import Dropped
 
 STUB_OP = "stub"
 # Property names that are bookkeeping of the MATLAB layer base classes.
@@ -55,19 +53,12 @@ def _summary(value: Any) -> str | None:
     return f"{'×'.join(str(d) for d in array.shape)} {array.dtype.name} array"
 
 
-def stub(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node | Dropped:
+def stub(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
     """A shape-preserving stand-in (the assumption is stated in the generated comment).
 
-    A user-defined *output* layer (a subclass of nnet.layer.RegressionLayer or
-    ClassificationLayer, recognised by the ResponseNames / Classes property those
-    superclasses save) is training-only like the built-in ones: it is dropped instead.
+    Output (loss) layers never get here: the importer recognises them as training-only
+    and leaves them out with a note, with or without stubs.
     """
-    if "ResponseNames" in layer.fields or "Classes" in layer.fields:
-        classes = text_list(layer.fields.get("Classes"))
-        responses = text_list(layer.fields.get("ResponseNames"))
-        return Dropped(
-            classes=tuple(classes) or None, response_names=tuple(responses) or None
-        )
     properties = []
     function = function_text(layer) if layer.short_class == "FunctionLayer" else ""
     if function:
