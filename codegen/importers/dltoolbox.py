@@ -40,6 +40,7 @@ from codegen.importers.graphutil import topological_order
 from codegen.ir import Graph, GraphInput, Node, TensorInfo
 from codegen.layers.record import LayerRecord, function_text, text_list
 from codegen.layers.registry import SUPPORTED_HINT, Dropped, lookup
+from codegen.layers.stub import builtin_toolbox
 
 
 @dataclass
@@ -234,18 +235,20 @@ def _unsupported_message(where: str, layers: list[LayerRecord]) -> str:
             "text, which mat2torch never evaluates; replace it with built-in layers in MATLAB and save the "
             "network again"
         )
-    if others:
-        listed = ", ".join(f"{r.name!r} ({r.classname})" for r in others)
-        custom = [r for r in others if "." not in r.classname]
-        if custom:
-            advice = (
-                "user-defined layer classes store no code in the .mat file, so they cannot be converted; "
-                "replace them with built-in layers in MATLAB (or remove them) and save the network again"
-            )
-        else:
-            advice = "these layer classes are not supported yet"
-        plural = "layer" if len(others) == 1 else "layers"
-        parts.append(f"{plural} {listed}: {advice}")
+    custom = [r for r in others if builtin_toolbox(r.classname) is None]
+    builtin = [r for r in others if builtin_toolbox(r.classname) is not None]
+    for group, advice in (
+        (
+            custom,
+            "user-defined layer classes store no code in the .mat file, so they cannot be converted; "
+            "replace them with built-in layers in MATLAB (or remove them) and save the network again",
+        ),
+        (builtin, "these built-in layer classes are not supported yet"),
+    ):
+        if group:
+            listed = ", ".join(f"{r.name!r} ({r.classname})" for r in group)
+            plural = "layer" if len(group) == 1 else "layers"
+            parts.append(f"{plural} {listed}: {advice}")
     return f"{where}: cannot convert {'; and '.join(parts)} ({SUPPORTED_HINT})."
 
 
