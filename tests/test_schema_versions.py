@@ -54,7 +54,7 @@ def test_every_layer_version_in_the_corpus_is_declared() -> None:
     from codegen.layers.record import LayerRecord
     from codegen.readers import mat
 
-    seen: set[tuple[str, int]] = set()
+    seen: set[tuple[str, int | str]] = set()
     for name in (
         "ccn_net.mat",
         "specsense_trainedNet.mat",
@@ -80,6 +80,12 @@ def test_every_layer_version_in_the_corpus_is_declared() -> None:
                 assert isinstance(reg.versions, tuple)
                 assert version in reg.versions, (name, record.classname, version)
                 seen.add((record.short_class, version))
+                if record.plain_properties is not None:
+                    # Saved with plain properties: the Version is the base class's,
+                    # so the converter declares the properties it reads instead.
+                    assert reg.properties is not None, record.classname
+                    reg.check_schema(record)
+                    seen.add((record.short_class, "plain"))
     # The survey covers several versions of the classes whose schema changed most.
     for expected in [
         ("Convolution2DLayer", 3),
@@ -89,6 +95,8 @@ def test_every_layer_version_in_the_corpus_is_declared() -> None:
         ("ImageInputLayer", 5),
         ("SoftmaxLayer", 2),
         ("TransposedConvolution2DLayer", 2),
+        ("ELULayer", "plain"),
+        ("Indexing1DLayer", "plain"),
     ]:
         assert expected in seen
 
@@ -140,7 +148,7 @@ def test_version1_cropping_11_gives_32_by_32_and_the_docstring_says_so(
     got = from_torch(run(model, rng.standard_normal((16, 16, 3, 1))))
     assert got.shape[:3] == (32, 32, 5)
     source = (tmp_path / "out_net" / "model.py").read_text()
-    assert "(N, 5, 32, 32)" in source and "34" not in source
+    assert "(N, 5, 32, 32)" in source and "34, 34" not in source
 
 
 def _transposed(version_fields: dict, rng: np.random.Generator) -> w.Layer:
@@ -201,3 +209,34 @@ def test_version1_cropping_must_be_two_non_negative_numbers(
     layer = w.transposed_conv2d_v1("up", rand(rng, 3, 3, 2, 2), cropping=cropping)
     with pytest.raises(ConversionError, match=r"schema version 1 stores \[a b\]"):
         _convert(tmp_path, layer)
+
+
+def test_plain_property_classes_declare_the_properties_they_read() -> None:
+    """Classes saved as nnet.layer.Layer subclasses (seen: ELULayer, Indexing1DLayer;
+    written that way by the schema writer: PReLULayer, the rl.layer classes)."""
+    for classname in (
+        "nnet.cnn.layer.ELULayer",
+        "nnet.cnn.layer.Indexing1DLayer",
+        "nnet.cnn.layer.PReLULayer",
+        "rl.layer.ScalingLayer",
+        "rl.layer.SoftplusLayer",
+    ):
+        reg = lookup(classname)
+        assert reg is not None and reg.properties is not None, classname
+
+
+def test_an_unknown_property_of_a_plain_property_layer_fails_naming_it(
+    tmp_path,
+) -> None:
+    """An ELULayer from a release whose class gained a property: its Version (the base
+    class's) cannot say so, the property set does."""
+    elu = w.elu("act", 0.5)
+    elu.properties["Approximation"] = w.char("tanh")
+    net = w.series_network([w.image_input("in", (4, 4, 1), "none"), elu])
+    with pytest.raises(ConversionError) as info:
+        write_and_convert(tmp_path, {"net": net})
+    message = str(info.value)
+    assert (
+        "layer 'act' (nnet.cnn.layer.ELULayer) stores the property Approximation, which "
+        "mat2torch does not know for this class (it reads: Alpha)" in message
+    ), message

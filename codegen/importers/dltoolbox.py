@@ -452,7 +452,7 @@ def import_network(
             )
         sources = [ports.resolve(e.source, e.source_port, record.name) for e in wired]
         infos = [ports.infos[src] for src in sources]
-        registration.check_version(record)
+        registration.check_schema(record)
         result = registration.convert(record, infos)
         if isinstance(result, Dropped):
             if result.classes:

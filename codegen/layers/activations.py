@@ -40,7 +40,7 @@ def clipped_relu(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
     return _node(layer, inputs, "clipped_relu", ceiling=float(ceiling))
 
 
-@register("nnet.cnn.layer.ELULayer", ops=("elu",), versions=(1,))
+@register("nnet.cnn.layer.ELULayer", ops=("elu",), versions=(1,), properties=("Alpha",))
 def elu(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
     return _node(layer, inputs, "elu", alpha=float(layer.num("Alpha", 1.0) or 0.0))
 

@@ -7,6 +7,7 @@ emit, so a test can check that every op has a template and every template an op.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -45,14 +46,20 @@ class Registration:
         "in",
     )  # MATLAB's names of the input ports, in order
     versions: Versions | None = None  # None: not declared (a test refuses that)
+    # For classes saved with plain properties (nnet.layer.Layer subclasses, whose stored
+    # Version is the base class's and never changes): the properties the converter
+    # reads, besides the base classes' bookkeeping. None: not declared.
+    properties: tuple[str, ...] | None = None
 
-    def check_version(self, layer: LayerRecord) -> None:
-        """Refuse a schema version the converter was not written for.
+    def check_schema(self, layer: LayerRecord) -> None:
+        """Refuse a schema the converter was not written for.
 
         A converter reads the fields of the versions it declares; a version it does not
         know may keep its semantics in fields nobody reads, so converting it anyway
-        could silently give a different network.
+        could silently give a different network. The same holds for a property that a
+        plain-property class did not have when its converter was written.
         """
+        self._check_properties(layer)
         if self.versions is None or isinstance(self.versions, str):
             return
         stored = layer.num("Version")
@@ -70,6 +77,23 @@ class Registration:
                 "MATLAB release this version of mat2torch does not support."
             )
 
+    def _check_properties(self, layer: LayerRecord) -> None:
+        if self.properties is None or layer.plain_properties is None:
+            return
+        unknown = [
+            key
+            for key in layer.plain_properties
+            if key not in self.properties and not LAYER_BASE_PROPERTIES.match(key)
+        ]
+        if unknown:
+            listed = ", ".join(unknown)
+            known = ", ".join(self.properties) or "none besides the layer base class's"
+            raise layer.error(
+                f"stores the propert{'ies' if len(unknown) > 1 else 'y'} {listed}, which "
+                f"mat2torch does not know for this class (it reads: {known}); the file may "
+                "come from a MATLAB release this version of mat2torch does not support."
+            )
+
     def input_index(self, port: str) -> int | None:
         """0-based index of a Connections destination port: 'in2' → 1, 'hidden' → 1."""
         if port in ("", "in"):
@@ -78,6 +102,13 @@ class Registration:
             return int(port[2:]) - 1
         return self.input_names.index(port) if port in self.input_names else None
 
+
+# Bookkeeping of the nnet.layer.Layer base classes and mixins, saved with every layer
+# that keeps plain properties (names as LayerRecord shortens them).
+LAYER_BASE_PROPERTIES = re.compile(
+    r"^(Name|Version|Description|Type|NumInputs|NumOutputs|InputNames|OutputNames"
+    r"|Private\w*|LearnRateFactor|L2Factor|LearnablesTypes)$"
+)
 
 _REGISTRY: dict[str, Registration] = {}
 
@@ -90,6 +121,7 @@ def register(
     ops: Sequence[str],
     input_names: Sequence[str] = ("in",),
     versions: Sequence[int] | str | Mapping[str, Sequence[int] | str] | None = None,
+    properties: Sequence[str] | None = None,
 ) -> Callable[[Converter], Converter]:
     """Register ``fn`` for fully qualified MATLAB class names (e.g. nnet.cnn.layer.ReLULayer).
 
@@ -97,7 +129,9 @@ def register(
     ``versions``: the stored schema ``Version`` values the converter reads (for
     ``nnet.layer.Layer`` subclasses, the base class's Version), or :data:`UNVERSIONED`,
     or a mapping giving them per class when one converter serves several; any other
-    stored version is refused with an error naming it.
+    stored version is refused with an error naming it. ``properties``: for classes saved
+    with plain properties, the ones the converter reads; any other (besides the layer
+    base classes' bookkeeping) is refused with an error naming it.
     """
     per_class = (
         versions
@@ -127,6 +161,7 @@ def register(
                 fn.__module__.rsplit(".", 1)[-1],
                 tuple(input_names),
                 declared[classname],
+                None if properties is None else tuple(properties),
             )
         return fn
 

@@ -301,6 +301,7 @@ def word_embedding(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
     ops=("indexing1d",),
     input_names=("in", "mask"),
     versions=(1,),
+    properties=("Index", "HasPaddingMaskInput"),
 )
 def indexing1d(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
     info = _sequence_input(layer, inputs)
