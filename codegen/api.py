@@ -122,14 +122,23 @@ def _convert_file(
         command += f" --plugin {Path(plugin).name}"
     graph.command = command
     assign_names(graph, reserved=emit.helper_names(graph))
-    notes = []
+    notes = [f"{where}: {note}" for note in graph.left_out]
     stubs = [n for n in graph.nodes if n.op == "stub"]
-    if stubs:
-        listed = ", ".join(f"{n.name!r} ({n.matlab_class})" for n in stubs)
+    builtin = [n for n in stubs if n.attrs.get("toolbox") and not n.attrs["function"]]
+    ported = [n for n in stubs if n not in builtin]
+    if ported:
+        listed = ", ".join(f"{n.name!r} ({n.matlab_class})" for n in ported)
         notes.append(
             f"{where}: layers {listed} have no code in the file and became stubs that raise "
             "NotImplementedError; port their MATLAB code (predict(), or the function shown) into "
             "the stub classes in model.py."
+        )
+    if builtin:
+        listed = ", ".join(f"{n.name!r} ({n.matlab_class})" for n in builtin)
+        notes.append(
+            f"{where}: built-in MATLAB layers {listed} are not supported by mat2torch yet and "
+            "became stubs that raise NotImplementedError; implement each in its stub class in "
+            "model.py from the class's page in MATLAB's documentation."
         )
     bad_values = weights.nonfinite_note(graph)
     if bad_values:

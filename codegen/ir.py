@@ -92,6 +92,8 @@ class Graph:
     response_names: tuple[str, ...] | None = None
     trained: bool = True
     notes: list[str] = field(default_factory=list)
+    # Layers of unsupported classes recognised as training-only and left out (also in notes).
+    left_out: list[str] = field(default_factory=list)
     class_name: str = "Model"
     matlab_layer_count: int = 0
     command: str = ""

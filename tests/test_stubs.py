@@ -108,3 +108,67 @@ def test_function_layers_get_one_stub_each_with_their_source(tmp_path: Path) -> 
     with pytest.raises(NotImplementedError, match="XFlat"):
         module.Layer3FunctionStub()(torch.zeros(1))
     assert sum(isinstance(m, module.Layer2FunctionStub) for m in model.modules()) == 1
+
+
+def test_stubs_of_built_in_layers_point_to_matlab_documentation(tmp_path: Path) -> None:
+    """Built-in layers mat2torch does not convert are MATLAB's code, not the user's: the
+    stub says which toolbox layer it is and where MATLAB documents it. Schema inferred,
+    no real sample: spatialDropoutLayer as a saveobj struct {Version, Name, Probability}
+    like DropoutLayer; rl.layer.QuadraticLayer with plain properties like ScalingLayer.
+    """
+    from codegen.errors import ConversionError
+    from codegen.testing import dltwriter as w
+
+    spatial = w.DltObject(
+        "nnet.cnn.layer.SpatialDropoutLayer",
+        {
+            "any": w.struct(
+                {
+                    "Version": w.double(1),
+                    "Name": w.char("sdrop"),
+                    "Probability": w.double(0.5),
+                }
+            )
+        },
+        {"Version": w.double(1)},
+    )
+    quadratic = w.DltObject(
+        "rl.layer.QuadraticLayer",
+        {"Name": w.char("quad"), "Description": w.char(""), "Type": w.char("")},
+        {"Version": w.double(1)},
+    )
+    net = w.layer_graph(
+        [w.feature_input("x", 3), spatial, quadratic],
+        [("x", "sdrop"), ("sdrop", "quad")],
+    )
+    path = tmp_path / "net.mat"
+    w.write_mat(path, {"net": net})
+    with pytest.raises(ConversionError) as info:
+        convert(path, tmp_path / "plain")
+    assert "built-in layer classes are not supported yet" in str(info.value)
+    assert "user-defined" not in str(info.value)
+
+    result = convert(path, tmp_path / "out", stub_unsupported=True)
+    notes = " ".join(result.warnings)
+    assert "built-in MATLAB layers 'sdrop'" in notes and "predict()" not in notes
+    source = (tmp_path / "out" / "model.py").read_text()
+    assert "user-defined" not in source and "predict" not in source
+    assert (
+        "Stand-in for the built-in MATLAB layer 'nnet.cnn.layer.SpatialDropoutLayer' "
+        "(Deep Learning Toolbox)" in source
+    )
+    assert "documentation page 'SpatialDropoutLayer'" in source
+    assert "'rl.layer.QuadraticLayer' (Reinforcement Learning Toolbox)" in source
+    module = import_generated(tmp_path / "out")
+    with pytest.raises(
+        NotImplementedError, match="MATLAB documentation page QuadraticLayer"
+    ):
+        module.QuadraticLayerStub()(torch.zeros(1))
+
+
+def test_user_defined_stub_still_asks_for_a_port_of_predict(tmp_path: Path) -> None:
+    path = corpus_file("dltoolbox", "eeg_eegNet.mat")
+    convert(path, tmp_path, stub_unsupported=True)
+    source = (tmp_path / "model.py").read_text()
+    assert "Stand-in for the user-defined MATLAB layer class 'identityLayer'" in source
+    assert "built-in MATLAB layer" not in source

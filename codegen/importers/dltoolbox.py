@@ -40,6 +40,7 @@ from codegen.importers.graphutil import topological_order
 from codegen.ir import Graph, GraphInput, Node, TensorInfo
 from codegen.layers.record import LayerRecord, function_text, text_list
 from codegen.layers.registry import SUPPORTED_HINT, Dropped, lookup
+from codegen.layers.stub import builtin_toolbox
 
 
 @dataclass
@@ -234,19 +235,75 @@ def _unsupported_message(where: str, layers: list[LayerRecord]) -> str:
             "text, which mat2torch never evaluates; replace it with built-in layers in MATLAB and save the "
             "network again"
         )
-    if others:
-        listed = ", ".join(f"{r.name!r} ({r.classname})" for r in others)
-        custom = [r for r in others if "." not in r.classname]
-        if custom:
-            advice = (
-                "user-defined layer classes store no code in the .mat file, so they cannot be converted; "
-                "replace them with built-in layers in MATLAB (or remove them) and save the network again"
-            )
-        else:
-            advice = "these layer classes are not supported yet"
-        plural = "layer" if len(others) == 1 else "layers"
-        parts.append(f"{plural} {listed}: {advice}")
+    custom = [r for r in others if builtin_toolbox(r.classname) is None]
+    builtin = [r for r in others if builtin_toolbox(r.classname) is not None]
+    for group, advice in (
+        (
+            custom,
+            "user-defined layer classes store no code in the .mat file, so they cannot be converted; "
+            "replace them with built-in layers in MATLAB (or remove them) and save the network again",
+        ),
+        (builtin, "these built-in layer classes are not supported yet"),
+    ):
+        if group:
+            listed = ", ".join(f"{r.name!r} ({r.classname})" for r in group)
+            plural = "layer" if len(group) == 1 else "layers"
+            parts.append(f"{plural} {listed}: {advice}")
     return f"{where}: cannot convert {'; and '.join(parts)} ({SUPPORTED_HINT})."
+
+
+# Properties whose presence shows what a layer class is, whatever its name: the ones the
+# output-layer base classes save for every subclass, and the loss function handle of the
+# Reinforcement Learning Toolbox's generic loss layer.
+_OUTPUT_LAYER_MARKS = (
+    (
+        "ResponseNames",
+        "ResponseNames, the property every nnet.layer.RegressionLayer saves",
+    ),
+    ("Classes", "Classes, the property every nnet.layer.ClassificationLayer saves"),
+    (
+        "ClassNames",
+        "ClassNames, the property nnet.layer.ClassificationLayer saved in older releases",
+    ),
+    (
+        "LossFcn",
+        "a loss function (LossFcn), as the loss layers of Reinforcement Learning Toolbox "
+        "representations do",
+    ),
+)
+# Networks MATLAB only builds for training or from trained layers: each of their outputs
+# is an output layer (trainNetwork and assembleNetwork refuse anything else).
+_TRAINED_KINDS = ("SeriesNetwork", "DAGNetwork")
+
+
+def training_only_layers(
+    records: list[LayerRecord], edges: list[Edge], kind: str
+) -> dict[str, str]:
+    """Layers of classes no converter handles that are output (loss) layers, by what
+    they are: a layer nothing reads from, which either stores a property only output
+    layers store, or ends a SeriesNetwork/DAGNetwork. Maps the layer name to why.
+
+    They compute the training loss and take no part in inference, like the built-in
+    output layers, so they are left out (with a note) instead of failing the conversion.
+    A dlnetwork holds no output layers, so nothing in it is recognised this way.
+    """
+    if kind == "dlnetwork":
+        return {}
+    feeding = {e.source for e in edges}
+    found: dict[str, str] = {}
+    for record in records:
+        if record.name in feeding or lookup(record.classname) is not None:
+            continue
+        if _is_input_layer(record) or record.short_class == "FunctionLayer":
+            continue
+        marks = [why for key, why in _OUTPUT_LAYER_MARKS if key in record.fields]
+        if marks:
+            found[record.name] = f"it stores {marks[0]}"
+        elif kind in _TRAINED_KINDS:
+            found[record.name] = (
+                f"it ends a {kind}, whose every output MATLAB requires to be an output layer"
+            )
+    return found
 
 
 def _is_input_layer(record: LayerRecord) -> bool:
@@ -339,7 +396,12 @@ def import_network(
     except ValueError as exc:
         raise ConversionError(f"{where}: {exc}.") from None
 
-    unsupported = [r for r in ordered if lookup(r.classname, stub_unsupported) is None]
+    training_only = training_only_layers(ordered, edges, kind)
+    unsupported = [
+        r
+        for r in ordered
+        if r.name not in training_only and lookup(r.classname, stub_unsupported) is None
+    ]
     if unsupported:
         raise ConversionError(_unsupported_message(where, unsupported))
 
@@ -356,6 +418,16 @@ def import_network(
         incoming.setdefault(e.target, []).append(e)
 
     for record in ordered:
+        if record.name in training_only:
+            _leave_out(graph, ports, incoming.get(record.name, []), record)
+            note = (
+                f"training-only layer '{record.name}' ({record.classname}) left out: a "
+                f"loss/output layer ({training_only[record.name]}); it takes no part in "
+                "inference."
+            )
+            graph.notes.append(note)
+            graph.left_out.append(note)
+            continue
         registration = lookup(record.classname, stub_unsupported)
         assert registration is not None
         indexed = []
@@ -380,6 +452,7 @@ def import_network(
             )
         sources = [ports.resolve(e.source, e.source_port, record.name) for e in wired]
         infos = [ports.infos[src] for src in sources]
+        registration.check_schema(record)
         result = registration.convert(record, infos)
         if isinstance(result, Dropped):
             graph.dropped.append((record.name, record.classname))
@@ -404,6 +477,25 @@ def import_network(
         for v in (*n.params.values(), *n.buffers.values())
     )
     return graph
+
+
+def _leave_out(
+    graph: Graph, ports: _Ports, wired: list[Edge], record: LayerRecord
+) -> None:
+    """Drop a recognised training-only layer; keep the names it stores, like the
+    built-in output layers' converters do."""
+    classes = text_list(record.fields.get("Classes")) or text_list(
+        record.fields.get("ClassNames")
+    )
+    responses = text_list(record.fields.get("ResponseNames"))
+    if classes:
+        graph.classes = tuple(classes)
+    if responses:
+        graph.response_names = tuple(responses)
+    if wired:
+        ports.alias[record.name] = ports.resolve(
+            wired[0].source, wired[0].source_port, record.name
+        )
 
 
 def _outputs(

@@ -17,12 +17,12 @@ def _node(
     return layer_node(layer, op, inputs[0], dict(attrs))
 
 
-@register("nnet.cnn.layer.ReLULayer", ops=("relu",))
+@register("nnet.cnn.layer.ReLULayer", ops=("relu",), versions=(1,))
 def relu(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
     return _node(layer, inputs, "relu")
 
 
-@register("nnet.cnn.layer.LeakyReLULayer", ops=("leaky_relu",))
+@register("nnet.cnn.layer.LeakyReLULayer", ops=("leaky_relu",), versions=(1,))
 def leaky_relu(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
     return _node(
         layer,
@@ -32,7 +32,7 @@ def leaky_relu(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
     )
 
 
-@register("nnet.cnn.layer.ClippedReLULayer", ops=("clipped_relu",))
+@register("nnet.cnn.layer.ClippedReLULayer", ops=("clipped_relu",), versions=(1,))
 def clipped_relu(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
     ceiling = layer.num("Ceiling")
     if ceiling is None:
@@ -40,27 +40,27 @@ def clipped_relu(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
     return _node(layer, inputs, "clipped_relu", ceiling=float(ceiling))
 
 
-@register("nnet.cnn.layer.ELULayer", ops=("elu",))
+@register("nnet.cnn.layer.ELULayer", ops=("elu",), versions=(1,), properties=("Alpha",))
 def elu(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
     return _node(layer, inputs, "elu", alpha=float(layer.num("Alpha", 1.0) or 0.0))
 
 
-@register("nnet.cnn.layer.TanhLayer", ops=("tanh",))
+@register("nnet.cnn.layer.TanhLayer", ops=("tanh",), versions=(1,))
 def tanh(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
     return _node(layer, inputs, "tanh")
 
 
-@register("nnet.cnn.layer.SigmoidLayer", ops=("sigmoid",))
+@register("nnet.cnn.layer.SigmoidLayer", ops=("sigmoid",), versions=(1,))
 def sigmoid(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
     return _node(layer, inputs, "sigmoid")
 
 
-@register("nnet.cnn.layer.SwishLayer", ops=("swish",))
+@register("nnet.cnn.layer.SwishLayer", ops=("swish",), versions=(1,))
 def swish(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
     return _node(layer, inputs, "swish")
 
 
-@register("nnet.cnn.layer.GELULayer", ops=("gelu",))
+@register("nnet.cnn.layer.GELULayer", ops=("gelu",), versions=(1,))
 def gelu(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
     approximation = (layer.text("Approximation", "none") or "none").lower()
     if approximation not in ("none", "tanh"):
@@ -70,14 +70,14 @@ def gelu(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
     return _node(layer, inputs, "gelu", approximate=approximation)
 
 
-@register("nnet.cnn.layer.SoftmaxLayer", ops=("softmax",))
+@register("nnet.cnn.layer.SoftmaxLayer", ops=("softmax",), versions=(2, 3, 4))
 def softmax(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
     # MATLAB's softmax normalizes over channels only: (N, T, C) → -1, (N, T, C, H, W) → 2.
     dims = {SEQUENCE: -1, IMAGE_SEQUENCE: 2}
     return _node(layer, inputs, "softmax", dim=dims.get(inputs[0].layout, 1))
 
 
-@register("nnet.cnn.layer.DropoutLayer", ops=("dropout",))
+@register("nnet.cnn.layer.DropoutLayer", ops=("dropout",), versions=(1,))
 def dropout(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
     return _node(
         layer, inputs, "dropout", p=float(layer.num("Probability", 0.5) or 0.0)

@@ -104,7 +104,7 @@ def convolution(
     )
 
 
-@register("nnet.cnn.layer.Convolution2DLayer", ops=("conv2d",))
+@register("nnet.cnn.layer.Convolution2DLayer", ops=("conv2d",), versions=(3, 5, 6, 8))
 def conv2d(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
     info = inputs[0]
     require_image(layer, info)

@@ -201,7 +201,7 @@ def _weights(
     return {"weight": weight, "bias": bias}
 
 
-@register("nnet.cnn.layer.Convolution1DLayer", ops=("conv1d",))
+@register("nnet.cnn.layer.Convolution1DLayer", ops=("conv1d",), versions=(1,))
 def conv1d(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
     info = _sequence(layer, inputs)
     window = _window(layer, "FilterSize", "DilationFactor")
@@ -290,12 +290,12 @@ def _pool(layer: LayerRecord, inputs: Sequence[TensorInfo], op: str) -> Node:
     )
 
 
-@register("nnet.cnn.layer.MaxPooling1DLayer", ops=("max_pool1d",))
+@register("nnet.cnn.layer.MaxPooling1DLayer", ops=("max_pool1d",), versions=(1,))
 def max_pool1d(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
     return _pool(layer, inputs, "max_pool1d")
 
 
-@register("nnet.cnn.layer.AveragePooling1DLayer", ops=("avg_pool1d",))
+@register("nnet.cnn.layer.AveragePooling1DLayer", ops=("avg_pool1d",), versions=(1,))
 def avg_pool1d(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
     return _pool(layer, inputs, "avg_pool1d")
 
@@ -314,11 +314,17 @@ def _global(layer: LayerRecord, inputs: Sequence[TensorInfo], op: str) -> Node:
     )
 
 
-@register("nnet.cnn.layer.GlobalAveragePooling1DLayer", ops=("global_avg_pool1d",))
+@register(
+    "nnet.cnn.layer.GlobalAveragePooling1DLayer",
+    ops=("global_avg_pool1d",),
+    versions=(1,),
+)
 def global_avg_pool1d(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
     return _global(layer, inputs, "global_avg_pool1d")
 
 
-@register("nnet.cnn.layer.GlobalMaxPooling1DLayer", ops=("global_max_pool1d",))
+@register(
+    "nnet.cnn.layer.GlobalMaxPooling1DLayer", ops=("global_max_pool1d",), versions=(1,)
+)
 def global_max_pool1d(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
     return _global(layer, inputs, "global_max_pool1d")

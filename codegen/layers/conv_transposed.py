@@ -11,6 +11,8 @@ FilterSize − Stride per dimension, whatever the input size. When the file stor
 CroppingSize, the split of an odd total is MATLAB's documented one for this layer — the
 extra row from the top, the extra column from the left — the opposite of 'same' padding
 (marked uncertain in SEMANTICS.md; pinned by a test and said in a code comment).
+Schema version 1 (older releases) stores neither CroppingMode nor CroppingSize but
+``Cropping`` [a b], cropped on both sides (see ``_cropping_v1``).
 
 Grouped convolution: Weights (FH, FW, Cin/G, Cout/G, G); group g's filter f is output
 channel f + (Cout/G)·g, which is what a column-major reshape to (FH, FW, Cin/G, Cout)
@@ -46,10 +48,42 @@ def same_cropping(kernel: tuple[int, int], stride: tuple[int, int]) -> Pad:
     return (crop[0], crop[1], crop[2], crop[3])
 
 
+def _cropping_v1(layer: LayerRecord) -> Pad:
+    """Schema version 1 (the first releases of transposedConv2dLayer, before CroppingMode
+    and CroppingSize existed) stores ``Cropping`` = [a b]: MATLAB's documentation of that
+    release crops a rows from the top AND from the bottom and b columns from the left AND
+    from the right, so the output is Stride·(in − 1) + FilterSize − 2·[a b].
+    """
+    if layer.has("CroppingMode") or layer.has("CroppingSize"):
+        raise layer.error(
+            "is stored in schema version 1 but has CroppingMode/CroppingSize fields, "
+            "which that version does not have; mat2torch cannot tell which cropping applies."
+        )
+    stored = layer.ints("Cropping")
+    if stored is None:
+        raise layer.error(
+            "is stored in schema version 1 but has no Cropping field, which carries its "
+            "cropping in that version."
+        )
+    if len(stored) != 2 or min(stored) < 0:
+        raise layer.error(
+            f"has Cropping {list(stored)}; schema version 1 stores [a b] (two "
+            "non-negative numbers)."
+        )
+    return (stored[0], stored[0], stored[1], stored[1])
+
+
 def _cropping(
     layer: LayerRecord, kernel: tuple[int, int], stride: tuple[int, int]
 ) -> Pad:
     """CroppingSize as [top bottom left right], resolving CroppingMode 'same' (see the module docstring)."""
+    if layer.num("Version") == 1:
+        return _cropping_v1(layer)
+    if "Cropping" in layer.fields:
+        raise layer.error(
+            "has a Cropping field, which only schema version 1 stores; mat2torch cannot "
+            "tell which cropping applies."
+        )
     mode = (layer.text("CroppingMode", "manual") or "manual").lower()
     stored = layer.ints("CroppingSize")
     if stored and len(stored) in (1, 2):
@@ -100,7 +134,11 @@ def transposed_channels(
     return out_channels, input_channels(layer, info)
 
 
-@register("nnet.cnn.layer.TransposedConvolution2DLayer", ops=("conv_transpose2d",))
+@register(
+    "nnet.cnn.layer.TransposedConvolution2DLayer",
+    ops=("conv_transpose2d",),
+    versions=(1, 2),
+)
 def transposed_conv2d(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
     info = inputs[0]
     require_image(layer, info)
@@ -155,7 +193,7 @@ def _groups(layer: LayerRecord, info: TensorInfo) -> tuple[int, int]:
     return g, info.channels // g
 
 
-@register("nnet.cnn.layer.GroupedConvolution2DLayer", ops=("conv2d",))
+@register("nnet.cnn.layer.GroupedConvolution2DLayer", ops=("conv2d",), versions=(1,))
 def grouped_conv2d(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
     info = inputs[0]
     require_image(layer, info)

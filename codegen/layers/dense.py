@@ -58,7 +58,7 @@ def _in_size(layer: LayerRecord, info: TensorInfo) -> tuple[int, ...] | int | No
     return stored[-1] if stored else None
 
 
-@register("nnet.cnn.layer.FullyConnectedLayer", ops=("linear",))
+@register("nnet.cnn.layer.FullyConnectedLayer", ops=("linear",), versions=(2, 3))
 def fully_connected(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
     info = inputs[0]
     out_features = layer.ints("OutputSize")

@@ -42,7 +42,7 @@ def _times(size: int | None, factor: int) -> int | None:
     return None if size is None else size * factor
 
 
-@register("nnet.cnn.layer.DepthToSpace2DLayer", ops=("depth_to_space",))
+@register("nnet.cnn.layer.DepthToSpace2DLayer", ops=("depth_to_space",), versions=(1,))
 def depth_to_space(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
     info = inputs[0]
     require_image(layer, info)
@@ -74,7 +74,7 @@ def depth_to_space(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
     return node
 
 
-@register("nnet.cnn.layer.SpaceToDepthLayer", ops=("space_to_depth",))
+@register("nnet.cnn.layer.SpaceToDepthLayer", ops=("space_to_depth",), versions=(1,))
 def space_to_depth(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
     info = inputs[0]
     require_image(layer, info)

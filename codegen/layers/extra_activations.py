@@ -55,7 +55,9 @@ def _alpha(layer: LayerRecord, info: TensorInfo) -> np.ndarray | None:
     return f32(array.reshape(-1, order="F"))
 
 
-@register("nnet.cnn.layer.PReLULayer", ops=("prelu",))
+@register(
+    "nnet.cnn.layer.PReLULayer", ops=("prelu",), versions=(1,), properties=("Alpha",)
+)
 def prelu(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
     info = inputs[0]
     if info.layout not in (IMAGE, FEATURE, SEQUENCE):
@@ -79,7 +81,13 @@ def prelu(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
     return node
 
 
-@register("nnet.cnn.layer.SoftplusLayer", "rl.layer.SoftplusLayer", ops=("softplus",))
+@register(
+    "nnet.cnn.layer.SoftplusLayer",
+    "rl.layer.SoftplusLayer",
+    ops=("softplus",),
+    versions=(1,),
+    properties=(),
+)
 def softplus(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
     return layer_node(
         layer,

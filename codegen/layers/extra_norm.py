@@ -72,7 +72,7 @@ def _groups(layer: LayerRecord, channels: int) -> tuple[int, str]:
     return groups, f"{groups} (groups of {channels // groups} channels)"
 
 
-@register("nnet.cnn.layer.GroupNormalizationLayer", ops=("group_norm",))
+@register("nnet.cnn.layer.GroupNormalizationLayer", ops=("group_norm",), versions=(1,))
 def group_norm(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
     info = inputs[0]
     if info.layout not in (IMAGE, FEATURE, SEQUENCE):
@@ -107,7 +107,9 @@ def group_norm(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
     return node
 
 
-@register("nnet.cnn.layer.InstanceNormalizationLayer", ops=("instance_norm",))
+@register(
+    "nnet.cnn.layer.InstanceNormalizationLayer", ops=("instance_norm",), versions=(1,)
+)
 def instance_norm(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
     info = inputs[0]
     if info.layout not in (IMAGE, SEQUENCE):

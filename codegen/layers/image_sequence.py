@@ -28,7 +28,7 @@ UNFOLD_INPUTS = ("in", "miniBatchSize")
 BATCH_SIZE = TensorInfo(FEATURE, (1,))
 
 
-@register("nnet.cnn.layer.SequenceFoldingLayer", ops=("sequence_fold",))
+@register("nnet.cnn.layer.SequenceFoldingLayer", ops=("sequence_fold",), versions=(1,))
 def sequence_folding(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
     info = inputs[0] if inputs else None
     if info is None or info.layout != IMAGE_SEQUENCE:
@@ -51,6 +51,7 @@ def sequence_folding(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
     "nnet.cnn.layer.SequenceUnfoldingLayer",
     ops=("sequence_unfold",),
     input_names=UNFOLD_INPUTS,
+    versions=(1,),
 )
 def sequence_unfolding(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
     if len(inputs) != 2:

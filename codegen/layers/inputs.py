@@ -129,7 +129,7 @@ def _input_node(layer: LayerRecord, info: TensorInfo, op: str) -> Node:
     return layer_node(layer, op, info, attrs, buffers=buffers)
 
 
-@register("nnet.cnn.layer.ImageInputLayer", ops=("input",))
+@register("nnet.cnn.layer.ImageInputLayer", ops=("input",), versions=(1, 2, 3, 4, 5))
 def image_input(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
     size = layer.ints("InputSize")
     if not size or len(size) not in (2, 3):
@@ -139,7 +139,7 @@ def image_input(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
     return _input_node(layer, TensorInfo(IMAGE, (c, h, w)), "input")
 
 
-@register("nnet.cnn.layer.Image3DInputLayer", ops=("input",))
+@register("nnet.cnn.layer.Image3DInputLayer", ops=("input",), versions=(1,))
 def image3d_input(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
     """image3dInputLayer: InputSize [h w d c] ([h w d] for one channel), a volume
     (C, D, H, W) to PyTorch; normalization statistics H×W×D×C, 1×1×1×C or scalar."""
@@ -151,7 +151,7 @@ def image3d_input(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
     return _input_node(layer, TensorInfo(VOLUME, (c, d, h, w)), "input")
 
 
-@register("nnet.cnn.layer.FeatureInputLayer", ops=("input",))
+@register("nnet.cnn.layer.FeatureInputLayer", ops=("input",), versions=(2,))
 def feature_input(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
     size = layer.ints("InputSize")
     if not size:
@@ -159,7 +159,7 @@ def feature_input(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
     return _input_node(layer, TensorInfo(FEATURE, (size[-1],)), "input")
 
 
-@register("nnet.cnn.layer.SequenceInputLayer", ops=("input",))
+@register("nnet.cnn.layer.SequenceInputLayer", ops=("input",), versions=(3, 5))
 def sequence_input(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
     """InputSize c: vector sequences (N, T, C); [h w c]: sequences of images
     (N, T, C, H, W), normalized per time step like an image input."""

@@ -46,7 +46,7 @@ from codegen.layers.matconvnet_fields import (
     weights,
 )
 from codegen.layers.record import LayerRecord, is_empty
-from codegen.layers.registry import Dropped, register
+from codegen.layers.registry import UNVERSIONED, Dropped, register
 
 # SimpleNN defaults, as vl_simplenn_tidy fills them in.
 _LRN_DEFAULT = (5.0, 1.0, 0.0001 / 5, 0.75)
@@ -60,7 +60,7 @@ _PAD = "MatConvNet pad"  # how forward comments name the padding they spell out
 # --------------------------------------------------------------------------- convolution
 
 
-@register("simplenn.conv", "dagnn.Conv", ops=("conv2d",))
+@register("simplenn.conv", "dagnn.Conv", ops=("conv2d",), versions=UNVERSIONED)
 def conv(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
     """vl_nnconv: filters FH×FW×D×K; D dividing the input channels means D-channel groups."""
     info = inputs[0]
@@ -96,7 +96,12 @@ def conv(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
     )
 
 
-@register("simplenn.convt", "dagnn.ConvTranspose", ops=("conv_transpose2d",))
+@register(
+    "simplenn.convt",
+    "dagnn.ConvTranspose",
+    ops=("conv_transpose2d",),
+    versions=UNVERSIONED,
+)
 def conv_transpose(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
     """vl_nnconvt: filters FH×FW×K×D (K outputs per group, D inputs), upsample, crop."""
     info = inputs[0]
@@ -136,7 +141,7 @@ def conv_transpose(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
 # --------------------------------------------------------------------------- normalization
 
 
-@register("simplenn.bnorm", "dagnn.BatchNorm", ops=("batchnorm",))
+@register("simplenn.bnorm", "dagnn.BatchNorm", ops=("batchnorm",), versions=UNVERSIONED)
 def bnorm(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
     """vl_nnbnorm with given moments: y = mult·(x − mean)/sigma + bias, sigma = sqrt(var + eps).
 
@@ -192,7 +197,13 @@ def bnorm(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
     )
 
 
-@register("simplenn.lrn", "simplenn.normalize", "dagnn.LRN", ops=("lrn",))
+@register(
+    "simplenn.lrn",
+    "simplenn.normalize",
+    "dagnn.LRN",
+    ops=("lrn",),
+    versions=UNVERSIONED,
+)
 def lrn(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
     """vl_nnnormalize: y = x / (kappa + alpha·Σ x²)^beta over channels [k − ⌊(N−1)/2⌋, k + ⌈(N−1)/2⌉]."""
     info = inputs[0]
@@ -230,7 +241,9 @@ def lrn(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
     return node
 
 
-@register("simplenn.spnorm", "dagnn.SpatialNorm", ops=("spatial_norm",))
+@register(
+    "simplenn.spnorm", "dagnn.SpatialNorm", ops=("spatial_norm",), versions=UNVERSIONED
+)
 def spatial_norm(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
     """vl_nnspnorm: y = x·(1 + alpha·avg_{PH×PW} x²)^−beta, the average over non-padded pixels."""
     info = inputs[0]
@@ -265,6 +278,7 @@ def spatial_norm(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
     "simplenn.pool",
     "dagnn.Pooling",
     ops=("max_pool2d", "avg_pool2d", "avg_pool2d_exclude_pad"),
+    versions=UNVERSIONED,
 )
 def pool(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
     """vl_nnpool: max ignores padding (−inf), avg divides by the window's non-padded pixels."""
@@ -307,7 +321,9 @@ def pool(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
 # --------------------------------------------------------------------------- elementwise
 
 
-@register("simplenn.relu", "dagnn.ReLU", ops=("relu", "leaky_relu"))
+@register(
+    "simplenn.relu", "dagnn.ReLU", ops=("relu", "leaky_relu"), versions=UNVERSIONED
+)
 def relu(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
     leak = float(layer.num("leak", 0.0) or 0.0)
     if leak:
@@ -315,30 +331,32 @@ def relu(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
     return layer_node(layer, "relu", inputs[0])
 
 
-@register("simplenn.sigmoid", "dagnn.Sigmoid", ops=("sigmoid",))
+@register("simplenn.sigmoid", "dagnn.Sigmoid", ops=("sigmoid",), versions=UNVERSIONED)
 def sigmoid(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
     return layer_node(layer, "sigmoid", inputs[0])
 
 
-@register("simplenn.tanh", "dagnn.Tanh", ops=("tanh",))
+@register("simplenn.tanh", "dagnn.Tanh", ops=("tanh",), versions=UNVERSIONED)
 def tanh(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
     return layer_node(layer, "tanh", inputs[0])
 
 
-@register("simplenn.softmax", "dagnn.SoftMax", ops=("softmax",))
+@register("simplenn.softmax", "dagnn.SoftMax", ops=("softmax",), versions=UNVERSIONED)
 def softmax(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
     # vl_nnsoftmax normalizes over the third (channel) dimension at every pixel.
     return layer_node(layer, "softmax", inputs[0], {"dim": 1})
 
 
-@register("simplenn.dropout", "dagnn.DropOut", ops=("dropout",))
+@register("simplenn.dropout", "dagnn.DropOut", ops=("dropout",), versions=UNVERSIONED)
 def dropout(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
     return layer_node(
         layer, "dropout", inputs[0], {"p": float(layer.num("rate", 0.5) or 0.0)}
     )
 
 
-@register("simplenn.loss", "simplenn.softmaxloss", "dagnn.Loss", ops=())
+@register(
+    "simplenn.loss", "simplenn.softmaxloss", "dagnn.Loss", ops=(), versions=UNVERSIONED
+)
 def loss(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Dropped:
     """Training objectives: they vanish from forward."""
     return Dropped()
@@ -347,7 +365,7 @@ def loss(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Dropped:
 # --------------------------------------------------------------------------- DAG-only
 
 
-@register("dagnn.Sum", ops=("add",))
+@register("dagnn.Sum", ops=("add",), versions=UNVERSIONED)
 def sum_(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
     if len(inputs) < 2:
         raise layer.error(f"has {len(inputs)} input; a sum needs at least two.")
@@ -359,7 +377,7 @@ def sum_(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
     return layer_node(layer, "add", out, {"flatten": [False] * len(inputs)})
 
 
-@register("dagnn.Concat", ops=("concat",))
+@register("dagnn.Concat", ops=("concat",), versions=UNVERSIONED)
 def concat(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
     dim = int(layer.num("dim", 3) or 3)
     if dim not in _DIM_TO_TORCH:
@@ -381,7 +399,7 @@ def concat(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
     return layer_node(layer, "concat", TensorInfo(IMAGE, tuple(shape)), attrs)
 
 
-@register("dagnn.Scale", ops=("scale",))
+@register("dagnn.Scale", ops=("scale",), versions=UNVERSIONED)
 def scale(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
     """dagnn.Scale with stored parameters: y = x .* w (+ b), w broadcast (usually 1×1×C)."""
     info = inputs[0]
@@ -420,7 +438,7 @@ def scale(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
     return layer_node(layer, "scale", info, buffers=buffers, comment=comment)
 
 
-@register("dagnn.Crop", ops=("crop_like",))
+@register("dagnn.Crop", ops=("crop_like",), versions=UNVERSIONED)
 def crop(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
     """dagnn.Crop: crop input 1 to input 2's H×W, starting at min(crop, excess) (FCN)."""
     if len(inputs) != 2:

@@ -116,12 +116,12 @@ def _elementwise(layer: LayerRecord, inputs: Sequence[TensorInfo], op: str) -> N
     return layer_node(layer, op, TensorInfo(layout, shape), {"flatten": flatten})
 
 
-@register("nnet.cnn.layer.AdditionLayer", ops=("add",))
+@register("nnet.cnn.layer.AdditionLayer", ops=("add",), versions=(1,))
 def addition(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
     return _elementwise(layer, inputs, "add")
 
 
-@register("nnet.cnn.layer.MultiplicationLayer", ops=("mul",))
+@register("nnet.cnn.layer.MultiplicationLayer", ops=("mul",), versions=(1,))
 def multiplication(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
     return _elementwise(layer, inputs, "mul")
 
@@ -168,7 +168,7 @@ def _concat(
     return layer_node(layer, "concat", TensorInfo(layout, tuple(shape)), attrs)
 
 
-@register("nnet.cnn.layer.DepthConcatenationLayer", ops=("concat",))
+@register("nnet.cnn.layer.DepthConcatenationLayer", ops=("concat",), versions=(1,))
 def depth_concatenation(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
     if not inputs:
         raise layer.error("has no connected inputs.")
@@ -181,7 +181,7 @@ def depth_concatenation(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Nod
     return _concat(layer, inputs, channel_dim[layout])
 
 
-@register("nnet.cnn.layer.ConcatenationLayer", ops=("concat",))
+@register("nnet.cnn.layer.ConcatenationLayer", ops=("concat",), versions=(1,))
 def concatenation(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
     dim = layer.num("Dim")
     if dim is None:

@@ -15,7 +15,9 @@ from codegen.layers.registry import register
 
 
 @register(
-    "nnet.cnn.layer.BatchNormalizationLayer", ops=("batchnorm", "batchnorm_sequence")
+    "nnet.cnn.layer.BatchNormalizationLayer",
+    ops=("batchnorm", "batchnorm_sequence"),
+    versions=(1, 2, 3),
 )
 def batchnorm(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
     """Per channel: Scale·(x − TrainedMean)/sqrt(TrainedVariance + Epsilon) + Offset.
@@ -60,7 +62,11 @@ def batchnorm(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
     return layer_node(layer, "batchnorm", info, attrs, params=params)
 
 
-@register("nnet.cnn.layer.CrossChannelNormalizationLayer", ops=("cross_channel_norm",))
+@register(
+    "nnet.cnn.layer.CrossChannelNormalizationLayer",
+    ops=("cross_channel_norm",),
+    versions=(1,),
+)
 def cross_channel_norm(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
     """crossChannelNormalizationLayer: y = x / (K + Alpha·ss/N)^Beta, N = WindowChannelSize.
 

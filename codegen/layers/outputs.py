@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 from codegen.ir import TensorInfo
 from codegen.layers.record import LayerRecord, text_list
-from codegen.layers.registry import Dropped, register
+from codegen.layers.registry import ANY_VERSION, Dropped, register
 
 
 @register(
@@ -19,6 +19,17 @@ from codegen.layers.registry import Dropped, register
     "nnet.cnn.layer.RPNClassificationLayer",
     "nnet.cnn.layer.RCNNBoxRegressionLayer",
     ops=(),
+    # Seen: ClassificationOutputLayer 3 and 4. The others have no sample; they leave
+    # nothing in forward, and a missing Classes field only loses the class names.
+    versions={
+        "nnet.cnn.layer.ClassificationOutputLayer": (3, 4),
+        "nnet.cnn.layer.PixelClassificationLayer": ANY_VERSION,
+        "nnet.cnn.layer.DicePixelClassificationLayer": ANY_VERSION,
+        "nnet.cnn.layer.FocalLossLayer": ANY_VERSION,
+        "nnet.cnn.layer.YOLOv2OutputLayer": ANY_VERSION,
+        "nnet.cnn.layer.RPNClassificationLayer": ANY_VERSION,
+        "nnet.cnn.layer.RCNNBoxRegressionLayer": ANY_VERSION,
+    },
 )
 def classification_output(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Dropped:
     names = text_list(layer.raw("Categories", None)) or text_list(
@@ -27,7 +38,7 @@ def classification_output(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> D
     return Dropped(classes=tuple(names) or None)
 
 
-@register("nnet.cnn.layer.RegressionOutputLayer", ops=())
+@register("nnet.cnn.layer.RegressionOutputLayer", ops=(), versions=(2,))
 def regression_output(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Dropped:
     names = text_list(layer.raw("ResponseNames", None))
     return Dropped(response_names=tuple(names) or None)

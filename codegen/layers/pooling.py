@@ -51,7 +51,7 @@ def _pool(layer: LayerRecord, inputs: Sequence[TensorInfo], op: str) -> Node:
     return layer_node(layer, op, out, attrs, forward_comment=note)
 
 
-@register("nnet.cnn.layer.MaxPooling2DLayer", ops=("max_pool2d",))
+@register("nnet.cnn.layer.MaxPooling2DLayer", ops=("max_pool2d",), versions=(2, 3))
 def max_pool2d(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
     if layer.flag("HasUnpoolingOutputs"):
         raise layer.error(
@@ -60,7 +60,7 @@ def max_pool2d(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
     return _pool(layer, inputs, "max_pool2d")
 
 
-@register("nnet.cnn.layer.AveragePooling2DLayer", ops=("avg_pool2d",))
+@register("nnet.cnn.layer.AveragePooling2DLayer", ops=("avg_pool2d",), versions=(2, 3))
 def avg_pool2d(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
     return _pool(layer, inputs, "avg_pool2d")
 
@@ -72,11 +72,17 @@ def _global(layer: LayerRecord, inputs: Sequence[TensorInfo], op: str) -> Node:
     return layer_node(layer, op, TensorInfo(IMAGE, (info.channels, 1, 1)))
 
 
-@register("nnet.cnn.layer.GlobalAveragePooling2DLayer", ops=("global_avg_pool2d",))
+@register(
+    "nnet.cnn.layer.GlobalAveragePooling2DLayer",
+    ops=("global_avg_pool2d",),
+    versions=(1,),
+)
 def global_avg_pool2d(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
     return _global(layer, inputs, "global_avg_pool2d")
 
 
-@register("nnet.cnn.layer.GlobalMaxPooling2DLayer", ops=("global_max_pool2d",))
+@register(
+    "nnet.cnn.layer.GlobalMaxPooling2DLayer", ops=("global_max_pool2d",), versions=(1,)
+)
 def global_max_pool2d(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
     return _global(layer, inputs, "global_max_pool2d")

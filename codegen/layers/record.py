@@ -33,6 +33,9 @@ class LayerRecord:
         self.fields = fields
         self.where = where  # "file.mat, variable 'net'" for error messages
         self.name = self.text("Name", default="") or "layer"
+        # The property names of a layer saved with plain properties (an nnet.layer.Layer
+        # subclass); None when its data is a saveobj struct (``any``) or not an object.
+        self.plain_properties: tuple[str, ...] | None = None
 
     @classmethod
     def from_object(cls, obj: Any, where: str = "") -> LayerRecord:
@@ -45,11 +48,15 @@ class LayerRecord:
                 continue
             fields[key.rsplit(".", 1)[-1]] = value
         anys = props.get("any")
+        plain = not (isinstance(anys, np.ndarray) and anys.dtype.names)
         if isinstance(anys, np.ndarray) and anys.dtype.names and anys.size == 1:
             rec = anys.flat[0]
             for key in anys.dtype.names:
                 fields[key] = rec[key]
-        return cls(str(obj.classname), fields, where)
+        record = cls(str(obj.classname), fields, where)
+        if plain:
+            record.plain_properties = tuple(fields)
+        return record
 
     @property
     def short_class(self) -> str:

@@ -218,6 +218,7 @@ def _recurrent_node(
     "nnet.cnn.layer.BiLSTMLayer",
     ops=("lstm", "lstm_explicit"),
     input_names=("in", "hidden", "cell"),
+    versions={"nnet.cnn.layer.LSTMLayer": (4,), "nnet.cnn.layer.BiLSTMLayer": (3,)},
 )
 def lstm(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
     directions = 2 if layer.short_class == "BiLSTMLayer" else 1
@@ -266,7 +267,10 @@ def lstm(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
 
 
 @register(
-    "nnet.cnn.layer.GRULayer", ops=("gru", "gru_explicit"), input_names=("in", "hidden")
+    "nnet.cnn.layer.GRULayer",
+    ops=("gru", "gru_explicit"),
+    input_names=("in", "hidden"),
+    versions=(1,),
 )
 def gru(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
     rnn = _settings(layer, inputs)

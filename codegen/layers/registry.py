@@ -7,7 +7,8 @@ emit, so a test can check that every op has a template and every template an op.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import re
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from codegen.ir import Node, TensorInfo
@@ -25,6 +26,16 @@ class Dropped:
 Converter = Callable[[LayerRecord, Sequence[TensorInfo]], "Node | Dropped"]
 
 
+# A converter's declared schema: the stored ``Version`` values it reads (each with every
+# field that carries semantics in it), or UNVERSIONED for structs that store no version
+# (MatConvNet layers; stand-ins for classes nobody registered).
+UNVERSIONED = "unversioned"
+# Training-only layers that leave nothing in forward (and no class names the converter
+# reads): no schema version can change the converted network.
+ANY_VERSION = "any version"
+Versions = tuple[int, ...] | str
+
+
 @dataclass(frozen=True)
 class Registration:
     classname: str
@@ -34,6 +45,54 @@ class Registration:
     input_names: tuple[str, ...] = (
         "in",
     )  # MATLAB's names of the input ports, in order
+    versions: Versions | None = None  # None: not declared (a test refuses that)
+    # For classes saved with plain properties (nnet.layer.Layer subclasses, whose stored
+    # Version is the base class's and never changes): the properties the converter
+    # reads, besides the base classes' bookkeeping. None: not declared.
+    properties: tuple[str, ...] | None = None
+
+    def check_schema(self, layer: LayerRecord) -> None:
+        """Refuse a schema the converter was not written for.
+
+        A converter reads the fields of the versions it declares; a version it does not
+        know may keep its semantics in fields nobody reads, so converting it anyway
+        could silently give a different network. The same holds for a property that a
+        plain-property class did not have when its converter was written.
+        """
+        self._check_properties(layer)
+        if self.versions is None or isinstance(self.versions, str):
+            return
+        stored = layer.num("Version")
+        known = ", ".join(str(v) for v in self.versions)
+        if stored is None:
+            raise layer.error(
+                f"stores no schema Version; mat2torch reads this class in schema "
+                f"version {known} only."
+            )
+        if stored not in self.versions:
+            version = int(stored) if float(stored).is_integer() else stored
+            raise layer.error(
+                f"is stored in schema version {version}, which mat2torch does not know "
+                f"(it reads this class in version {known}); the file may come from a "
+                "MATLAB release this version of mat2torch does not support."
+            )
+
+    def _check_properties(self, layer: LayerRecord) -> None:
+        if self.properties is None or layer.plain_properties is None:
+            return
+        unknown = [
+            key
+            for key in layer.plain_properties
+            if key not in self.properties and not LAYER_BASE_PROPERTIES.match(key)
+        ]
+        if unknown:
+            listed = ", ".join(unknown)
+            known = ", ".join(self.properties) or "none besides the layer base class's"
+            raise layer.error(
+                f"stores the propert{'ies' if len(unknown) > 1 else 'y'} {listed}, which "
+                f"mat2torch does not know for this class (it reads: {known}); the file may "
+                "come from a MATLAB release this version of mat2torch does not support."
+            )
 
     def input_index(self, port: str) -> int | None:
         """0-based index of a Connections destination port: 'in2' → 1, 'hidden' → 1."""
@@ -44,6 +103,13 @@ class Registration:
         return self.input_names.index(port) if port in self.input_names else None
 
 
+# Bookkeeping of the nnet.layer.Layer base classes and mixins, saved with every layer
+# that keeps plain properties (names as LayerRecord shortens them).
+LAYER_BASE_PROPERTIES = re.compile(
+    r"^(Name|Version|Description|Type|NumInputs|NumOutputs|InputNames|OutputNames"
+    r"|Private\w*|LearnRateFactor|L2Factor|LearnablesTypes)$"
+)
+
 _REGISTRY: dict[str, Registration] = {}
 
 # Where error messages send people for the list of supported classes.
@@ -51,12 +117,38 @@ SUPPORTED_HINT = "`mat2torch layers` lists the supported layer classes"
 
 
 def register(
-    *classnames: str, ops: Sequence[str], input_names: Sequence[str] = ("in",)
+    *classnames: str,
+    ops: Sequence[str],
+    input_names: Sequence[str] = ("in",),
+    versions: Sequence[int] | str | Mapping[str, Sequence[int] | str] | None = None,
+    properties: Sequence[str] | None = None,
 ) -> Callable[[Converter], Converter]:
     """Register ``fn`` for fully qualified MATLAB class names (e.g. nnet.cnn.layer.ReLULayer).
 
     A converter returns :class:`Dropped` for layers that vanish at inference.
+    ``versions``: the stored schema ``Version`` values the converter reads (for
+    ``nnet.layer.Layer`` subclasses, the base class's Version), or :data:`UNVERSIONED`,
+    or a mapping giving them per class when one converter serves several; any other
+    stored version is refused with an error naming it. ``properties``: for classes saved
+    with plain properties, the ones the converter reads; any other (besides the layer
+    base classes' bookkeeping) is refused with an error naming it.
     """
+    per_class = (
+        versions
+        if isinstance(versions, Mapping)
+        else {classname: versions for classname in classnames}
+    )
+    if set(per_class) != set(classnames):
+        raise ValueError(f"versions= must name exactly the classes {classnames}")
+    declared: dict[str, Versions | None] = {}
+    for classname, given in per_class.items():
+        if isinstance(given, str) and given not in (UNVERSIONED, ANY_VERSION):
+            raise ValueError(
+                f"versions={given!r}: give version numbers, UNVERSIONED or ANY_VERSION"
+            )
+        declared[classname] = (
+            given if given is None or isinstance(given, str) else tuple(given)
+        )
 
     def deco(fn: Converter) -> Converter:
         for classname in classnames:
@@ -68,6 +160,8 @@ def register(
                 fn,
                 fn.__module__.rsplit(".", 1)[-1],
                 tuple(input_names),
+                declared[classname],
+                None if properties is None else tuple(properties),
             )
         return fn
 
@@ -82,7 +176,7 @@ def lookup(classname: str, stub_unsupported: bool = False) -> Registration | Non
     if found is None and stub_unsupported:
         from codegen.layers.stub import STUB_OP, stub
 
-        return Registration(classname, (STUB_OP,), stub, "stub", ("in",))
+        return Registration(classname, (STUB_OP,), stub, "stub", ("in",), UNVERSIONED)
     return found
 
 

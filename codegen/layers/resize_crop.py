@@ -69,7 +69,12 @@ def _output_size(layer: LayerRecord) -> tuple[int, int]:
     return (int(values[0]), int(values[1]))
 
 
-@register("nnet.cnn.layer.Resize2DLayer", ops=("resize2d",), input_names=("in", "ref"))
+@register(
+    "nnet.cnn.layer.Resize2DLayer",
+    ops=("resize2d",),
+    input_names=("in", "ref"),
+    versions=(3,),
+)
 def resize2d(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
     """resize2dLayer / dlresize, without antialiasing.
 
@@ -153,7 +158,12 @@ def resize2d(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
     return node
 
 
-@register("nnet.cnn.layer.Crop2DLayer", ops=("crop2d",), input_names=("in", "ref"))
+@register(
+    "nnet.cnn.layer.Crop2DLayer",
+    ops=("crop2d",),
+    input_names=("in", "ref"),
+    versions=(1,),
+)
 def crop2d(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
     """crop2dLayer: cut input 'in' to the height and width of input 'ref'.
 

@@ -54,7 +54,12 @@ def _operand(
     return f32(torch_array)
 
 
-@register("rl.layer.ScalingLayer", ops=("scaling",))
+@register(
+    "rl.layer.ScalingLayer",
+    ops=("scaling",),
+    versions=(1,),
+    properties=("Scale", "Bias"),
+)
 def scaling(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
     """scalingLayer: y = Scale.*x + Bias, each a scalar or an array MATLAB broadcasts."""
     info = inputs[0]

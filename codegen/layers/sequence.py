@@ -127,6 +127,7 @@ def _scores_output(layer: LayerRecord) -> None:
     "nnet.cnn.layer.SelfAttentionLayer",
     ops=("self_attention",),
     input_names=("in", "mask"),
+    versions=(1,),
 )
 def self_attention(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
     info = _sequence_input(layer, inputs)
@@ -190,6 +191,7 @@ def self_attention(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
     "nnet.cnn.layer.AttentionLayer",
     ops=("attention",),
     input_names=("query", "key", "value", "mask"),
+    versions=(1,),
 )
 def attention(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
     if len(inputs) < 3 or any(i.layout != SEQUENCE for i in inputs[:3]):
@@ -222,7 +224,9 @@ def attention(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
     )
 
 
-@register("nnet.cnn.layer.PositionEmbeddingLayer", ops=("position_embedding",))
+@register(
+    "nnet.cnn.layer.PositionEmbeddingLayer", ops=("position_embedding",), versions=(1,)
+)
 def position_embedding(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
     _sequence_input(layer, inputs)
     dimension = (layer.text("PositionDimension", "auto") or "auto").lower()
@@ -247,7 +251,7 @@ def position_embedding(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node
     )
 
 
-@register("nnet.cnn.layer.WordEmbeddingLayer", ops=("word_embedding",))
+@register("nnet.cnn.layer.WordEmbeddingLayer", ops=("word_embedding",), versions=(1, 2))
 def word_embedding(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
     info = _sequence_input(layer, inputs, " of word indices")
     if info.channels not in (None, 1):
@@ -293,7 +297,11 @@ def word_embedding(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
 
 
 @register(
-    "nnet.cnn.layer.Indexing1DLayer", ops=("indexing1d",), input_names=("in", "mask")
+    "nnet.cnn.layer.Indexing1DLayer",
+    ops=("indexing1d",),
+    input_names=("in", "mask"),
+    versions=(1,),
+    properties=("Index", "HasPaddingMaskInput"),
 )
 def indexing1d(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
     info = _sequence_input(layer, inputs)
@@ -320,7 +328,7 @@ def indexing1d(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
     )
 
 
-@register("nnet.cnn.layer.LayerNormalizationLayer", ops=("layer_norm",))
+@register("nnet.cnn.layer.LayerNormalizationLayer", ops=("layer_norm",), versions=(1,))
 def layer_norm(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
     info = inputs[0]
     channels = channels_of(layer, info)
@@ -369,7 +377,7 @@ def layer_norm(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
     )
 
 
-@register("nnet.cnn.layer.FlattenLayer", ops=("flatten",))
+@register("nnet.cnn.layer.FlattenLayer", ops=("flatten",), versions=(1,))
 def flatten(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node | Dropped:
     info = inputs[0]
     if info.layout not in (IMAGE, VOLUME, IMAGE_SEQUENCE):

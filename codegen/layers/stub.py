@@ -1,7 +1,8 @@
 """Stand-ins for layers whose code is not in the file, on request (``--stub-unsupported``).
 
 A user-defined MATLAB layer (or a custom MatConvNet type) saves only its property
-values. By default such a network fails to convert with one clear sentence; with stubs,
+values; a built-in layer mat2torch does not convert yet is MATLAB's code, documented
+by MathWorks, and its stub says so instead of asking the user to port "their" class. By default such a network fails to convert with one clear sentence; with stubs,
 the layer becomes a small class in model.py whose ``forward`` raises
 ``NotImplementedError`` until the user ports the MATLAB ``predict`` method — explicit,
 never a silent placeholder. Nothing from the file is evaluated; property values reach
@@ -21,10 +22,8 @@ from codegen.layers.record import (
     LayerRecord,
     function_text,
     learnable_value,
-    text_list,
     to_text,
 )
-from codegen.layers.registry import Dropped
 
 STUB_OP = "stub"
 # Property names that are bookkeeping of the MATLAB layer base classes.
@@ -32,6 +31,29 @@ _HIDDEN = re.compile(
     r"^(Name|Version|Description|Type|NumInputs|NumOutputs|InputNames|OutputNames|Private.*"
     r"|LearnRateFactor|L2Factor|Learnables.*|State.*)$"
 )
+
+
+# Packages of the classes that ship with MathWorks toolboxes. A class in one of them is a
+# built-in layer mat2torch does not convert (yet), not code the user wrote: its stub
+# points to MATLAB's documentation instead of asking for a port of "your" class.
+_TOOLBOXES = (
+    ("nnet.", "Deep Learning Toolbox"),
+    ("rl.", "Reinforcement Learning Toolbox"),
+    ("vision.", "Computer Vision Toolbox"),
+    ("images.", "Image Processing Toolbox"),
+    ("textanalytics.", "Text Analytics Toolbox"),
+    ("audio.", "Audio Toolbox"),
+    ("signal.", "Signal Processing Toolbox"),
+    ("comm.", "Communications Toolbox"),
+)
+
+
+def builtin_toolbox(classname: str) -> str | None:
+    """The MathWorks toolbox a layer class ships with; None for user-defined classes."""
+    for prefix, toolbox in _TOOLBOXES:
+        if classname.startswith(prefix):
+            return toolbox
+    return None
 
 
 def stub_class_name(classname: str) -> str:
@@ -55,19 +77,12 @@ def _summary(value: Any) -> str | None:
     return f"{'×'.join(str(d) for d in array.shape)} {array.dtype.name} array"
 
 
-def stub(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node | Dropped:
+def stub(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
     """A shape-preserving stand-in (the assumption is stated in the generated comment).
 
-    A user-defined *output* layer (a subclass of nnet.layer.RegressionLayer or
-    ClassificationLayer, recognised by the ResponseNames / Classes property those
-    superclasses save) is training-only like the built-in ones: it is dropped instead.
+    Output (loss) layers never get here: the importer recognises them as training-only
+    and leaves them out with a note, with or without stubs.
     """
-    if "ResponseNames" in layer.fields or "Classes" in layer.fields:
-        classes = text_list(layer.fields.get("Classes"))
-        responses = text_list(layer.fields.get("ResponseNames"))
-        return Dropped(
-            classes=tuple(classes) or None, response_names=tuple(responses) or None
-        )
     properties = []
     function = function_text(layer) if layer.short_class == "FunctionLayer" else ""
     if function:
@@ -88,6 +103,9 @@ def stub(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node | Dropped:
                 f"{layer.name}Function" if function else layer.classname
             ),
             "function": function,
+            # Built-in layers: the toolbox and the documentation page (the class name).
+            "toolbox": builtin_toolbox(layer.classname) or "",
+            "doc_page": layer.short_class,
             "properties": properties,
             "num_inputs": len(inputs),
         },
@@ -97,6 +115,19 @@ def stub(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node | Dropped:
             if inputs
             else None
         ),
-        comment=f"MATLAB layer {layer.classname!r} with no code in the .mat file: a stub to "
-        "complete; later layers take their sizes from their own stored fields",
+        comment=_comment(layer, bool(function)),
+    )
+
+
+def _comment(layer: LayerRecord, function: bool) -> str:
+    toolbox = builtin_toolbox(layer.classname)
+    sizes = "later layers take their sizes from their own stored fields"
+    if toolbox and not function:
+        return (
+            f"built-in MATLAB layer {layer.classname!r} ({toolbox}), which mat2torch does "
+            f"not convert yet: a stub to complete from MATLAB's documentation; {sizes}"
+        )
+    return (
+        f"MATLAB layer {layer.classname!r} with no code in the .mat file: a stub to "
+        f"complete; {sizes}"
     )

@@ -173,7 +173,7 @@ def _filters(
 # --------------------------------------------------------------------------- convolution
 
 
-@register("nnet.cnn.layer.Convolution3DLayer", ops=("conv3d",))
+@register("nnet.cnn.layer.Convolution3DLayer", ops=("conv3d",), versions=(1,))
 def conv3d(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
     info = inputs[0]
     require_volume(layer, info)
@@ -256,7 +256,11 @@ def _cropping3(layer: LayerRecord, kernel: Triple, stride: Triple) -> Pad3:
     return wanted
 
 
-@register("nnet.cnn.layer.TransposedConvolution3DLayer", ops=("conv_transpose3d",))
+@register(
+    "nnet.cnn.layer.TransposedConvolution3DLayer",
+    ops=("conv_transpose3d",),
+    versions=(1,),
+)
 def transposed_conv3d(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
     info = inputs[0]
     require_volume(layer, info)
@@ -342,7 +346,7 @@ def _pool3d(layer: LayerRecord, inputs: Sequence[TensorInfo], op: str) -> Node:
     return layer_node(layer, op, out, attrs, forward_comment=note)
 
 
-@register("nnet.cnn.layer.MaxPooling3DLayer", ops=("max_pool3d",))
+@register("nnet.cnn.layer.MaxPooling3DLayer", ops=("max_pool3d",), versions=(1,))
 def max_pool3d(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
     if layer.flag("HasUnpoolingOutputs"):
         raise layer.error(
@@ -351,7 +355,7 @@ def max_pool3d(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
     return _pool3d(layer, inputs, "max_pool3d")
 
 
-@register("nnet.cnn.layer.AveragePooling3DLayer", ops=("avg_pool3d",))
+@register("nnet.cnn.layer.AveragePooling3DLayer", ops=("avg_pool3d",), versions=(1,))
 def avg_pool3d(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
     return _pool3d(layer, inputs, "avg_pool3d")
 
@@ -363,11 +367,17 @@ def _global3d(layer: LayerRecord, inputs: Sequence[TensorInfo], op: str) -> Node
     return layer_node(layer, op, TensorInfo(VOLUME, (info.channels, 1, 1, 1)))
 
 
-@register("nnet.cnn.layer.GlobalAveragePooling3DLayer", ops=("global_avg_pool3d",))
+@register(
+    "nnet.cnn.layer.GlobalAveragePooling3DLayer",
+    ops=("global_avg_pool3d",),
+    versions=(1,),
+)
 def global_avg_pool3d(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
     return _global3d(layer, inputs, "global_avg_pool3d")
 
 
-@register("nnet.cnn.layer.GlobalMaxPooling3DLayer", ops=("global_max_pool3d",))
+@register(
+    "nnet.cnn.layer.GlobalMaxPooling3DLayer", ops=("global_max_pool3d",), versions=(1,)
+)
 def global_max_pool3d(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
     return _global3d(layer, inputs, "global_max_pool3d")

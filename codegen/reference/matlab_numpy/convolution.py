@@ -320,7 +320,14 @@ def _transposed_conv_layer(p: Props, xs: list[Array]) -> Array:
     filt = pair(as_f64(p["FilterSize"]))
     stride = pair(as_f64(p.get("Stride", 1)))
     cs = p.get("CroppingSize")
-    if cs is not None and not is_empty(cs):
+    old_cropping = p.get("Cropping")
+    if old_cropping is not None and not is_empty(old_cropping):
+        # Schema version 1: Cropping = [a b] crops a rows from the top and from the
+        # bottom, b columns from the left and from the right (MATLAB's documentation of
+        # transposedConv2dLayer in the releases that stored it).
+        a, b = (int(v) for v in as_f64(old_cropping).ravel())
+        crop = [a, a, b, b]
+    elif cs is not None and not is_empty(cs):
         crop = pad4(as_f64(cs))
     elif as_str(p.get("CroppingMode", "manual")) == "same":
         crop = transposed_conv_same_cropping(filt, stride)

@@ -62,6 +62,7 @@ from codegen.testing.dltwriter.convolution import (
     fully_connected,
     grouped_conv2d,
     transposed_conv2d,
+    transposed_conv2d_v1,
 )
 from codegen.testing.dltwriter.extra import (
     crop2d,
@@ -91,6 +92,8 @@ from codegen.testing.dltwriter.outputs import (
     depth_concatenation,
     multiplication,
     regression_output,
+    rl_fcn_loss_layer,
+    user_output_layer,
 )
 from codegen.testing.dltwriter.pooling import (
     avg_pool2d,
@@ -193,6 +196,7 @@ __all__ = [
     "regression_output",
     "relu",
     "resize2d",
+    "rl_fcn_loss_layer",
     "scaling_layer",
     "self_attention",
     "sequence_folding",
@@ -209,7 +213,9 @@ __all__ = [
     "swish",
     "tanh_layer",
     "transposed_conv2d",
+    "transposed_conv2d_v1",
     "transposed_conv3d",
+    "user_output_layer",
     "with_fields",
     "word_embedding",
     "write_mat",

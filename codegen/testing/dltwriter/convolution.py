@@ -18,6 +18,7 @@ from codegen.testing.dltwriter.schema import (
     glorot_conv,
     glorot_dense,
     initializer,
+    old_learnable,
     weight_learnable,
 )
 from codegen.testing.dltwriter.values import (
@@ -168,6 +169,37 @@ def transposed_conv2d(
         "OutputSizeOffset": double(output_size_offset),
     }
     return builtin_layer("TransposedConvolution2DLayer", fields)
+
+
+def transposed_conv2d_v1(
+    name: str,
+    weights: Any,
+    bias: Any = None,
+    *,
+    stride: Sequence[float] = (1, 1),
+    cropping: Sequence[float] = (0, 0),
+) -> Layer:
+    """TransposedConvolution2DLayer schema version 1 — inferred, no real sample: the
+    first releases' documented properties (FilterSize, NumChannels, NumFilters, Stride
+    and ``Cropping`` = [a b], cropped from top and bottom / left and right), with no
+    CroppingMode, CroppingSize or OutputSizeOffset, and the learnable structs of that
+    time ({Value, LearnRateFactor, L2Factor}, as in specsense_trainedNet.mat).
+    Weights FH×FW×Cout×Cin. A missing bias is zeros."""
+    dims = _kernel_dims(weights, None, None, 2)
+    cout, cin = dims[2], dims[3]
+    fields = {
+        "Name": char(name),
+        "FilterSize": double((dims[0], dims[1])),
+        "NumChannels": double(cin),
+        "NumFilters": double(cout),
+        "Stride": double(stride),
+        "Cropping": double(cropping),
+        "Weights": old_learnable(weights, 1.0),
+        "Bias": old_learnable(
+            trained_bias(weights, bias, cout), 0.0, (1, 1, cout or 0)
+        ),
+    }
+    return builtin_layer("TransposedConvolution2DLayer", fields, 1)
 
 
 def grouped_conv2d(

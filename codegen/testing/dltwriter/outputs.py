@@ -3,12 +3,25 @@ multiplication): the layers that end a network or join its branches."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
-from codegen.testing.dltwriter.schema import LAYER_DEFAULTS, Layer, builtin_layer
-from codegen.testing.dltwriter.values import categorical, cell, char, double
+from codegen.testing.dltwriter.schema import (
+    LAYER_DEFAULTS,
+    DltObject,
+    Layer,
+    builtin_layer,
+)
+from codegen.testing.dltwriter.values import (
+    categorical,
+    cell,
+    char,
+    double,
+    logical,
+    struct,
+)
 
 
 def classification_output(
@@ -79,3 +92,50 @@ def concatenation(name: str, dim: int, num_inputs: int = 2) -> Layer:
 def multiplication(name: str, num_inputs: int = 2) -> Layer:
     """MultiplicationLayer — schema inferred, no real sample (AdditionLayer's pattern)."""
     return _merge("MultiplicationLayer", name, num_inputs)
+
+
+def user_output_layer(
+    classname: str,
+    name: str,
+    *,
+    response_names: Sequence[str] | None = None,
+    classes: Sequence[str] | None = None,
+    own: Mapping[str, Any] | None = None,
+    description: str = "",
+) -> Layer:
+    """A user-defined output layer: a subclass of nnet.layer.RegressionLayer (give
+    ``response_names``) or nnet.layer.ClassificationLayer (give ``classes``), saved with
+    plain properties. The regression case copies mimo_trainedNet.mat's
+    sigmoidClassificationLayer (Name, ResponseNames as a 1×1 cell, Description, Type;
+    Version 1 as the class default); the class's ``own`` properties first, and the
+    classification base's ``Classes`` (a categorical, like ClassificationOutputLayer's
+    Categories) are inferred — no real sample."""
+    if (response_names is None) == (classes is None):
+        raise ValueError("give response_names (regression) or classes (classification)")
+    base: dict[str, Any] = (
+        {"ResponseNames": cell([char(str(n)) for n in response_names])}
+        if response_names is not None
+        else {"Classes": categorical(classes)}
+    )
+    properties = {
+        **(own or {}),
+        "Name": char(name),
+        **base,
+        "Description": char(description),
+        "Type": char(""),
+    }
+    return DltObject(classname, properties, LAYER_DEFAULTS)
+
+
+def rl_fcn_loss_layer(name: str, loss: str = "@(Y,T)mse(Y,T)") -> Layer:
+    """rl.layer.FcnLossLayer, the loss layer the Reinforcement Learning Toolbox appends to
+    the network of each actor and critic representation before R2022a — schema inferred,
+    no real sample: its classdef (a subclass of nnet.layer.RegressionLayer with the
+    properties LossFcn and IsNetworkStateful) saved like the user-defined regression layer
+    above; LossFcn is stored as mat-io decodes a function handle (a cell holding a struct
+    whose ``function`` is the handle's text)."""
+    handle = cell([struct({"function": char("sf%0" + loss)})])
+    own = {"LossFcn": handle, "IsNetworkStateful": logical(False)}
+    return user_output_layer(
+        "rl.layer.FcnLossLayer", name, response_names=["Response"], own=own
+    )

@@ -78,6 +78,20 @@ def learnable(
     )
 
 
+def old_learnable(
+    value: Any, l2_factor: float, shape: Sequence[int] | None = None
+) -> np.ndarray:
+    """{Value, LearnRateFactor, L2Factor}: the learnable struct of releases before
+    initializers were saved (seen in specsense_trainedNet.mat)."""
+    return struct(
+        {
+            "Value": empty() if value is None else single(value, shape),
+            "LearnRateFactor": double(1),
+            "L2Factor": double(l2_factor),
+        }
+    )
+
+
 def weight_learnable(value: Any, init: np.ndarray) -> np.ndarray:
     """A weight learnable: L2Factor 1, stored in the shape given."""
     return learnable(value, 1.0, init)
@@ -139,11 +153,14 @@ _ANY_FIELDS: dict[str, dict[int, tuple[str, ...]]] = {
         )
         + _fields("CudnnGPUAlgoForward"),
     },
-    "TransposedConvolution2DLayer": {  # seen
+    "TransposedConvolution2DLayer": {  # seen: 2; inferred: 1 (see transposed_conv2d_v1)
+        1: _fields(
+            "Version Name FilterSize NumChannels NumFilters Stride Cropping Weights Bias"
+        ),
         2: _fields(
             "Version Name FilterSize NumChannels NumFilters Stride CroppingMode CroppingSize"
         )
-        + _fields("Weights Bias OutputSizeOffset")
+        + _fields("Weights Bias OutputSizeOffset"),
     },
     "GroupedConvolution2DLayer": {  # inferred
         1: _fields(
