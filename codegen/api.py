@@ -12,7 +12,12 @@ from codegen import emit, weights
 from codegen.errors import ConversionError
 from codegen.importers import dltoolbox
 from codegen.ir import Graph
-from codegen.passes.names import assign_names, default_class_name
+from codegen.passes.names import (
+    assign_names,
+    check_class_name,
+    default_class_name,
+    safe_class_name,
+)
 from codegen.readers import mat
 
 MATCONVNET_KINDS = ("SimpleNN", "DagNN")
@@ -88,11 +93,20 @@ def convert_file(
     graph.source_name = file.display_name
     graph.source_sha256 = file.sha256
     graph.variable = found.path
-    graph.class_name = class_name or default_class_name(file.path.name, found.path)
-    if not graph.class_name.isidentifier():
-        raise ConversionError(
-            f"--class-name {class_name!r} is not a valid Python class name."
-        )
+    helpers = emit.helper_names(graph)
+    if class_name is None:
+        default = default_class_name(file.path.name, found.path)
+        graph.class_name = safe_class_name(default, helpers)
+    else:
+        why = check_class_name(class_name)
+        if why is None and class_name in helpers:
+            why = "model.py defines a helper of that name"
+        if why is not None:
+            raise ConversionError(
+                f"--class-name {class_name!r} cannot name the generated class: {why}; "
+                f"choose another, e.g. --class-name {safe_class_name(class_name, helpers)}."
+            )
+        graph.class_name = class_name
     command = f"mat2torch convert {file.display_name}"
     if variable is not None:
         command += f" --variable {variable}"
@@ -101,7 +115,7 @@ def convert_file(
     if stub_unsupported:
         command += " --stub-unsupported"
     graph.command = command
-    assign_names(graph, reserved=emit.helper_names(graph))
+    assign_names(graph, reserved=helpers)
     notes = []
     stubs = [n for n in graph.nodes if n.op == "stub"]
     if stubs:

@@ -53,7 +53,7 @@ def test_registering_a_class_twice_raises() -> None:
         ("input", "input_"),
         ("self", "self_"),
         ("fc/out", "fc_out"),
-        ("ünïcode", "_n_code"),
+        ("ünïcode", "unicode"),
         ("", "layer"),
     ],
 )
