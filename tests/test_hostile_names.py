@@ -278,7 +278,6 @@ def test_legalised_names_are_safe_by_construction(name: str) -> None:
     assert not hasattr(builtins, ident) and ident not in RESERVED
 
 
-
 def test_check_class_name() -> None:
     assert check_class_name("Net") is None
     for bad in ("torch", "ｔｏｒｃｈ", "_Net", "__Net", "None", "print", "1Net", "a b"):
