@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from codegen import emit, weights
+from codegen import emit, output, weights
 from codegen.errors import ConversionError
 from codegen.importers import dltoolbox
 from codegen.ir import Graph
@@ -165,32 +163,8 @@ def convert(
             )
     result = convert_file(path, variable, class_name, stub_unsupported)
     out.mkdir(parents=True, exist_ok=True)
-    files = {targets[0]: result.source.encode()}
-    if result.has_weights:
-        files[targets[1]] = result.tensors
-    _write_atomically(files)
-    if not result.has_weights and targets[1].exists():
-        targets[
-            1
-        ].unlink()  # --force over an earlier conversion: no stale weights beside model.py
+    output.write_pair(targets[0], result.source.encode(), targets[1], result.tensors)
     return result
-
-
-def _write_atomically(files: dict[Path, bytes]) -> None:
-    """Write every file to a temporary name first, then rename all: no partial output."""
-    staged: list[tuple[str, Path]] = []
-    try:
-        for target, data in files.items():
-            fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(data)
-            staged.append((tmp, target))
-        for tmp, target in staged:
-            os.replace(tmp, target)
-    finally:
-        for tmp, _ in staged:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
 
 
 def key_properties(node: Any) -> str:

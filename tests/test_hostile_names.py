@@ -71,7 +71,13 @@ HOSTILE = [
 ]
 
 # What the template itself imports; a hostile name must not add anything.
-IMPORTS = {"pathlib", "torch", "torch.nn.functional", "safetensors.torch", "hashlib"}
+IMPORTS = {
+    "pathlib",
+    "torch",
+    "torch.nn.functional",
+    "safetensors",
+    "safetensors.torch",
+}
 
 
 def _write(path: Path, layers: list[w.Layer]) -> None:
