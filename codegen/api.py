@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from codegen import emit, weights
+from codegen import emit, output, weights
 from codegen import plugins as plugin_api
 from codegen.errors import ConversionError
 from codegen.importers import dltoolbox
 from codegen.ir import Graph
-from codegen.passes.names import assign_names, default_class_name
+from codegen.passes.names import (
+    assign_names,
+    check_class_name,
+    default_class_name,
+    safe_class_name,
+)
 from codegen.readers import mat
 from codegen.readme import render_readme
 
@@ -106,11 +109,20 @@ def _convert_file(
     graph.source_name = file.display_name
     graph.source_sha256 = file.sha256
     graph.variable = found.path
-    graph.class_name = class_name or default_class_name(file.path.name, found.path)
-    if not graph.class_name.isidentifier():
-        raise ConversionError(
-            f"--class-name {class_name!r} is not a valid Python class name."
-        )
+    helpers = emit.helper_names(graph)
+    if class_name is None:
+        default = default_class_name(file.path.name, found.path)
+        graph.class_name = safe_class_name(default, helpers)
+    else:
+        why = check_class_name(class_name)
+        if why is None and class_name in helpers:
+            why = "model.py defines a helper of that name"
+        if why is not None:
+            raise ConversionError(
+                f"--class-name {class_name!r} cannot name the generated class: {why}; "
+                f"choose another, e.g. --class-name {safe_class_name(class_name, helpers)}."
+            )
+        graph.class_name = class_name
     command = f"mat2torch convert {file.display_name}"
     if variable is not None:
         command += f" --variable {variable}"
@@ -121,7 +133,7 @@ def _convert_file(
     for plugin in plugins:
         command += f" --plugin {Path(plugin).name}"
     graph.command = command
-    assign_names(graph, reserved=emit.helper_names(graph))
+    assign_names(graph, reserved=helpers)
     notes = [f"{where}: {note}" for note in graph.left_out]
     stubs = [n for n in graph.nodes if n.op == "stub"]
     builtin = [n for n in stubs if n.attrs.get("toolbox") and not n.attrs["function"]]
@@ -186,34 +198,11 @@ def convert(
             )
     result = convert_file(path, variable, class_name, stub_unsupported, plugins)
     out.mkdir(parents=True, exist_ok=True)
-    files = {targets[0]: result.source.encode()}
-    if result.has_weights:
-        files[targets[1]] = result.tensors
-    if readme:
-        files[targets[2]] = result.readme.encode()
-    _write_atomically(files)
-    if not result.has_weights and targets[1].exists():
-        targets[
-            1
-        ].unlink()  # --force over an earlier conversion: no stale weights beside model.py
+    extra = {targets[2]: result.readme.encode()} if readme else {}
+    output.write_pair(
+        targets[0], result.source.encode(), targets[1], result.tensors, extra
+    )
     return result
-
-
-def _write_atomically(files: dict[Path, bytes]) -> None:
-    """Write every file to a temporary name first, then rename all: no partial output."""
-    staged: list[tuple[str, Path]] = []
-    try:
-        for target, data in files.items():
-            fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(data)
-            staged.append((tmp, target))
-        for tmp, target in staged:
-            os.replace(tmp, target)
-    finally:
-        for tmp, _ in staged:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
 
 
 def simple_properties(node: Any) -> dict[str, Any]:

@@ -102,6 +102,13 @@ class Graph:
     dropped: list[tuple[str, str]] = field(default_factory=list)
 
     @property
+    def weights_source(self) -> str:
+        """The metadata that ties model.safetensors to the model.py written with it."""
+        return (
+            f"{self.source_name} sha256={self.source_sha256} variable={self.variable}"
+        )
+
+    @property
     def notes_layer_count(self) -> str:
         """ "17 MATLAB layers" — output layers included, as MATLAB counts them."""
         count = self.matlab_layer_count or len(self.nodes)

@@ -78,10 +78,7 @@ def to_bytes(graph: Graph) -> bytes:
     from safetensors.torch import save
 
     tensors = {k: torch.from_numpy(np.array(v)) for k, v in state_arrays(graph).items()}
-    source = (
-        f"{graph.source_name} sha256={graph.source_sha256} variable={graph.variable}"
-    )
-    return save(tensors, metadata={"source": source})
+    return save(tensors, metadata={"source": graph.weights_source})
 
 
 def read(path: str | Path) -> dict[str, np.ndarray]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -53,7 +54,7 @@ def test_registering_a_class_twice_raises() -> None:
         ("input", "input_"),
         ("self", "self_"),
         ("fc/out", "fc_out"),
-        ("ünïcode", "_n_code"),
+        ("ünïcode", "unicode"),
         ("", "layer"),
     ],
 )
@@ -317,6 +318,7 @@ def test_unknown_fields_from_a_newer_release_are_tolerated(tmp_path: Path) -> No
     b = api.convert_file(extended, class_name="Net")
 
     def body(text: str) -> str:  # past the header, which names the file and its hash
+        text = re.sub(r"sha256=[0-9a-f]{64}", "sha256=", text)  # and WEIGHTS_SOURCE
         return text.split("\n", 2)[2].replace("plain_v2", "plain")
 
     assert body(a.source) == body(b.source)

@@ -35,6 +35,12 @@ def classification_output(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> D
     names = text_list(layer.raw("Categories", None)) or text_list(
         layer.raw("Classes", None)
     )
+    for k, name in enumerate(names):
+        if not name:
+            raise layer.error(
+                f"stores an empty class name (class {k + 1} of {len(names)}), which MATLAB "
+                "never saves: the file is damaged; re-save the network from MATLAB."
+            )
     return Dropped(classes=tuple(names) or None)
 
 

@@ -154,6 +154,10 @@ def text_list(value: Any) -> list[str]:
         return []
     if hasattr(value, "categories") and hasattr(value, "codes"):  # pandas.Categorical
         return [str(c) for c in value.categories]
+    props = getattr(value, "properties", None)
+    if getattr(value, "classname", None) == "categorical" and isinstance(props, dict):
+        # a categorical the reader left undecoded (e.g. with an empty category name)
+        return text_list(props.get("categoryNames"))
     if isinstance(value, np.ndarray):
         if value.dtype == object:
             out = []

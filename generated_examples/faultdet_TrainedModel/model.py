@@ -20,7 +20,7 @@ def recurrent(
     x: torch.Tensor,
     lengths: torch.Tensor | None,
     *initial: torch.Tensor,
-    last: bool = False
+    last: bool = False,
 ) -> tuple[torch.Tensor, ...]:
     """Run a batch-first nn.LSTM / nn.GRU from MATLAB's initial states (directions, 1, H).
 
@@ -120,6 +120,22 @@ def pad_sequences(sequences) -> tuple[torch.Tensor, torch.Tensor]:
     return nn.utils.rnn.pad_sequence(steps, batch_first=True), lengths
 
 
+# The conversion that wrote this file, as recorded in the model.safetensors written with it.
+WEIGHTS_SOURCE = "faultdet_TrainedModel.mat sha256=fe7c47ff72a481a22816a16c1e6047397deaa0b4de6fb7c84cc6316650cea6ca variable=airCompNet"
+
+
+def _check_weights(weights: Path) -> None:
+    """Refuse a default weights file written by another conversion (cheap: reads its header)."""
+    from safetensors import safe_open
+
+    with safe_open(str(weights), framework="pt") as handle:
+        source = (handle.metadata() or {}).get("source")
+    if source != WEIGHTS_SOURCE:
+        raise RuntimeError(
+            f"{weights} was not written with {__file__} (it comes from {source!r}, not {WEIGHTS_SOURCE!r}): a conversion was interrupted or the file was replaced; convert again, or pass its path to load_model(path) to load it anyway."
+        )
+
+
 def load_model(path: str | Path | None = None) -> FaultdetTrainedModelAirCompNet:
     """The model with the converted weights (default: model.safetensors beside this file)."""
     from safetensors.torch import load_file
@@ -130,5 +146,7 @@ def load_model(path: str | Path | None = None) -> FaultdetTrainedModelAirCompNet
         if path is not None
         else Path(__file__).with_name("model.safetensors")
     )
+    if path is None:
+        _check_weights(weights)
     model.load_state_dict(load_file(str(weights)), strict=True)
     return model.eval()

@@ -93,6 +93,22 @@ def from_matlab(array) -> torch.Tensor:
     return x.permute(3, 2, 0, 1).contiguous()
 
 
+# The conversion that wrote this file, as recorded in the model.safetensors written with it.
+WEIGHTS_SOURCE = "fuma28_trainedNet.mat sha256=e2d9da8c736864fea34fd5a3ef25553bfedd2e2d072d25c862d4bacda2e2d63f variable=trainedNet"
+
+
+def _check_weights(weights: Path) -> None:
+    """Refuse a default weights file written by another conversion (cheap: reads its header)."""
+    from safetensors import safe_open
+
+    with safe_open(str(weights), framework="pt") as handle:
+        source = (handle.metadata() or {}).get("source")
+    if source != WEIGHTS_SOURCE:
+        raise RuntimeError(
+            f"{weights} was not written with {__file__} (it comes from {source!r}, not {WEIGHTS_SOURCE!r}): a conversion was interrupted or the file was replaced; convert again, or pass its path to load_model(path) to load it anyway."
+        )
+
+
 def load_model(path: str | Path | None = None) -> Fuma28TrainedNet:
     """The model with the converted weights (default: model.safetensors beside this file)."""
     from safetensors.torch import load_file
@@ -103,5 +119,7 @@ def load_model(path: str | Path | None = None) -> Fuma28TrainedNet:
         if path is not None
         else Path(__file__).with_name("model.safetensors")
     )
+    if path is None:
+        _check_weights(weights)
     model.load_state_dict(load_file(str(weights)), strict=True)
     return model.eval()

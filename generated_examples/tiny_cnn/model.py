@@ -70,6 +70,22 @@ def from_matlab(array) -> torch.Tensor:
     return x.permute(3, 2, 0, 1).contiguous()
 
 
+# The conversion that wrote this file, as recorded in the model.safetensors written with it.
+WEIGHTS_SOURCE = "tiny_cnn.mat sha256=dc4548f7ede3a1e864bbc01bd6bea40607fb9a64d459efbda1adeb41dfcd0abf variable=net"
+
+
+def _check_weights(weights: Path) -> None:
+    """Refuse a default weights file written by another conversion (cheap: reads its header)."""
+    from safetensors import safe_open
+
+    with safe_open(str(weights), framework="pt") as handle:
+        source = (handle.metadata() or {}).get("source")
+    if source != WEIGHTS_SOURCE:
+        raise RuntimeError(
+            f"{weights} was not written with {__file__} (it comes from {source!r}, not {WEIGHTS_SOURCE!r}): a conversion was interrupted or the file was replaced; convert again, or pass its path to load_model(path) to load it anyway."
+        )
+
+
 def load_model(path: str | Path | None = None) -> TinyCnnNet:
     """The model with the converted weights (default: model.safetensors beside this file)."""
     from safetensors.torch import load_file
@@ -80,5 +96,7 @@ def load_model(path: str | Path | None = None) -> TinyCnnNet:
         if path is not None
         else Path(__file__).with_name("model.safetensors")
     )
+    if path is None:
+        _check_weights(weights)
     model.load_state_dict(load_file(str(weights)), strict=True)
     return model.eval()

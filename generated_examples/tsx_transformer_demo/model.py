@@ -194,6 +194,22 @@ def pad_sequences(sequences) -> tuple[torch.Tensor, torch.Tensor]:
     return nn.utils.rnn.pad_sequence(steps, batch_first=True), lengths
 
 
+# The conversion that wrote this file, as recorded in the model.safetensors written with it.
+WEIGHTS_SOURCE = "tsx_transformer_demo.mat sha256=2f22f30ff14fb97eeaf34dfbe1e9248fd0b3b04e9ba1b57890e5195e305fcf66 variable=net"
+
+
+def _check_weights(weights: Path) -> None:
+    """Refuse a default weights file written by another conversion (cheap: reads its header)."""
+    from safetensors import safe_open
+
+    with safe_open(str(weights), framework="pt") as handle:
+        source = (handle.metadata() or {}).get("source")
+    if source != WEIGHTS_SOURCE:
+        raise RuntimeError(
+            f"{weights} was not written with {__file__} (it comes from {source!r}, not {WEIGHTS_SOURCE!r}): a conversion was interrupted or the file was replaced; convert again, or pass its path to load_model(path) to load it anyway."
+        )
+
+
 def load_model(path: str | Path | None = None) -> TsxTransformerDemoNet:
     """The model with the converted weights (default: model.safetensors beside this file)."""
     from safetensors.torch import load_file
@@ -204,5 +220,7 @@ def load_model(path: str | Path | None = None) -> TsxTransformerDemoNet:
         if path is not None
         else Path(__file__).with_name("model.safetensors")
     )
+    if path is None:
+        _check_weights(weights)
     model.load_state_dict(load_file(str(weights)), strict=True)
     return model.eval()
