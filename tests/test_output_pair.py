@@ -72,20 +72,25 @@ def test_a_crash_between_the_moves_leaves_no_temporary_files_and_no_silent_pair(
     calls = []
     real_replace = os.replace
 
-    def crash_on_second(src: str, dst: str) -> None:
+    def crash_on_model_py(src: str, dst: str) -> None:
         calls.append(dst)
-        if len(calls) == 2:
+        if Path(dst).name == "model.py":
             raise OSError(28, "No space left on device", str(dst))
         real_replace(src, dst)
 
-    monkeypatch.setattr(os, "replace", crash_on_second)
+    monkeypatch.setattr(os, "replace", crash_on_model_py)
     code = cli.main(
         ["convert", str(_network(tmp_path / "b.mat", 2)), "-o", str(out), "--force"]
     )
     monkeypatch.undo()
     assert code == 2 and len(capsys.readouterr().err.strip().splitlines()) == 1
-    assert [Path(c).name for c in calls] == ["model.safetensors", "model.py"]
-    assert _entries(out) == ["model.py", "model.safetensors"]
+    # weights first, the README next, model.py last
+    assert [Path(c).name for c in calls] == [
+        "model.safetensors",
+        "README.md",
+        "model.py",
+    ]
+    assert _entries(out) == ["README.md", "model.py", "model.safetensors"]
     # the old model.py now sits beside the new weights: load_model refuses the pair
     module = import_generated(out)
     with pytest.raises(RuntimeError, match="was not written with"):
