@@ -4,15 +4,21 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from codegen import emit, weights
 from codegen.errors import ConversionError
 from codegen.importers import dltoolbox
 from codegen.ir import Graph
-from codegen.passes.names import assign_names, default_class_name
+from codegen.passes.names import (
+    assign_names,
+    default_class_name,
+    default_class_names,
+    path_words,
+)
 from codegen.readers import mat
 
 MATCONVNET_KINDS = ("SimpleNN", "DagNN")
@@ -22,14 +28,23 @@ MATCONVNET_KINDS = ("SimpleNN", "DagNN")
 class Conversion:
     graph: Graph
     source: str  # model.py text
-    # model.safetensors bytes; b"" when the network stores no weights at all
-    tensors: bytes
+    weights_mode: str  # 'all', 'partial' or 'none' (see weights.weights_mode)
     warnings: list[str] = field(default_factory=list)
 
     @property
     def has_weights(self) -> bool:
         """False for an untrained network with no stored values: no model.safetensors."""
-        return bool(self.tensors)
+        return self.weights_mode != "none"
+
+    def write_weights(self, handle: BinaryIO) -> None:
+        """Stream model.safetensors to ``handle``, one tensor at a time."""
+        weights.write(self.graph, handle)
+
+    @property
+    def tensors(self) -> bytes:
+        """model.safetensors as bytes (b"" when there are no weights); for small
+        networks and tests: :meth:`write_weights` never holds the whole file."""
+        return weights.to_bytes(self.graph) if self.has_weights else b""
 
 
 def _where(file: mat.MatFile, path: str) -> str:
@@ -83,6 +98,29 @@ def convert_file(
     """
     file = mat.load(path)
     found = select(file, variable)
+    return convert_network(
+        file,
+        found,
+        class_name,
+        stub_unsupported,
+        name_variable=variable is not None,
+        name_class=class_name is not None,
+    )
+
+
+def convert_network(
+    file: mat.MatFile,
+    found: mat.FoundNetwork,
+    class_name: str | None = None,
+    stub_unsupported: bool = False,
+    name_variable: bool = True,
+    name_class: bool = True,
+) -> Conversion:
+    """Import, name and render one network of a file already read; writes nothing.
+
+    ``name_variable`` / ``name_class``: whether the regenerate command in the header
+    names the variable and the class (needed when they are not the defaults).
+    """
     where = _where(file, found.path)
     graph = import_graph(found, where, stub_unsupported)
     graph.source_name = file.display_name
@@ -94,9 +132,9 @@ def convert_file(
             f"--class-name {class_name!r} is not a valid Python class name."
         )
     command = f"mat2torch convert {file.display_name}"
-    if variable is not None:
-        command += f" --variable {variable}"
-    if class_name is not None:
+    if name_variable:
+        command += f" --variable {found.path}"
+    if name_class and class_name is not None:
         command += f" --class-name {class_name}"
     if stub_unsupported:
         command += " --stub-unsupported"
@@ -128,8 +166,91 @@ def convert_file(
             "arrays have no stored values); those keep PyTorch's default initialisation and are left out of "
             "model.safetensors (listed in UNTRAINED_KEYS)."
         )
-    tensors = weights.to_bytes(graph) if mode != "none" else b""
-    return Conversion(graph, emit.render_model(graph), tensors, notes)
+    return Conversion(graph, emit.render_model(graph), mode, notes)
+
+
+@dataclass
+class NetworkOutcome:
+    """One network of ``convert --all``: where it went, or why it was not converted."""
+
+    variable: str
+    kind: str
+    folder: str
+    class_name: str = ""
+    layers: int = 0
+    has_weights: bool = False
+    warnings: list[str] = field(default_factory=list)
+    error: str | None = None  # None: converted and written
+
+
+def convert_all(
+    path: str | Path,
+    out_dir: str | Path,
+    force: bool = False,
+    stub_unsupported: bool = False,
+) -> list[NetworkOutcome]:
+    """Convert every network in the file, from one read, each into ``out_dir/<folder>/``.
+
+    Folders come from the meaningful part of each variable path (``lgraph_1``,
+    ``Critic``), made unique. A network that cannot be converted is reported in its
+    outcome and the others are still written; nothing is written if any target exists
+    (without ``force``).
+    """
+    file = mat.load(path)
+    found = mat.find_networks(file.variables)
+    if not found:
+        raise ConversionError(mat.nothing_found(file))
+    paths = [f.path for f in found]
+    folders = output_folders(paths)
+    classes = default_class_names(file.path.name, paths)
+    out = Path(out_dir)
+    if not force:
+        for folder in folders:
+            for name in ("model.py", "model.safetensors"):
+                if (out / folder / name).exists():
+                    raise ConversionError(
+                        f"{out / folder / name} already exists; pass --force to overwrite it."
+                    )
+    outcomes = []
+    for net, folder, class_name in zip(found, folders, classes, strict=True):
+        outcome = NetworkOutcome(net.path, net.kind, folder)
+        outcomes.append(outcome)
+        try:
+            result = convert_network(
+                file,
+                net,
+                class_name,
+                stub_unsupported,
+                name_variable=True,
+                name_class=class_name != default_class_name(file.path.name, net.path),
+            )
+        except ConversionError as exc:
+            outcome.error = str(exc)
+            continue
+        write_outputs(result, out / folder)
+        # Keep a summary, not the weights: the next network may be as large.
+        outcome.class_name = result.graph.class_name
+        outcome.layers = len(result.graph.nodes)
+        outcome.has_weights = result.has_weights
+        outcome.warnings = result.warnings
+        del result
+    return outcomes
+
+
+def output_folders(paths: list[str]) -> list[str]:
+    """One folder name per network path: the meaningful words of the path joined by
+    ``_`` (``agent.Critic.Model.any.DLTModelExternal`` → ``Critic``; ``lgraph_1`` →
+    ``lgraph_1``), de-duplicated with ``_2``, ``_3``... and never empty."""
+    folders: list[str] = []
+    used: set[str] = set()
+    for variable in paths:
+        base = "_".join(path_words(variable)) or "network"
+        candidate, k = base, 2
+        while candidate.lower() in used:  # case-insensitive file systems
+            candidate, k = f"{base}_{k}", k + 1
+        used.add(candidate.lower())
+        folders.append(candidate)
+    return folders
 
 
 def convert(
@@ -150,27 +271,39 @@ def convert(
                 f"{existing[0]} already exists; pass --force to overwrite it."
             )
     result = convert_file(path, variable, class_name, stub_unsupported)
+    write_outputs(result, out)
+    return result
+
+
+def write_outputs(result: Conversion, out: Path) -> None:
+    """out/model.py and out/model.safetensors (streamed), all or nothing."""
+    targets = [out / "model.py", out / "model.safetensors"]
     out.mkdir(parents=True, exist_ok=True)
-    files = {targets[0]: result.source.encode()}
+    files: dict[Path, bytes | Callable[[BinaryIO], None]] = {
+        targets[0]: result.source.encode()
+    }
     if result.has_weights:
-        files[targets[1]] = result.tensors
+        files[targets[1]] = result.write_weights
     _write_atomically(files)
     if not result.has_weights and targets[1].exists():
         targets[
             1
         ].unlink()  # --force over an earlier conversion: no stale weights beside model.py
-    return result
 
 
-def _write_atomically(files: dict[Path, bytes]) -> None:
-    """Write every file to a temporary name first, then rename all: no partial output."""
+def _write_atomically(files: Mapping[Path, bytes | Callable[[BinaryIO], None]]) -> None:
+    """Write every file to a temporary name first, then rename all: no partial output.
+    A value is the file's bytes or a function that streams them to a handle."""
     staged: list[tuple[str, Path]] = []
     try:
         for target, data in files.items():
             fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(data)
             staged.append((tmp, target))
+            with os.fdopen(fd, "wb") as handle:
+                if callable(data):
+                    data(handle)
+                else:
+                    handle.write(data)
         for tmp, target in staged:
             os.replace(tmp, target)
     finally:
