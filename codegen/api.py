@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from codegen import emit, weights
+from codegen import progress, weights
 from codegen.errors import ConversionError
 from codegen.importers import dltoolbox
 from codegen.ir import Graph
@@ -121,7 +121,10 @@ def convert_network(
     ``name_variable`` / ``name_class``: whether the regenerate command in the header
     names the variable and the class (needed when they are not the defaults).
     """
+    from codegen import emit  # black and Jinja: only conversion needs them, not inspect
+
     where = _where(file, found.path)
+    progress.stage(f"converting '{found.path}'")
     graph = import_graph(found, where, stub_unsupported)
     graph.source_name = file.display_name
     graph.source_sha256 = file.sha256

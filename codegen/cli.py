@@ -5,8 +5,9 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from typing import Any
 
-from codegen import __version__, api
+from codegen import __version__, api, progress
 from codegen.errors import ConversionError
 from codegen.layers.registry import registrations
 
@@ -76,8 +77,7 @@ def _layers() -> None:
         print(f"{classname:<{width}}  {emitted}")
 
 
-def _inspect(path: str) -> None:
-    report = api.inspect_file(path)
+def _inspect(report: dict[str, Any]) -> None:
     networks = report["networks"]
     if not networks:
         print(report["nothing_found"])
@@ -142,29 +142,35 @@ def _error(message: str) -> None:
 def _run(args: argparse.Namespace) -> int:
     try:
         if args.command == "inspect":
-            _inspect(args.file)
+            with progress.shown_on(sys.stderr if sys.stderr.isatty() else None):
+                report = api.inspect_file(args.file)
+            _inspect(report)
             return 0
         if args.command == "layers":
             _layers()
             return 0
-        if args.all:
-            if args.variable is not None or args.class_name is not None:
-                raise ConversionError(
-                    "--all converts every network under its default name; drop "
-                    "--variable and --class-name, or drop --all."
-                )
-            outcomes = api.convert_all(
-                args.file, args.output, args.force, args.stub_unsupported
+        if args.all and (args.variable is not None or args.class_name is not None):
+            raise ConversionError(
+                "--all converts every network under its default name; drop "
+                "--variable and --class-name, or drop --all."
             )
+        shown = sys.stderr if sys.stderr.isatty() and not args.quiet else None
+        with progress.shown_on(shown):
+            if args.all:
+                outcomes = api.convert_all(
+                    args.file, args.output, args.force, args.stub_unsupported
+                )
+            else:
+                result = api.convert(
+                    args.file,
+                    args.output,
+                    args.variable,
+                    args.class_name,
+                    args.force,
+                    args.stub_unsupported,
+                )
+        if args.all:
             return _report_all(args, outcomes)
-        result = api.convert(
-            args.file,
-            args.output,
-            args.variable,
-            args.class_name,
-            args.force,
-            args.stub_unsupported,
-        )
     except ConversionError as exc:
         _error(f"mat2torch: error: {exc}")
         return 2

@@ -5,12 +5,13 @@ from __future__ import annotations
 import io
 import json
 import struct
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, BinaryIO
 
 import numpy as np
 
+from codegen import progress
 from codegen.ir import Graph
 
 
@@ -51,10 +52,26 @@ def nonfinite(graph: Graph) -> dict[str, tuple[int, int]]:
         for key, value in arrays.items():
             if value is None or not np.issubdtype(value.dtype, np.floating):
                 continue
-            bad = int(np.count_nonzero(~np.isfinite(value)))
+            bad = _count_nonfinite(value)
             if bad:
                 found[f"{node.name!r} {key}"] = (bad, int(value.size))
     return found
+
+
+def _count_nonfinite(value: Any) -> int:
+    """NaN and Inf values, counted a block at a time (no full-size temporary; a
+    deferred copy is read through its blocks)."""
+    chunks = getattr(value, "chunks_c_order", None)
+    parts = chunks() if callable(chunks) else (np.asarray(value),)
+    step = 1 << 20
+    bad = 0
+    for part in parts:
+        flat = part.reshape(-1, order="A") if part.ndim else part.reshape(1)
+        for start in range(0, flat.size, step):
+            block = flat[start : start + step]
+            if not np.isfinite(block).all():
+                bad += int(np.count_nonzero(~np.isfinite(block)))
+    return bad
 
 
 def nonfinite_note(graph: Graph) -> str | None:
@@ -162,12 +179,14 @@ def write_safetensors(
     handle: BinaryIO,
     tensors: Mapping[str, Any],
     metadata: Mapping[str, str] | None = None,
+    on_write: Callable[[int], None] | None = None,
 ) -> None:
     """Stream a safetensors file: header first, then one tensor at a time.
 
     A value is a numpy array or anything with ``shape``, ``dtype`` and ``__array__``
     (a lazily read dataset): each is turned into an array only when its turn comes,
     written, and let go, so the whole set of weights is never copied at once.
+    ``on_write`` is told the size of each block of data written.
     """
     head, order = safetensors_header(tensors, metadata)
     handle.write(head)
@@ -181,6 +200,8 @@ def write_safetensors(
                 array.astype(array.dtype.newbyteorder("<"), copy=False)
             )
             handle.write(array.reshape(-1).view(np.uint8).data)
+            if on_write is not None:
+                on_write(array.nbytes)
             del array
 
 
@@ -203,7 +224,12 @@ def _graph_metadata(graph: Graph) -> dict[str, str]:
 
 def write(graph: Graph, handle: BinaryIO) -> None:
     """model.safetensors for the graph, streamed to ``handle``; tensors sorted by key."""
-    write_safetensors(handle, _stored_values(graph), _graph_metadata(graph))
+    values = _stored_values(graph)
+    total = sum(
+        int(np.prod(v.shape)) * np.dtype(v.dtype).itemsize for v in values.values()
+    )
+    progress.stage("writing model.safetensors", total)
+    write_safetensors(handle, values, _graph_metadata(graph), progress.advance)
 
 
 def to_bytes(graph: Graph) -> bytes:

@@ -155,3 +155,41 @@ def test_cli_convert_does_not_import_torch(tmp_path: Path) -> None:
     assert done.stdout.strip().splitlines()[-1] == "[]"
     golden = REPO / "generated_examples" / "tiny_cnn" / "model.safetensors"
     assert (tmp_path / "model.safetensors").read_bytes() == golden.read_bytes()
+
+
+def test_deferred_copy_writes_the_same_bytes_block_by_block(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from codegen import arrays
+
+    monkeypatch.setattr(arrays, "DEFER_BYTES", 0)
+    monkeypatch.setattr(arrays, "BLOCK_BYTES", 3 * 60 * 4)  # three rows a block
+    rng = np.random.default_rng(2)
+    stored = np.asfortranarray(rng.standard_normal((5, 4, 3, 10)).astype(np.float32))
+    view = stored.transpose(3, 2, 0, 1)  # a MATLAB H×W×C×Out FC as (Out, C, H, W)
+    deferred = arrays.f32_deferred(view, (10, 60))
+    assert isinstance(deferred, arrays.DeferredCopy)
+    expected = np.ascontiguousarray(view).reshape(10, 60)
+    assert deferred.shape == (10, 60) and deferred.dtype == np.float32
+    blocks = list(deferred.chunks_c_order())
+    assert [b.shape[0] for b in blocks] == [3, 3, 3, 1]
+    np.testing.assert_array_equal(np.concatenate(blocks), expected)
+    np.testing.assert_array_equal(np.asarray(deferred), expected)
+    assert weights.safetensors_bytes({"w": deferred}) == st_save({"w": expected})
+    # A contiguous, small or non-float32 view is copied at once: a plain array.
+    assert isinstance(arrays.f32_deferred(np.ones((4, 3))), np.ndarray)
+
+
+def test_nonfinite_values_are_counted_through_deferred_blocks(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from codegen import arrays
+
+    monkeypatch.setattr(arrays, "DEFER_BYTES", 0)
+    monkeypatch.setattr(arrays, "BLOCK_BYTES", 16)
+    stored = np.ones((4, 6), np.float32)
+    stored[1, 2] = np.nan
+    stored[3, 5] = np.inf
+    deferred = arrays.f32_deferred(stored.T)
+    assert isinstance(deferred, arrays.DeferredCopy)
+    assert weights._count_nonfinite(deferred) == 2

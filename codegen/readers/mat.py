@@ -20,6 +20,7 @@ import numpy as np
 from matio import load_from_mat
 from matio.utils.matclass import MatlabObject, MatlabOpaque, MatlabOpaqueArray
 
+from codegen import progress
 from codegen.errors import ConversionError
 from codegen.readers.matio_fix import patched_load
 
@@ -77,6 +78,7 @@ def load(path: str | Path) -> MatFile:
             "file's permissions."
         ) from None
     hashing = _Sha256(handle)  # in a thread, while the file is parsed
+    progress.stage(f"reading {path.name}")
     try:
         with patched_load(), warnings.catch_warnings():
             warnings.simplefilter("ignore")
