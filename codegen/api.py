@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
-from codegen import emit, output, weights
+from codegen import output, progress, weights
 from codegen import plugins as plugin_api
 from codegen.errors import ConversionError
 from codegen.importers import dltoolbox
@@ -16,10 +16,11 @@ from codegen.passes.names import (
     assign_names,
     check_class_name,
     default_class_name,
+    default_class_names,
+    path_words,
     safe_class_name,
 )
 from codegen.readers import mat
-from codegen.readme import render_readme
 
 MATCONVNET_KINDS = ("SimpleNN", "DagNN")
 
@@ -28,8 +29,7 @@ MATCONVNET_KINDS = ("SimpleNN", "DagNN")
 class Conversion:
     graph: Graph
     source: str  # model.py text
-    # model.safetensors bytes; b"" when the network stores no weights at all
-    tensors: bytes
+    weights_mode: str  # 'all', 'partial' or 'none' (see weights.weights_mode)
     warnings: list[str] = field(default_factory=list)
     # README.md for reviewers: layer table, graph, conventions translated
     readme: str = ""
@@ -37,7 +37,17 @@ class Conversion:
     @property
     def has_weights(self) -> bool:
         """False for an untrained network with no stored values: no model.safetensors."""
-        return bool(self.tensors)
+        return self.weights_mode != "none"
+
+    def write_weights(self, handle: BinaryIO) -> None:
+        """Stream model.safetensors to ``handle``, one tensor at a time."""
+        weights.write(self.graph, handle)
+
+    @property
+    def tensors(self) -> bytes:
+        """model.safetensors as bytes (b"" when there are no weights); for small
+        networks and tests: :meth:`write_weights` never holds the whole file."""
+        return weights.to_bytes(self.graph) if self.has_weights else b""
 
 
 def _where(file: mat.MatFile, path: str) -> str:
@@ -104,7 +114,36 @@ def _convert_file(
 ) -> Conversion:
     file = mat.load(path)
     found = select(file, variable)
+    return convert_network(
+        file,
+        found,
+        class_name,
+        stub_unsupported,
+        name_variable=variable is not None,
+        name_class=class_name is not None,
+        plugins=plugins,
+    )
+
+
+def convert_network(
+    file: mat.MatFile,
+    found: mat.FoundNetwork,
+    class_name: str | None = None,
+    stub_unsupported: bool = False,
+    name_variable: bool = True,
+    name_class: bool = True,
+    plugins: Sequence[str | Path] = (),
+) -> Conversion:
+    """Import, name and render one network of a file already read; writes nothing.
+
+    ``name_variable`` / ``name_class``: whether the regenerate command in the header
+    names the variable and the class (needed when they are not the defaults).
+    ``plugins``: the plugin files already loaded, named in that command.
+    """
+    from codegen import emit  # black and Jinja: only conversion needs them, not inspect
+
     where = _where(file, found.path)
+    progress.stage(f"converting '{found.path}'")
     graph = import_graph(found, where, stub_unsupported)
     graph.source_name = file.display_name
     graph.source_sha256 = file.sha256
@@ -124,9 +163,9 @@ def _convert_file(
             )
         graph.class_name = class_name
     command = f"mat2torch convert {file.display_name}"
-    if variable is not None:
-        command += f" --variable {variable}"
-    if class_name is not None:
+    if name_variable:
+        command += f" --variable {found.path}"
+    if name_class and class_name is not None:
         command += f" --class-name {class_name}"
     if stub_unsupported:
         command += " --stub-unsupported"
@@ -169,9 +208,111 @@ def _convert_file(
             "arrays have no stored values); those keep PyTorch's default initialisation and are left out of "
             "model.safetensors (listed in UNTRAINED_KEYS)."
         )
-    tensors = weights.to_bytes(graph) if mode != "none" else b""
     source = emit.render_model(graph)
-    return Conversion(graph, source, tensors, notes, render_readme(graph, source))
+    from codegen.readme import render_readme
+
+    return Conversion(graph, source, mode, notes, render_readme(graph, source))
+
+
+@dataclass
+class NetworkOutcome:
+    """One network of ``convert --all``: where it went, or why it was not converted."""
+
+    variable: str
+    kind: str
+    folder: str
+    class_name: str = ""
+    layers: int = 0
+    has_weights: bool = False
+    warnings: list[str] = field(default_factory=list)
+    error: str | None = None  # None: converted and written
+
+
+def convert_all(
+    path: str | Path,
+    out_dir: str | Path,
+    force: bool = False,
+    stub_unsupported: bool = False,
+    plugins: Sequence[str | Path] = (),
+    readme: bool = True,
+) -> list[NetworkOutcome]:
+    """Convert every network in the file, from one read, each into ``out_dir/<folder>/``.
+
+    Folders come from the meaningful part of each variable path (``lgraph_1``,
+    ``Critic``), made unique. A network that cannot be converted is reported in its
+    outcome and the others are still written; nothing is written if any target exists
+    (without ``force``).
+    """
+    with plugin_api.loaded(plugins):
+        return _convert_all(
+            path, Path(out_dir), force, stub_unsupported, plugins, readme
+        )
+
+
+def _convert_all(
+    path: str | Path,
+    out: Path,
+    force: bool,
+    stub_unsupported: bool,
+    plugins: Sequence[str | Path],
+    readme: bool,
+) -> list[NetworkOutcome]:
+    file = mat.load(path)
+    found = mat.find_networks(file.variables)
+    if not found:
+        raise ConversionError(mat.nothing_found(file))
+    paths = [f.path for f in found]
+    folders = output_folders(paths)
+    classes = default_class_names(file.path.name, paths)
+    names = ("model.py", "model.safetensors") + (("README.md",) if readme else ())
+    if not force:
+        for folder in folders:
+            for name in names:
+                if (out / folder / name).exists():
+                    raise ConversionError(
+                        f"{out / folder / name} already exists; pass --force to overwrite it."
+                    )
+    outcomes = []
+    for net, folder, class_name in zip(found, folders, classes, strict=True):
+        outcome = NetworkOutcome(net.path, net.kind, folder)
+        outcomes.append(outcome)
+        try:
+            result = convert_network(
+                file,
+                net,
+                class_name,
+                stub_unsupported,
+                name_variable=True,
+                name_class=class_name != default_class_name(file.path.name, net.path),
+                plugins=plugins,
+            )
+        except ConversionError as exc:
+            outcome.error = str(exc)
+            continue
+        write_outputs(result, out / folder, readme)
+        # Keep a summary, not the weights: the next network may be as large.
+        outcome.class_name = result.graph.class_name
+        outcome.layers = len(result.graph.nodes)
+        outcome.has_weights = result.has_weights
+        outcome.warnings = result.warnings
+        del result
+    return outcomes
+
+
+def output_folders(paths: list[str]) -> list[str]:
+    """One folder name per network path: the meaningful words of the path joined by
+    ``_`` (``agent.Critic.Model.any.DLTModelExternal`` → ``Critic``; ``lgraph_1`` →
+    ``lgraph_1``), de-duplicated with ``_2``, ``_3``... and never empty."""
+    folders: list[str] = []
+    used: set[str] = set()
+    for variable in paths:
+        base = "_".join(path_words(variable)) or "network"
+        candidate, k = base, 2
+        while candidate.lower() in used:  # case-insensitive file systems
+            candidate, k = f"{base}_{k}", k + 1
+        used.add(candidate.lower())
+        folders.append(candidate)
+    return folders
 
 
 def convert(
@@ -197,12 +338,22 @@ def convert(
                 f"{existing[0]} already exists; pass --force to overwrite it."
             )
     result = convert_file(path, variable, class_name, stub_unsupported, plugins)
-    out.mkdir(parents=True, exist_ok=True)
-    extra = {targets[2]: result.readme.encode()} if readme else {}
-    output.write_pair(
-        targets[0], result.source.encode(), targets[1], result.tensors, extra
-    )
+    write_outputs(result, out, readme)
     return result
+
+
+def write_outputs(result: Conversion, out: Path, readme: bool = True) -> None:
+    """out/model.py, out/model.safetensors (streamed) and out/README.md, as one pair:
+    see :mod:`codegen.output`."""
+    out.mkdir(parents=True, exist_ok=True)
+    extra = {out / "README.md": result.readme.encode()} if readme else {}
+    output.write_pair(
+        out / "model.py",
+        result.source.encode(),
+        out / "model.safetensors",
+        result.write_weights if result.has_weights else b"",
+        extra,
+    )
 
 
 def simple_properties(node: Any) -> dict[str, Any]:

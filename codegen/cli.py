@@ -5,8 +5,9 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from typing import Any
 
-from codegen import __version__, api
+from codegen import __version__, api, progress
 from codegen.errors import ConversionError
 from codegen.layers.registry import registrations
 
@@ -42,6 +43,11 @@ def _parser() -> argparse.ArgumentParser:
         help="which network, as listed by `mat2torch inspect`",
     )
     conv.add_argument(
+        "--all",
+        action="store_true",
+        help="convert every network in the file, each into DIR/<name>/ (one read of the file)",
+    )
+    conv.add_argument(
         "--class-name", metavar="NAME", help="name of the generated nn.Module class"
     )
     conv.add_argument(
@@ -65,6 +71,7 @@ def _parser() -> argparse.ArgumentParser:
         help="a Python file registering converters for your own layer classes "
         "(docs/plugins.md); repeatable. It is run: use only files you trust",
     )
+    conv.add_argument("-q", "--quiet", action="store_true", help="print errors only")
 
     insp = sub.add_parser(
         "inspect", help="list the networks in a .mat file and their layers"
@@ -129,8 +136,7 @@ def _layers() -> None:
         print(f"{classname:<{width}}  {emitted}")
 
 
-def _inspect(path: str) -> None:
-    report = api.inspect_file(path)
+def _inspect(report: dict[str, Any]) -> None:
     networks = report["networks"]
     if not networks:
         print(report["nothing_found"])
@@ -227,23 +233,44 @@ def _run(args: argparse.Namespace) -> int:
 
                 sys.stdout.write(inspect_json.dumps(inspect_json.report(args.file)))
             else:
-                _inspect(args.file)
+                with progress.shown_on(sys.stderr if sys.stderr.isatty() else None):
+                    report = api.inspect_file(args.file)
+                _inspect(report)
             return 0
         if args.command == "layers":
             _layers()
             return 0
         if args.command == "verify":
             return _verify(args)
-        result = api.convert(
-            args.file,
-            args.output,
-            args.variable,
-            args.class_name,
-            args.force,
-            args.stub_unsupported,
-            args.plugin,
-            readme=not args.no_readme,
-        )
+        if args.all and (args.variable is not None or args.class_name is not None):
+            raise ConversionError(
+                "--all converts every network under its default name; drop "
+                "--variable and --class-name, or drop --all."
+            )
+        shown = sys.stderr if sys.stderr.isatty() and not args.quiet else None
+        with progress.shown_on(shown):
+            if args.all:
+                outcomes = api.convert_all(
+                    args.file,
+                    args.output,
+                    args.force,
+                    args.stub_unsupported,
+                    args.plugin,
+                    readme=not args.no_readme,
+                )
+            else:
+                result = api.convert(
+                    args.file,
+                    args.output,
+                    args.variable,
+                    args.class_name,
+                    args.force,
+                    args.stub_unsupported,
+                    args.plugin,
+                    readme=not args.no_readme,
+                )
+        if args.all:
+            return _report_all(args, outcomes)
     except ConversionError as exc:
         _error(f"mat2torch: error: {exc}")
         return 2
@@ -261,6 +288,8 @@ def _run(args: argparse.Namespace) -> int:
             "output directory you can write with -o DIR. Nothing was written."
         )
         return 2
+    if args.quiet:
+        return 0
     for note in result.warnings:
         print(f"mat2torch: warning: {note}", file=sys.stderr)
     g = result.graph
@@ -271,6 +300,43 @@ def _run(args: argparse.Namespace) -> int:
     else:
         print(
             f"Wrote {args.output}/model.py ({g.class_name}, {len(g.nodes)} layers, untrained: no weights to write)"
+        )
+    return 0
+
+
+def _report_all(args: argparse.Namespace, outcomes: list[api.NetworkOutcome]) -> int:
+    """One line per network, then one summary line; errors always, the rest unless --quiet."""
+    failed = [o for o in outcomes if o.error is not None]
+    for o in outcomes:
+        where = f"{args.output}/{o.folder}"
+        if o.error is not None:
+            _error(f"mat2torch: error: {o.error} ('{o.variable}' was not converted)")
+            continue
+        if args.quiet:
+            continue
+        for note in o.warnings:
+            print(f"mat2torch: warning: {note}", file=sys.stderr)
+        weights = (
+            f"and {where}/model.safetensors"
+            if o.has_weights
+            else "(untrained: no weights to write)"
+        )
+        print(
+            f"Wrote {where}/model.py ({o.class_name}, {o.layers} layers, from '{o.variable}') {weights}"
+        )
+    done = len(outcomes) - len(failed)
+    if failed:
+        _error(
+            f"mat2torch: {done} of {len(outcomes)} networks converted into {args.output}; "
+            f"{len(failed)} could not be: "
+            + ", ".join(f"'{o.variable}'" for o in failed)
+            + "."
+        )
+        return 2
+    if not args.quiet:
+        print(
+            f"{done} network{'s' if done != 1 else ''} converted from one read of "
+            f"{args.file} into {args.output}"
         )
     return 0
 

@@ -16,10 +16,11 @@ import shutil
 import signal
 import tempfile
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
+from typing import BinaryIO
 
 STAGING_PREFIX = ".mat2torch-"
 
@@ -55,10 +56,13 @@ def write_pair(
     model_py: Path,
     source: bytes,
     weights: Path,
-    tensors: bytes,
+    tensors: bytes | Callable[[BinaryIO], None],
     extra: dict[Path, bytes] | None = None,
 ) -> None:
     """Write ``model_py`` (and ``weights`` unless ``tensors`` is empty), all or nothing.
+
+    ``tensors`` is the weights file's bytes, or a function that streams them to a handle
+    (a large network's weights are never held in memory as one file).
 
     ``extra`` files (the README) are moved after the weights and before model.py. With
     no tensors an earlier weights file at ``weights`` is removed after model.py is in
@@ -67,16 +71,19 @@ def write_pair(
     with _signals_raise():
         staging = Path(tempfile.mkdtemp(dir=model_py.parent, prefix=STAGING_PREFIX))
         try:
-            staged = []
+            staged: list[tuple[Path, bytes | Callable[[BinaryIO], None], Path]] = []
             if tensors:
                 staged.append((staging / weights.name, tensors, weights))
-            for target, data in (extra or {}).items():
-                staged.append((staging / target.name, data, target))
+            for target, text in (extra or {}).items():
+                staged.append((staging / target.name, text, target))
             staged.append((staging / model_py.name, source, model_py))
-            for tmp, data, _ in staged:
+            for tmp, content, _ in staged:
                 # a new file: ordinary permissions (0o666 & ~umask), unlike mkstemp's 0o600
                 with open(tmp, "xb") as handle:
-                    handle.write(data)
+                    if callable(content):
+                        content(handle)
+                    else:
+                        handle.write(content)
             for tmp, _, target in staged:  # weights first, model.py last
                 os.replace(tmp, target)
             if not tensors and weights.exists():

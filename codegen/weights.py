@@ -2,24 +2,45 @@
 
 from __future__ import annotations
 
+import io
+import json
+import struct
+from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import Any, BinaryIO
 
 import numpy as np
 
+from codegen import progress
 from codegen.ir import Graph
+
+
+def _stored_values(graph: Graph) -> dict[str, Any]:
+    """Every value that is stored, under its state_dict key, as it is held (no copies).
+
+    A 0-d value (BatchNorm's num_batches_tracked) is stored with shape [1], as files
+    written so far have it; load_state_dict accepts either.
+    """
+    values: dict[str, Any] = {}
+    for node in graph.nodes:
+        for key, value in node.params.items():
+            if value is not None:
+                values[f"{node.ident}.{key}"] = _at_least_1d(value)
+        for key, value in node.buffers.items():
+            if value is not None:
+                values[f"{node.prefix}_{key}"] = _at_least_1d(value)
+    return dict(sorted(values.items()))
+
+
+def _at_least_1d(value: Any) -> Any:
+    return (
+        value.reshape(1) if isinstance(value, np.ndarray) and value.ndim == 0 else value
+    )
 
 
 def state_arrays(graph: Graph) -> dict[str, np.ndarray]:
     """Every array that has a value, under its state_dict key (missing values are left out)."""
-    tensors: dict[str, np.ndarray] = {}
-    for node in graph.nodes:
-        for key, value in node.params.items():
-            if value is not None:
-                tensors[f"{node.ident}.{key}"] = np.ascontiguousarray(value)
-        for key, value in node.buffers.items():
-            if value is not None:
-                tensors[f"{node.prefix}_{key}"] = np.ascontiguousarray(value)
-    return dict(sorted(tensors.items()))
+    return {k: np.ascontiguousarray(v) for k, v in _stored_values(graph).items()}
 
 
 def nonfinite(graph: Graph) -> dict[str, tuple[int, int]]:
@@ -31,10 +52,26 @@ def nonfinite(graph: Graph) -> dict[str, tuple[int, int]]:
         for key, value in arrays.items():
             if value is None or not np.issubdtype(value.dtype, np.floating):
                 continue
-            bad = int(np.count_nonzero(~np.isfinite(value)))
+            bad = _count_nonfinite(value)
             if bad:
                 found[f"{node.name!r} {key}"] = (bad, int(value.size))
     return found
+
+
+def _count_nonfinite(value: Any) -> int:
+    """NaN and Inf values, counted a block at a time (no full-size temporary; a
+    deferred copy is read through its blocks)."""
+    chunks = getattr(value, "chunks_c_order", None)
+    parts = chunks() if callable(chunks) else (np.asarray(value),)
+    step = 1 << 20
+    bad = 0
+    for part in parts:
+        flat = part.reshape(-1, order="A") if part.ndim else part.reshape(1)
+        for start in range(0, flat.size, step):
+            block = flat[start : start + step]
+            if not np.isfinite(block).all():
+                bad += int(np.count_nonzero(~np.isfinite(block)))
+    return bad
 
 
 def nonfinite_note(graph: Graph) -> str | None:
@@ -59,7 +96,7 @@ def expected_keys(graph: Graph) -> list[str]:
 
 def missing_keys(graph: Graph) -> list[str]:
     """state_dict keys with no stored value (an untrained network): never written as zeros."""
-    stored = state_arrays(graph)
+    stored = _stored_values(graph)
     return [k for k in expected_keys(graph) if k not in stored]
 
 
@@ -68,17 +105,135 @@ def weights_mode(graph: Graph) -> str:
     missing = missing_keys(graph)
     if not missing:
         return "all"
-    return "partial" if state_arrays(graph) else "none"
+    return "partial" if _stored_values(graph) else "none"
+
+
+# safetensors dtype names, in the order the format's reference writer sorts them (by
+# descending alignment, then by key); matching it keeps our files byte-identical to its.
+_DTYPE_ORDER = (
+    "BOOL",
+    "U8",
+    "I8",
+    "I16",
+    "U16",
+    "F16",
+    "I32",
+    "U32",
+    "F32",
+    "F64",
+    "I64",
+    "U64",
+)
+_DTYPES = {
+    np.dtype(np.bool_): "BOOL",
+    np.dtype(np.uint8): "U8",
+    np.dtype(np.int8): "I8",
+    np.dtype(np.int16): "I16",
+    np.dtype(np.uint16): "U16",
+    np.dtype(np.float16): "F16",
+    np.dtype(np.int32): "I32",
+    np.dtype(np.uint32): "U32",
+    np.dtype(np.float32): "F32",
+    np.dtype(np.float64): "F64",
+    np.dtype(np.int64): "I64",
+    np.dtype(np.uint64): "U64",
+}
+
+
+def _dtype_name(dtype: np.dtype) -> str:
+    name = _DTYPES.get(np.dtype(dtype).newbyteorder("="))
+    if name is None:
+        raise TypeError(f"safetensors cannot store {np.dtype(dtype)} arrays")
+    return name
+
+
+def safetensors_header(
+    tensors: Mapping[str, Any], metadata: Mapping[str, str] | None = None
+) -> tuple[bytes, list[str]]:
+    """The 8-byte length, the JSON header padded with spaces to a multiple of 8, and
+    the keys in data order. Needs only each value's shape and dtype, not its data."""
+    order = sorted(
+        tensors,
+        key=lambda k: (-_DTYPE_ORDER.index(_dtype_name(tensors[k].dtype)), k),
+    )
+    header: dict[str, Any] = {}
+    if metadata is not None:
+        header["__metadata__"] = dict(metadata)
+    offset = 0
+    for key in order:
+        value = tensors[key]
+        shape = [int(n) for n in value.shape]
+        size = int(np.prod(shape, dtype=np.int64)) * np.dtype(value.dtype).itemsize
+        header[key] = {
+            "dtype": _dtype_name(value.dtype),
+            "shape": shape,
+            "data_offsets": [offset, offset + size],
+        }
+        offset += size
+    text = json.dumps(header, separators=(",", ":"), ensure_ascii=False).encode()
+    text += b" " * (-len(text) % 8)
+    return struct.pack("<Q", len(text)) + text, order
+
+
+def write_safetensors(
+    handle: BinaryIO,
+    tensors: Mapping[str, Any],
+    metadata: Mapping[str, str] | None = None,
+    on_write: Callable[[int], None] | None = None,
+) -> None:
+    """Stream a safetensors file: header first, then one tensor at a time.
+
+    A value is a numpy array or anything with ``shape``, ``dtype`` and ``__array__``
+    (a lazily read dataset): each is turned into an array only when its turn comes,
+    written, and let go, so the whole set of weights is never copied at once.
+    ``on_write`` is told the size of each block of data written.
+    """
+    head, order = safetensors_header(tensors, metadata)
+    handle.write(head)
+    for key in order:
+        value = tensors[key]
+        chunks = getattr(value, "chunks_c_order", None)
+        parts = chunks() if callable(chunks) else (value,)
+        for part in parts:
+            array = np.asarray(part)
+            array = np.ascontiguousarray(
+                array.astype(array.dtype.newbyteorder("<"), copy=False)
+            )
+            handle.write(array.reshape(-1).view(np.uint8).data)
+            if on_write is not None:
+                on_write(array.nbytes)
+            del array
+
+
+def safetensors_bytes(
+    tensors: Mapping[str, Any], metadata: Mapping[str, str] | None = None
+) -> bytes:
+    buffer = io.BytesIO()
+    write_safetensors(buffer, tensors, metadata)
+    return buffer.getvalue()
+
+
+def _graph_metadata(graph: Graph) -> dict[str, str]:
+    """One metadata entry (safetensors stores metadata in a hash map, so several keys
+    would come out in varying order); model.py's load_model checks it."""
+    return {"source": graph.weights_source}
+
+
+def write(graph: Graph, handle: BinaryIO) -> None:
+    """model.safetensors for the graph, streamed to ``handle``; tensors sorted by key."""
+    values = _stored_values(graph)
+    total = sum(
+        int(np.prod(v.shape)) * np.dtype(v.dtype).itemsize for v in values.values()
+    )
+    progress.stage("writing model.safetensors", total)
+    write_safetensors(handle, values, _graph_metadata(graph), progress.advance)
 
 
 def to_bytes(graph: Graph) -> bytes:
-    """Deterministic bytes: tensors sorted by key, one metadata entry (safetensors stores
-    metadata in a hash map, so several keys would come out in varying order)."""
-    import torch
-    from safetensors.torch import save
-
-    tensors = {k: torch.from_numpy(np.array(v)) for k, v in state_arrays(graph).items()}
-    return save(tensors, metadata={"source": graph.weights_source})
+    """The same bytes as :func:`write`, in memory (small networks, tests)."""
+    buffer = io.BytesIO()
+    write(graph, buffer)
+    return buffer.getvalue()
 
 
 def read(path: str | Path) -> dict[str, np.ndarray]:

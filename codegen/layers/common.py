@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from codegen.arrays import f32_deferred
 from codegen.ir import IMAGE, Node, TensorInfo
 from codegen.layers.record import LayerRecord
 
@@ -223,7 +224,7 @@ def filter_params(
             raise layer.error(
                 f"stores filters that do not match its size ({exc})."
             ) from None
-        params["weight"] = f32(
+        params["weight"] = f32_deferred(
             w.reshape((*shape[:3], -1), order="F").transpose(3, 2, 0, 1)
         )
     if has_bias:

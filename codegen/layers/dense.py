@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from codegen.arrays import f32_deferred
 from codegen.ir import (
     FEATURE,
     IMAGE,
@@ -92,25 +93,21 @@ def fully_connected(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
             # MATLAB's input index is column-major over (H, W, D, C); torch.flatten of
             # (N, C, D, H, W) runs over (C, D, H, W) with w fastest: reorder the columns.
             h, w, d, c = size
-            matrix = (
-                matrix.T.reshape((h, w, d, c, out), order="F")
-                .transpose(4, 3, 2, 0, 1)
-                .reshape(out, in_features)
-            )
+            matrix = matrix.T.reshape((h, w, d, c, out), order="F").transpose(
+                4, 3, 2, 0, 1
+            )  # a view: the copy is made when the weights are written
             if h * w * d > 1:
                 comment = "MATLAB flattens H, W, D, C column-major; weight columns reordered for torch.flatten"
         elif isinstance(size, tuple):
             # MATLAB's input index is column-major over (H, W, C): h + H·(w + W·c);
             # reorder the columns to torch.flatten's c·H·W + h·W + w.
             h, w, c = size
-            matrix = (
-                matrix.T.reshape((h, w, c, out), order="F")
-                .transpose(3, 2, 0, 1)
-                .reshape(out, in_features)
-            )
+            matrix = matrix.T.reshape((h, w, c, out), order="F").transpose(
+                3, 2, 0, 1
+            )  # a view: the copy is made when the weights are written
             if h * w > 1:
                 comment = "MATLAB flattens H, W, C column-major; weight columns reordered for torch.flatten"
-        params["weight"] = f32(matrix)
+        params["weight"] = f32_deferred(matrix, (out, in_features))
     if bias is not None:
         params["bias"] = f32(np.asarray(bias).reshape(out))
     # MATLAB's fullyconnect sums over spatial and channel dimensions and keeps batch and

@@ -367,3 +367,8 @@ def default_class_names(file_name: str, variables: Sequence[str]) -> list[str]:
         used.add(candidate)
         result.append(candidate)
     return result
+
+
+def path_words(variable: str) -> list[str]:
+    """The words of the meaningful part of a variable path (see :func:`default_class_name`)."""
+    return _path_words(variable)

@@ -9,16 +9,18 @@ from __future__ import annotations
 
 import hashlib
 import os
+import threading
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 from matio import load_from_mat
 from matio.utils.matclass import MatlabObject, MatlabOpaque, MatlabOpaqueArray
 
+from codegen import progress
 from codegen.errors import ConversionError
 from codegen.readers.matio_fix import patched_load
 
@@ -69,23 +71,62 @@ def load(path: str | Path) -> MatFile:
             ".mat file and give its path."
         )
     try:
-        data = path.read_bytes()
+        handle = path.open("rb")
     except OSError as exc:
         raise ConversionError(
             f"{path}: cannot be read ({exc.strerror or type(exc).__name__}); check the "
             "file's permissions."
         ) from None
-    digest = hashlib.sha256(data).hexdigest()
+    hashing = _Sha256(handle)  # in a thread, while the file is parsed
+    progress.stage(f"reading {path.name}")
     try:
         with patched_load(), warnings.catch_warnings():
             warnings.simplefilter("ignore")
             variables = load_from_mat(str(path))
     except Exception as exc:  # mat-io raises many types on corrupt input
+        hashing.result()
         raise ConversionError(
             f"{path.name}: could not be read as a MATLAB .mat file ({type(exc).__name__}: {exc}); check that the file is complete and was saved by MATLAB's save()."
         ) from None
+    try:
+        digest = hashing.result()
+    except OSError as exc:
+        raise ConversionError(
+            f"{path}: cannot be read ({exc.strerror or type(exc).__name__}); check the "
+            "file's permissions."
+        ) from None
     variables = {k: v for k, v in variables.items() if not k.startswith("__")}
     return MatFile(path, digest, variables)
+
+
+class _Sha256:
+    """The sha256 of an open file, computed in a background thread a block at a time
+    (hashlib releases the GIL), so the file is never held in memory for its digest."""
+
+    BLOCK = 1 << 20
+
+    def __init__(self, handle: BinaryIO) -> None:
+        self._handle = handle
+        self._digest = ""
+        self._error: OSError | None = None
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        hasher = hashlib.sha256()
+        try:
+            with self._handle:
+                while block := self._handle.read(self.BLOCK):
+                    hasher.update(block)
+            self._digest = hasher.hexdigest()
+        except OSError as exc:
+            self._error = exc
+
+    def result(self) -> str:
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        return self._digest
 
 
 def is_layer_object(value: Any) -> bool:
