@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from codegen.ir import Node, TensorInfo
+from codegen.ir import Dropped, Node, TensorInfo
 from codegen.layers.record import (
     LayerRecord,
     function_text,
@@ -24,7 +24,6 @@ from codegen.layers.record import (
     text_list,
     to_text,
 )
-from codegen.layers.registry import Dropped
 
 STUB_OP = "stub"
 # Property names that are bookkeeping of the MATLAB layer base classes.
