@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import ast
+import io
 import re
+import tokenize
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
@@ -16,6 +18,7 @@ import numpy as np
 
 from codegen import weights
 from codegen.ir import FEATURE, IMAGE, IMAGE_SEQUENCE, SEQUENCE, VOLUME, Graph, Node
+from codegen.line_width import wrap_text
 
 BLACK_MODE = black.Mode()
 
@@ -84,6 +87,46 @@ def layer_template(op: str) -> Any:
     return environment().get_template(f"layers/{op}.py.jinja").module
 
 
+def _split_comment(expr: str) -> tuple[str, str]:
+    """A template's forward expression and the comment after it, if any ("" if none)."""
+    try:
+        tokens = list(tokenize.generate_tokens(io.StringIO(expr).readline))
+    except (tokenize.TokenError, SyntaxError):
+        return expr, ""
+    for tok in tokens:
+        if tok.type == tokenize.COMMENT:
+            return expr[: tok.start[1]].rstrip(), tok.string
+    return expr, ""
+
+
+# Columns left for a forward statement inside ``def forward`` (8 spaces of indent).
+_FORWARD_WIDTH = 88 - 8
+
+
+def _assignment(lhs: str, expr: str) -> list[str]:
+    """``lhs = expr``; a long call followed by a subscript, ``f(...)[...]``, becomes two
+    statements, which black would otherwise split into a lone ``[``, items and ``]``."""
+    line = f"{lhs} = {expr}"
+    if len(line) <= _FORWARD_WIDTH or not expr.endswith("]") or "," in lhs:
+        return [line]
+    depth = 0
+    for i in range(len(expr) - 1, -1, -1):
+        depth += {"]": 1, "[": -1}.get(expr[i], 0)
+        if depth == 0:
+            call, index = expr[:i], expr[i:]
+            if call.endswith(")") and "[" not in call[-1:]:
+                return [f"{lhs} = {call}", f"{lhs} = {lhs}{index}"]
+            return [line]
+    return [line]
+
+
+def _same_words(name: str, ident: str) -> bool:
+    """Whether the legalised name keeps every word of the MATLAB name (``conv-1`` →
+    ``conv_1``): then a comment with the original name would only repeat the line."""
+    words = set(re.findall(r"[a-z0-9]+", ident.lower()))
+    return set(re.findall(r"[a-z0-9]+", name.lower())) <= words
+
+
 @dataclass
 class Rendered:
     init: list[str]
@@ -98,11 +141,20 @@ def render_node(
     init = [
         line for line in str(module.init(node)).strip("\n").splitlines() if line.strip()
     ]
-    expr = " ".join(str(module.forward(node, args)).split())
+    expr, expr_comment = _split_comment(
+        " ".join(str(module.forward(node, args)).split())
+    )
     lhs = ", ".join(targets) if targets else node.ident
-    forward = [] if expr == lhs else [f"{lhs} = {expr}"]
+    forward = [] if expr == lhs else _assignment(lhs, expr)
+    if expr_comment and forward:
+        # Beside a short statement; above one that black or the width would split.
+        inline = f"{forward[-1]}  {expr_comment}"
+        if len(forward) == 1 and len(inline) <= _FORWARD_WIDTH:
+            forward = [inline]
+        else:
+            forward = [expr_comment, *forward]
     notes = []
-    if node.ident != node.name:
+    if not _same_words(node.name, node.ident):
         notes.append(f"# MATLAB layer {comment_text(repr(node.name))}")
     if node.comment:
         notes.append(f"# {comment_text(node.comment)}")
@@ -247,4 +299,6 @@ def render_model(graph: Graph) -> str:
         raise TemplateError(
             f"rendered model.py is not valid Python ({exc}):\n{source}"
         ) from None
-    return black.format_str(source, mode=BLACK_MODE)
+    # black leaves comments and docstrings alone: wrap them, then let black check.
+    formatted = black.format_str(source, mode=BLACK_MODE)
+    return black.format_str(wrap_text(formatted), mode=BLACK_MODE)

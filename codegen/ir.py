@@ -122,3 +122,11 @@ class Graph:
 
     def consumers(self, name: str) -> list[Node]:
         return [n for n in self.nodes if name in n.inputs]
+
+
+@dataclass(frozen=True)
+class Dropped:
+    """What a training-only layer (classification/regression output) leaves behind."""
+
+    classes: tuple[str, ...] | None = None
+    response_names: tuple[str, ...] | None = None

@@ -9,7 +9,7 @@ images (H,W,C,N) ↔ (N,C,H,W), features (C,N) ↔ (N,C), sequences (C,N,T) ↔ 
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -19,6 +19,7 @@ import pytest
 import torch
 
 from codegen.api import Conversion, convert
+from codegen.errors import ConversionError
 from codegen.reference import matlab_numpy as ref
 from codegen.testing import dltwriter as dw
 from tests.conftest import convert_and_load, import_generated
@@ -143,3 +144,77 @@ def reference_graph(
         names = [ref.layer_name(layer) for layer in layers]
         connections = list(itertools.pairwise(names))
     return ref.run_graph(layers, connections, inputs)
+
+
+def image_input(name: str, h: int, w: int, c: int) -> Any:
+    """An ImageInputLayer of H×W×C without input normalization."""
+    return dw.image_input(name, (h, w, c), "none")
+
+
+def input_and_batch_shape(layout: str, c: int) -> tuple[Any, tuple[int, ...]]:
+    """An input layer named 'in' and the MATLAB shape of a batch for it (odd sizes, N = 3)."""
+    if layout == "image":
+        return image_input("in", 5, 7, c), (5, 7, c, 3)
+    if layout == "sequence":
+        return dw.sequence_input("in", c), (c, 3, 9)  # C×N×T
+    return dw.feature_input("in", c), (c, 3)
+
+
+def check_layers(
+    tmp_path: Path,
+    layers: Sequence[Any],
+    inputs: Mapping[str, np.ndarray],
+    output: str,
+    record_property: Callable[[str, object], None],
+    connections: Sequence[tuple[str, str]] | None = None,
+) -> tuple[str, np.ndarray]:
+    """Write a SeriesNetwork (or a DAGNetwork with ``connections``), convert, run the
+    generated module on ``inputs`` (MATLAB layout, keyed by input layer name) and compare
+    layer ``output`` with the reference; records the error as the ``max_rel_err``
+    property and returns the generated source and the output."""
+    net = (
+        dw.series_network(layers)
+        if connections is None
+        else dw.dag_network(layers, connections)
+    )
+    path = tmp_path / "net.mat"
+    dw.write_mat(path, {"net": net})
+    _, model = convert_and_load(path, tmp_path / "out")
+    # Positional, in the file's order of input layers (the generated forward's order).
+    got = to_matlab(run(model, *inputs.values()))
+    expected = reference_graph(ref.load_mat(str(path))["net"], inputs)[output]
+    err = rel_err(got, expected)
+    record_property("max_rel_err", err)
+    assert err <= TOL, f"relative error {err:.2e}"
+    return (tmp_path / "out" / "model.py").read_text(), got
+
+
+def check_last_layer(
+    tmp_path: Path,
+    layers: Sequence[Any],
+    x: np.ndarray,
+    record_property: Callable[[str, object], None],
+) -> tuple[str, np.ndarray]:
+    """:func:`check_layers` for a SeriesNetwork whose input layer is 'in', comparing its
+    last layer."""
+    output = ref.layer_name(layers[-1])
+    return check_layers(tmp_path, layers, {"in": x}, output, record_property)
+
+
+def convert_error(
+    tmp_path: Path, layers: Sequence[Any], connections: Any = None
+) -> str:
+    """The one-sentence ConversionError converting a network of ``layers`` raises."""
+    net = (
+        dw.series_network(layers)
+        if connections is None
+        else dw.dag_network(layers, connections)
+    )
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    path = tmp_path / "net.mat"
+    dw.write_mat(path, {"net": net})
+    with pytest.raises(ConversionError) as info:
+        convert_and_load(path, tmp_path / "out")
+    message = str(info.value)
+    assert "net.mat, variable 'net'" in message and "\n" not in message
+    return message

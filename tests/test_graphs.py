@@ -146,7 +146,7 @@ def test_resunet_untrained_unet_runs_at_256(
     assert "untrained" in captured.out
     assert not (tmp_path / "model.safetensors").exists()
     source = (tmp_path / "model.py").read_text()
-    assert source.splitlines()[2].startswith(
+    assert source.splitlines()[3].startswith(
         "# UNTRAINED: the MATLAB network stores no learned weights"
     )
     module = import_generated(tmp_path)

@@ -368,7 +368,10 @@ def test_fully_connected_flattens_h_w_d_c_column_major(
     else:
         fc = w.fully_connected3d("fc", rand(H, W, D, c, out), rand(out))
     source = check(tmp_path, [inp(c), fc, w.softmax("sm")], volume(c))
-    assert "MATLAB flattens H, W, D, C column-major" in source
+    assert (
+        "# flattens C×D×H×W = 3×6×7×5; weights reordered from MATLAB's H, W, D, C"
+        in source
+    )
 
 
 def test_global_pooling_then_fully_connected(tmp_path: Path) -> None:

@@ -139,7 +139,8 @@ def test_tsx_generated_file_reads_well(tsx) -> None:  # type: ignore[no-untyped-
         "pos_emb = self.pos_emb(time_steps(input_))",
         "add = pos_emb + input_",
         "layer = last_step(selfattention_2, lengths)",
-        "# MATLAB layer 'pos-emb'",
     ):
         assert line in source
+    # 'pos-emb' → pos_emb keeps every word: no comment repeats the name.
+    assert "# MATLAB layer 'pos-emb'" not in source
     assert "codegen" not in source

@@ -1,11 +1,28 @@
-"""Elementwise activations, softmax and dropout: shape-preserving, one module each."""
+"""Elementwise activations, softmax and dropout: shape-preserving, one module each.
+
+preluLayer (R2024a): f(x) = x for x > 0, Alpha·x otherwise, with Alpha "compatible with
+the input size" by MATLAB's implicit expansion [doc]. A scalar Alpha or one value per
+channel (1×1×C against images H×W×C×N; C×1 against features C×N and sequences C×N×T) is
+nn.PReLU(num_parameters) with Alpha as its weight; other shapes are refused. nn.PReLU
+multiplies by its weight where x < 0 and passes x where x >= 0 — the same at x = 0.
+
+softplusLayer (Reinforcement Learning Toolbox, ``rl.layer``, and Deep Learning Toolbox,
+``nnet.cnn.layer``): y = log(1 + exp(x)) → nn.Softplus(). PyTorch returns x itself above
+20, where the exact value exceeds x by log(1 + exp(−x)) < 2.1e-9 (relative < 1.1e-10).
+Whether MATLAB computes log(1 + exp(x)) stably is not documented: a literal single-
+precision log(1 + exp(x)) would give Inf above about 88.7 where PyTorch gives x; the
+generated code follows the mathematical definition. No MATLAB file with a PReLU or
+softplus layer has been seen: the field name Alpha is the documented property.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from codegen.ir import IMAGE_SEQUENCE, SEQUENCE, Node, TensorInfo
-from codegen.layers.common import layer_node
+import numpy as np
+
+from codegen.ir import FEATURE, IMAGE, IMAGE_SEQUENCE, SEQUENCE, Node, TensorInfo
+from codegen.layers.common import f32, layer_node
 from codegen.layers.record import LayerRecord
 from codegen.layers.registry import register
 
@@ -81,4 +98,74 @@ def softmax(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
 def dropout(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
     return _node(
         layer, inputs, "dropout", p=float(layer.num("Probability", 0.5) or 0.0)
+    )
+
+
+def _alpha(layer: LayerRecord, info: TensorInfo) -> np.ndarray | None:
+    """Alpha as nn.PReLU's weight: one value, or one per channel; None when unstored."""
+    value = layer.array("Alpha")
+    if value is None:
+        return None
+    array = np.asarray(value, dtype=np.float32)
+    if array.size == 1:
+        return f32(array.reshape(1))
+    # The stored shape without trailing singletons (MATLAB drops them; a C×1 keeps its 1).
+    shape = list(array.shape)
+    while shape and shape[-1] == 1:
+        shape.pop()
+    channels = info.channels
+    # Per channel: 1×1×C against H×W×C×N, C×1 against C×N or C×N×T.
+    per_channel = (
+        len(shape) == 3 and shape[:2] == [1, 1]
+        if info.layout == IMAGE
+        else len(shape) == 1
+    )
+    if not per_channel or (channels is not None and shape[-1] != channels):
+        wanted = "1×1×C" if info.layout == IMAGE else "C×1"
+        raise layer.error(
+            f"has a {'×'.join(map(str, array.shape))} Alpha for {info.describe()}; "
+            f"mat2torch supports a scalar Alpha or one per channel ({wanted})."
+        )
+    return f32(array.reshape(-1, order="F"))
+
+
+@register(
+    "nnet.cnn.layer.PReLULayer", ops=("prelu",), versions=(1,), properties=("Alpha",)
+)
+def prelu(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
+    info = inputs[0]
+    if info.layout not in (IMAGE, FEATURE, SEQUENCE):
+        raise layer.error(f"receives {info.describe()}, which it cannot handle.")
+    alpha = _alpha(layer, info)
+    count = 1 if alpha is None else int(alpha.size)
+    # nn.PReLU applies its weights along dim 1: the channels of (N, C, ...), but the time
+    # steps of (N, T, C); per-channel Alpha on a sequence moves its channels there and back.
+    transpose = info.layout == SEQUENCE and count > 1
+    node = layer_node(
+        layer,
+        "prelu",
+        info,
+        {"num_parameters": count, "transpose": transpose},
+        params={"weight": alpha},
+        comment="MATLAB PReLU: x where x > 0, Alpha * x elsewhere; "
+        + ("one Alpha for all values" if count == 1 else "one Alpha per channel"),
+    )
+    if transpose:
+        node.forward_comment = "nn.PReLU scales dim 1: channels there and back"
+    return node
+
+
+@register(
+    "nnet.cnn.layer.SoftplusLayer",
+    "rl.layer.SoftplusLayer",
+    ops=("softplus",),
+    versions=(1,),
+    properties=(),
+)
+def softplus(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
+    return layer_node(
+        layer,
+        "softplus",
+        inputs[0],
+        comment="MATLAB softplus: log(1 + exp(x)); nn.Softplus returns x above 20 (relative difference < 2e-10)",
     )

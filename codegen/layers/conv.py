@@ -1,9 +1,14 @@
-"""2-D convolution, and the reading it shares with grouped convolution.
+"""2-D convolution, plain and grouped.
 
-Convolution2DLayer and GroupedConvolution2DLayer (registered in ``conv_transposed``) store
-FilterSize, Stride, DilationFactor, PaddingSize/PaddingMode and PaddingValue alike and
-differ only in how their channels are counted, so :func:`convolution` turns either into a
+Convolution2DLayer and GroupedConvolution2DLayer store FilterSize, Stride,
+DilationFactor, PaddingSize/PaddingMode and PaddingValue alike and differ only in how their channels are counted, so :func:`convolution` turns either into a
 node once the caller has settled the channels.
+
+Grouped convolution: Weights (FH, FW, Cin/G, Cout/G, G); group g's filter f is output
+channel f + (Cout/G)·g, which is what a column-major reshape to (FH, FW, Cin/G, Cout)
+gives; then the usual ``permute(3, 2, 0, 1)`` is PyTorch's grouped layout. Bias
+(1, 1, Cout/G, G) flattens column-major into the same order. NumGroups 'channel-wise'
+(depthwise) means one group per input channel.
 """
 
 from __future__ import annotations
@@ -110,3 +115,55 @@ def conv2d(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
     require_image(layer, info)
     out_channels = int(layer.num("NumFilters") or 0)
     return convolution(layer, info, input_channels(layer, info), out_channels)
+
+
+def _groups(layer: LayerRecord, info: TensorInfo) -> tuple[int, int]:
+    """(number of groups, input channels per group), channel-wise resolved from the input."""
+    text = layer.text("NumGroups")
+    per_group = layer.num("NumChannelsPerGroup")
+    if text is not None and text.lower() == "channel-wise":
+        if info.channels is None:
+            raise layer.error("is channel-wise but its input channel count is unknown.")
+        return info.channels, 1
+    groups = layer.num("NumGroups")
+    if groups is None:
+        raise layer.error("has no NumGroups.")
+    g = int(groups)
+    if per_group is not None:
+        return g, int(per_group)
+    if info.channels is None:
+        raise layer.error(
+            "has no NumChannelsPerGroup and its input channel count is unknown."
+        )
+    if info.channels % g:
+        raise layer.error(
+            f"splits {info.channels} input channels into {g} groups, which does not divide evenly."
+        )
+    return g, info.channels // g
+
+
+@register("nnet.cnn.layer.GroupedConvolution2DLayer", ops=("conv2d",), versions=(1,))
+def grouped_conv2d(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
+    info = inputs[0]
+    require_image(layer, info)
+    groups, per_group = _groups(layer, info)
+    filters_per_group = int(layer.num("NumFiltersPerGroup") or 0)
+    if filters_per_group <= 0:
+        raise layer.error("has no NumFiltersPerGroup.")
+    in_channels = groups * per_group
+    if info.channels is not None and info.channels != in_channels:
+        raise layer.error(
+            f"expects {in_channels} input channels ({groups} groups of {per_group}) but receives {info.channels}."
+        )
+    comment = (
+        "channel-wise (depthwise) convolution" if per_group == 1 and groups > 1 else ""
+    )
+    return convolution(
+        layer,
+        info,
+        in_channels,
+        groups * filters_per_group,
+        groups,
+        comment,
+        explain_pad=False,
+    )

@@ -131,7 +131,7 @@ def _padding_comment(window: _Window) -> str:
         )
     before, after = window.pad
     if window.mode == "causal":
-        return f"MATLAB 'causal' padding: (FilterSize − 1)·DilationFactor = {before} steps before the sequence"
+        return f"'causal' padding: (FilterSize − 1)·DilationFactor = {before} steps before the start"
     if window.mode == "same":
         odd = " (the odd step at the end)" if before != after else ""
         return f"MATLAB 'same' padding: {before} step(s) before, {after} after{odd}"

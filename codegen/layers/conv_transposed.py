@@ -1,4 +1,4 @@
-"""Transposed and grouped 2-D convolution.
+"""Transposed 2-D convolution.
 
 Transposed convolution (SEMANTICS.md §Convolution): MATLAB Weights are (FH, FW, Cout, Cin)
 — NumFilters before NumChannels — and PyTorch's ConvTranspose2d wants (Cin, Cout, FH, FW),
@@ -13,12 +13,6 @@ extra row from the top, the extra column from the left — the opposite of 'same
 (marked uncertain in SEMANTICS.md; pinned by a test and said in a code comment).
 Schema version 1 (older releases) stores neither CroppingMode nor CroppingSize but
 ``Cropping`` [a b], cropped on both sides (see ``_cropping_v1``).
-
-Grouped convolution: Weights (FH, FW, Cin/G, Cout/G, G); group g's filter f is output
-channel f + (Cout/G)·g, which is what a column-major reshape to (FH, FW, Cin/G, Cout)
-gives; then the usual ``permute(3, 2, 0, 1)`` is PyTorch's grouped layout. Bias
-(1, 1, Cout/G, G) flattens column-major into the same order. NumGroups 'channel-wise'
-(depthwise) means one group per input channel.
 """
 
 from __future__ import annotations
@@ -34,7 +28,7 @@ from codegen.layers.common import (
     require_image,
     transposed_out,
 )
-from codegen.layers.conv import convolution, input_channels
+from codegen.layers.conv import input_channels
 from codegen.layers.record import LayerRecord
 from codegen.layers.registry import register
 
@@ -165,56 +159,4 @@ def transposed_conv2d(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
         stride=stride,
         crop=crop,
         same_split=(layer.text("CroppingMode", "") or "").lower() == "same",
-    )
-
-
-def _groups(layer: LayerRecord, info: TensorInfo) -> tuple[int, int]:
-    """(number of groups, input channels per group), channel-wise resolved from the input."""
-    text = layer.text("NumGroups")
-    per_group = layer.num("NumChannelsPerGroup")
-    if text is not None and text.lower() == "channel-wise":
-        if info.channels is None:
-            raise layer.error("is channel-wise but its input channel count is unknown.")
-        return info.channels, 1
-    groups = layer.num("NumGroups")
-    if groups is None:
-        raise layer.error("has no NumGroups.")
-    g = int(groups)
-    if per_group is not None:
-        return g, int(per_group)
-    if info.channels is None:
-        raise layer.error(
-            "has no NumChannelsPerGroup and its input channel count is unknown."
-        )
-    if info.channels % g:
-        raise layer.error(
-            f"splits {info.channels} input channels into {g} groups, which does not divide evenly."
-        )
-    return g, info.channels // g
-
-
-@register("nnet.cnn.layer.GroupedConvolution2DLayer", ops=("conv2d",), versions=(1,))
-def grouped_conv2d(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
-    info = inputs[0]
-    require_image(layer, info)
-    groups, per_group = _groups(layer, info)
-    filters_per_group = int(layer.num("NumFiltersPerGroup") or 0)
-    if filters_per_group <= 0:
-        raise layer.error("has no NumFiltersPerGroup.")
-    in_channels = groups * per_group
-    if info.channels is not None and info.channels != in_channels:
-        raise layer.error(
-            f"expects {in_channels} input channels ({groups} groups of {per_group}) but receives {info.channels}."
-        )
-    comment = (
-        "channel-wise (depthwise) convolution" if per_group == 1 and groups > 1 else ""
-    )
-    return convolution(
-        layer,
-        info,
-        in_channels,
-        groups * filters_per_group,
-        groups,
-        comment,
-        explain_pad=False,
     )

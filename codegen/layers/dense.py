@@ -59,6 +59,17 @@ def _in_size(layer: LayerRecord, info: TensorInfo) -> tuple[int, ...] | int | No
     return stored[-1] if stored else None
 
 
+def _flatten_comment(size: tuple[int, ...], reorder: str) -> str:
+    """What a flatten before the layer takes apart, in PyTorch's order: MATLAB's (H, W, C)
+    or (H, W, D, C) as C×H×W or C×D×H×W; nothing to say when there is no H or W."""
+    if int(np.prod(size[:-1])) == 1:
+        return reorder
+    dims = "C×D×H×W" if len(size) == 4 else "C×H×W"
+    order = (size[-1], *size[2:-1][::-1], size[0], size[1])
+    flattened = f"flattens {dims} = {'×'.join(map(str, order))}"
+    return f"{flattened}; {reorder}" if reorder else flattened
+
+
 @register("nnet.cnn.layer.FullyConnectedLayer", ops=("linear",), versions=(2, 3))
 def fully_connected(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
     info = inputs[0]
@@ -97,7 +108,7 @@ def fully_connected(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
                 4, 3, 2, 0, 1
             )  # a view: the copy is made when the weights are written
             if h * w * d > 1:
-                comment = "MATLAB flattens H, W, D, C column-major; weight columns reordered for torch.flatten"
+                comment = "weights reordered from MATLAB's H, W, D, C"
         elif isinstance(size, tuple):
             # MATLAB's input index is column-major over (H, W, C): h + H·(w + W·c);
             # reorder the columns to torch.flatten's c·H·W + h·W + w.
@@ -106,10 +117,12 @@ def fully_connected(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
                 3, 2, 0, 1
             )  # a view: the copy is made when the weights are written
             if h * w > 1:
-                comment = "MATLAB flattens H, W, C column-major; weight columns reordered for torch.flatten"
+                comment = "weights reordered from MATLAB's H, W, C"
         params["weight"] = f32_deferred(matrix, (out, in_features))
     if bias is not None:
         params["bias"] = f32(np.asarray(bias).reshape(out))
+    if isinstance(size, tuple) and info.layout in (IMAGE, VOLUME, IMAGE_SEQUENCE):
+        comment = _flatten_comment(size, comment)
     # MATLAB's fullyconnect sums over spatial and channel dimensions and keeps batch and
     # time: an image sequence (N, T, C, H, W) becomes a sequence (N, T, out).
     layout = SEQUENCE if info.layout in (SEQUENCE, IMAGE_SEQUENCE) else FEATURE

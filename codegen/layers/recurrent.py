@@ -247,7 +247,7 @@ def lstm(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
                 None if b is None else np.zeros(4 * hidden, dtype=np.float32)
             )
 
-    comment = "MATLAB gate rows i, f, g, o = PyTorch's order; MATLAB has one bias, so bias_hh = 0"
+    comment = "gate rows i, f, g, o as in PyTorch; MATLAB has one bias, so bias_hh = 0"
     if explicit:
         comment = (
             f"StateActivationFunction '{rnn.state_act}', GateActivationFunction '{rnn.gate_act}': "
@@ -310,9 +310,11 @@ def gru(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
         f"{prefix}bias_hh{suffix}": None if b_rec is None else f32(b_rec),
     }
     if reset == "recurrent-bias-after-multiplication":
-        comment = "MATLAB gate rows r, z, h̃ = PyTorch's order; Bias holds 3H input then 3H recurrent biases"
+        comment = "gate rows r, z, h̃ as in PyTorch; Bias holds 3H input then 3H recurrent biases"
     else:
-        comment = "MATLAB gate rows r, z, h̃ = PyTorch's order; MATLAB has one bias, so bias_hh = 0"
+        comment = (
+            "gate rows r, z, h̃ as in PyTorch; MATLAB has one bias, so bias_hh = 0"
+        )
     if explicit:
         reasons = []
         if reset == "before-multiplication":

@@ -11,17 +11,9 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
-from codegen.ir import Node, TensorInfo
+from codegen.ir import Dropped, Node, TensorInfo
 from codegen.layers.record import LayerRecord
-
-
-@dataclass(frozen=True)
-class Dropped:
-    """What a training-only layer (classification/regression output) leaves behind."""
-
-    classes: tuple[str, ...] | None = None
-    response_names: tuple[str, ...] | None = None
-
+from codegen.layers.stub import STUB_OP, stub
 
 Converter = Callable[[LayerRecord, Sequence[TensorInfo]], "Node | Dropped"]
 
@@ -174,8 +166,6 @@ def lookup(classname: str, stub_unsupported: bool = False) -> Registration | Non
     _load_all()
     found = _REGISTRY.get(classname)
     if found is None and stub_unsupported:
-        from codegen.layers.stub import STUB_OP, stub
-
         return Registration(classname, (STUB_OP,), stub, "stub", ("in",), UNVERSIONED)
     return found
 
@@ -187,8 +177,6 @@ def registrations() -> dict[str, Registration]:
 
 def all_ops() -> set[str]:
     """Every op a converter may emit, including the opt-in stub for unsupported layers."""
-    from codegen.layers.stub import STUB_OP
-
     return {op for reg in registrations().values() for op in reg.ops} | {STUB_OP}
 
 

@@ -11,7 +11,7 @@ documentation.
   against the input (its dimensions line up with the input's leading ones). [doc]
 * softplusLayer: ``log(1 + exp(x))``, evaluated here without overflow. [doc]
 * depthToSpace / spaceToDepth: the index formulas below, which reproduce the worked
-  examples of MATLAB's documentation for 2×2 blocks (see tests/test_layers_extra2.py);
+  examples of MATLAB's documentation for 2×2 blocks (see tests/test_layers_depth_space.py);
   'crd' and non-square blocks extend them as the mode names describe. [doc; 'crd' and
   non-square **uncertain**]
 """

@@ -1,133 +1,42 @@
-"""Per-layer checks for classes common in real networks: cross-channel normalization
-(AlexNet, GoogLeNet), resize and crop (U-Nets), the RL toolbox's scalingLayer (actors)
-and batch normalization of sequences.
+"""Per-layer checks for resize and crop (U-Nets).
 
 Each case writes a tiny network with the project's schema writer, converts it, runs the
 generated module and compares it with the independent NumPy reference run on the same
 file, in MATLAB layout. Resize2DLayer's schema is copied from a real file
-(pac48_imagecontrolBC_dlnet.mat); the schemas of CrossChannelNormalizationLayer,
-Crop2DLayer and rl.layer.ScalingLayer are inferred (no real sample), as the writer's
-docstrings say. Shapes are odd, batches > 1. Each comparison records its error as the
-``max_rel_err`` property (see it with ``--junitxml``).
+(pac48_imagecontrolBC_dlnet.mat); Crop2DLayer's is inferred (no real sample), as the
+writer's docstrings say. Shapes are odd, batches > 1. Each comparison records its error
+as the ``max_rel_err`` property (see it with ``--junitxml``).
 """
 
 from __future__ import annotations
 
-import itertools
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
-import torch
 
 from codegen.emit import render_node
-from codegen.errors import ConversionError
 from codegen.ir import IMAGE, TensorInfo
 from codegen.layers.record import LayerRecord
 from codegen.layers.registry import lookup
 from codegen.reference import matlab_numpy as ref
 from codegen.testing import dltwriter as w
-from tests.conftest import convert_and_load, corpus_file
-from tests.support import TOL, rand, rel_err, rng_fixture, to_matlab, to_torch
+from tests.conftest import corpus_file
+from tests.support import (
+    check_layers,
+    convert_error,
+    image_input,
+    rand,
+    rel_err,
+    rng_fixture,
+    to_matlab,
+    to_torch,
+)
 
-rng = rng_fixture(20260301)
 Record = Callable[[str, object], None]
-
-
-def check(
-    tmp_path: Path,
-    layers: Sequence[Any],
-    inputs: Mapping[str, np.ndarray],
-    output: str,
-    record_property: Record,
-    connections: Sequence[tuple[str, str]] | None = None,
-) -> tuple[str, np.ndarray]:
-    """Write a SeriesNetwork (or a DAGNetwork with ``connections``), convert, run the
-    generated module on ``inputs`` (MATLAB layout, keyed by input layer name) and compare
-    layer ``output`` with the reference; returns the generated source and the output."""
-    net = (
-        w.series_network(layers)
-        if connections is None
-        else w.dag_network(layers, connections)
-    )
-    path = tmp_path / "net.mat"
-    w.write_mat(path, {"net": net})
-    _, model = convert_and_load(path, tmp_path / "out")
-    with torch.no_grad():
-        # Positional, in the file's order of input layers (the generated forward's order).
-        got = to_matlab(model(*[to_torch(v) for v in inputs.values()]))
-    objects, conns = ref.network_layers(ref.load_mat(str(path))["net"])
-    if conns is None:
-        names = [ref.layer_name(layer) for layer in objects]
-        conns = list(itertools.pairwise(names))
-    expected = ref.run_graph(objects, conns, inputs)[output]
-    err = rel_err(got, expected)
-    record_property("max_rel_err", err)
-    assert err <= TOL, f"relative error {err:.2e}"
-    return (tmp_path / "out" / "model.py").read_text(), got
-
-
-def image_input(name: str, h: int, w_: int, c: int) -> Any:
-    return w.image_input(name, (h, w_, c), "none")
-
-
-def convert_error(
-    tmp_path: Path, layers: Sequence[Any], connections: Any = None
-) -> str:
-    net = (
-        w.series_network(layers)
-        if connections is None
-        else w.dag_network(layers, connections)
-    )
-    tmp_path.mkdir(parents=True, exist_ok=True)
-    path = tmp_path / "net.mat"
-    w.write_mat(path, {"net": net})
-    with pytest.raises(ConversionError) as info:
-        convert_and_load(path, tmp_path / "out")
-    message = str(info.value)
-    assert "net.mat, variable 'net'" in message and "\n" not in message
-    return message
-
-
-# ------------------------------------------------------------- cross-channel normalization
-
-# (WindowChannelSize, Alpha, Beta, K): Alpha large enough that the window matters.
-CCN_CASES = {
-    "window 1": (1, 1.0, 0.75, 1.0),
-    "window 2 (even)": (2, 2.0, 0.6, 1.0),
-    "window 3": (3, 1.5, 0.75, 2.0),
-    "window 4 (even)": (4, 3.0, 1.0, 0.5),
-    "window 5, MATLAB defaults": (5, 1e-4, 0.75, 2.0),
-    "window 8 > 7 channels": (8, 2.0, 0.5, 1.0),
-}
-
-
-@pytest.mark.parametrize("case", sorted(CCN_CASES))
-def test_cross_channel_norm(
-    tmp_path: Path, rng: np.random.Generator, record_property: Record, case: str
-) -> None:
-    n, alpha, beta, k = CCN_CASES[case]
-    layers = [
-        image_input("in", 5, 3, 7),
-        w.cross_channel_norm("ccn", n, alpha, beta, k),
-    ]
-    x = rand(rng, 5, 3, 7, 3)
-    source, got = check(tmp_path, layers, {"in": x}, "ccn", record_property)
-    assert (
-        f"nn.LocalResponseNorm({n}, alpha={alpha!r}, beta={beta!r}, k={k!r})" in source
-    )
-    assert (".flip(1)" in source) == (n % 2 == 0)
-    if n % 2 == 0 and alpha > 1:
-        # The test can tell the two ways of centring an even window apart.
-        mirrored = np.flip(ref.cross_channel_norm(np.flip(x, 2), n, alpha, beta, k), 2)
-        assert rel_err(got, mirrored) > 1e-2
-
-
-def test_cross_channel_norm_refuses_features(tmp_path: Path) -> None:
-    layers = [w.feature_input("in", 4), w.cross_channel_norm("ccn", 3)]
-    assert "expects an image" in convert_error(tmp_path, layers)
+rng = rng_fixture(20260301)
 
 
 # --------------------------------------------------------------------------------- resize
@@ -194,7 +103,7 @@ def test_resize2d(
     options = dict(RESIZE_CASES[case])
     mode = options.pop("mode")
     layers = [image_input("in", 5, 7, 3), w.resize2d("resize", **options)]
-    source, _ = check(
+    source, _ = check_layers(
         tmp_path, layers, {"in": rand(rng, 5, 7, 3, 2)}, "resize", record_property
     )
     if mode is None:
@@ -238,7 +147,7 @@ def test_resize2d_to_reference_input(
         w.resize2d("resize", enable_reference_input=True, **options),
     ]
     conns = [("in", "pool"), ("pool", "resize/in"), ("in", "resize/ref")]
-    source, got = check(
+    source, got = check_layers(
         tmp_path,
         layers,
         {"in": rand(rng, 7, 9, 2, 3)},
@@ -325,7 +234,7 @@ def test_crop2d(
     big, small, mode, location = CROP_CASES[case]
     layers, conns = _crop_network(big, small, mode, location)
     inputs = {"img": rand(rng, *big, 3, 2), "guide": rand(rng, *small, 2, 2)}
-    source, got = check(tmp_path, layers, inputs, "crop", record_property, conns)
+    source, got = check_layers(tmp_path, layers, inputs, "crop", record_property, conns)
     assert got.shape == (*small, 3, 2)
     assert "crop = img[:, :," in source  # a plain slice when the sizes are known
 
@@ -378,124 +287,3 @@ def test_crop2d_outside_the_input_is_refused(
 def test_crop2d_needs_its_reference_input(tmp_path: Path) -> None:
     layers = [image_input("img", 9, 7, 3), w.crop2d("crop")]
     assert "input 'ref'" in convert_error(tmp_path, layers)
-
-
-# -------------------------------------------------------------------------- scalingLayer
-
-
-def _scaling_case(
-    rng: np.random.Generator,
-    layout: str,
-    scale_shape: tuple[int, ...] | None,
-    bias_shape: tuple[int, ...] | None,
-) -> tuple[list[Any], np.ndarray]:
-    """An input of 3 channels (5×7 images, 4-step sequences) and a scalingLayer whose
-    Scale/Bias have the given MATLAB shapes (None: a scalar)."""
-
-    def operand(shape: tuple[int, ...] | None, scalar: float) -> Any:
-        return scalar if shape is None else rng.uniform(-2, 2, shape)
-
-    scaling = w.scaling_layer(
-        "scale", operand(scale_shape, -1.5), operand(bias_shape, 0.25)
-    )
-    if layout == "image":
-        return [image_input("in", 5, 7, 3), scaling], rand(rng, 5, 7, 3, 2)
-    if layout == "feature":
-        return [w.feature_input("in", 3), scaling], rand(rng, 3, 4)
-    return [w.sequence_input("in", 3), scaling], rand(rng, 3, 2, 4)
-
-
-SCALING_CASES = {
-    "feature, C×1 arrays": ("feature", (3, 1), (3, 1)),
-    "feature, scalars": ("feature", None, None),
-    "feature, C×1 scale, scalar bias": ("feature", (3, 1), None),
-    "image, 1×1×C scale, H×W×C bias": ("image", (1, 1, 3), (5, 7, 3)),
-    "image, H×W scale, scalar bias": ("image", (5, 7), None),
-    "image, scalars": ("image", None, None),
-    "sequence, C×1 arrays": ("sequence", (3, 1), (3, 1)),
-}
-
-
-@pytest.mark.parametrize("case", sorted(SCALING_CASES))
-def test_scaling_layer(
-    tmp_path: Path, rng: np.random.Generator, record_property: Record, case: str
-) -> None:
-    layers, x = _scaling_case(rng, *SCALING_CASES[case])
-    source, _ = check(tmp_path, layers, {"in": x}, "scale", record_property)
-    layout, scale_shape, bias_shape = SCALING_CASES[case]
-    if scale_shape is None:
-        assert "* -1.5" in source
-    if bias_shape is None:
-        assert "+ 0.25" in source
-
-
-def test_scaling_layer_refuses_what_matlab_cannot_broadcast(
-    tmp_path: Path, rng: np.random.Generator
-) -> None:
-    # A 1×C row against C×N features would expand to C×C in MATLAB, not scale channels.
-    layers = [
-        w.feature_input("in", 3),
-        w.scaling_layer("scale", rng.uniform(size=(1, 3))),
-    ]
-    message = convert_error(tmp_path, layers)
-    assert "layer 'scale' (rl.layer.ScalingLayer)" in message and "1×3 Scale" in message
-    layers = [
-        image_input("in", 5, 7, 3),
-        w.scaling_layer("scale", 1.0, np.ones((1, 1, 4))),
-    ]
-    assert "1×1×4 Bias" in convert_error(tmp_path / "b", layers)
-
-
-# ------------------------------------------------------------- batch normalization of sequences
-
-
-@pytest.mark.parametrize("stored", ["1×1×C", "C×1"])
-def test_batchnorm_of_sequences(
-    tmp_path: Path, rng: np.random.Generator, record_property: Record, stored: str
-) -> None:
-    """MATLAB normalizes a sequence per channel over batch and time: BatchNorm1d on (N, C, T)."""
-    c = 5
-    layer = w.batchnorm(
-        "bn",
-        mean=rand(rng, c),
-        var=(np.abs(rand(rng, c)) + 0.1).astype(np.float32),
-        offset=rand(rng, c),
-        scale=rand(rng, c),
-        epsilon=1e-3,
-        channel_dim=None,
-    )
-    if stored == "C×1":
-        record = layer.properties["any"][0, 0]
-        for field in ("TrainedMean", "TrainedVariance"):
-            value = record[field]
-            w.with_fields(layer, **{field: value.reshape(c, 1)})
-    x = rand(rng, c, 3, 7)  # C, N, T: batch of 3, 7 steps
-    source, _ = check(
-        tmp_path, [w.sequence_input("in", c), layer], {"in": x}, "bn", record_property
-    )
-    assert "self.bn = nn.BatchNorm1d(5, eps=0.001)" in source
-    assert "bn = self.bn(in_.transpose(1, 2)).transpose(1, 2)" in source
-
-
-@pytest.mark.parametrize(
-    "classname",
-    [
-        "nnet.cnn.layer.FocalLossLayer",
-        "nnet.cnn.layer.YOLOv2OutputLayer",
-        "nnet.cnn.layer.RPNClassificationLayer",
-        "nnet.cnn.layer.RCNNBoxRegressionLayer",
-    ],
-)
-def test_training_only_heads_vanish_and_keep_class_names(classname: str) -> None:
-    """Schema inferred (no real sample): these losses save Classes like the
-    classification output layer; at inference they are the identity and are dropped."""
-    from codegen.layers.record import LayerRecord
-    from codegen.layers.registry import Dropped, lookup
-
-    classes = np.empty((1, 2), dtype=object)
-    classes[0, 0], classes[0, 1] = np.array(["car"]), np.array(["person"])
-    record = LayerRecord(classname, {"Name": np.array(["head"]), "Classes": classes})
-    registration = lookup(classname)
-    assert registration is not None
-    result = registration.convert(record, [])
-    assert isinstance(result, Dropped) and result.classes == ("car", "person")
