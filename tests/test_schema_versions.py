@@ -240,3 +240,34 @@ def test_an_unknown_property_of_a_plain_property_layer_fails_naming_it(
         "layer 'act' (nnet.cnn.layer.ELULayer) stores the property Approximation, which "
         "mat2torch does not know for this class (it reads: Alpha)" in message
     ), message
+
+
+@pytest.mark.parametrize(
+    ("make", "field", "value", "message"),
+    [
+        ("conv", "ConvolveOverTime", True, "has ConvolveOverTime set"),
+        ("conv", "DistributeOverTime", True, "has DistributeOverTime set"),
+        ("conv", "ConvolutionDimIdx", (1, 3), r"has ConvolutionDimIdx \[1, 3\]"),
+        ("pool", "PoolOverTime", True, "has PoolOverTime set"),
+        ("pool", "PoolingDimIdx", (2, 3), r"has PoolingDimIdx \[2, 3\]"),
+        ("input", "SplitComplexInputs", True, "has SplitComplexInputs set"),
+    ],
+)
+def test_options_of_newer_versions_the_converters_do_not_implement_are_refused(
+    tmp_path, rng, make, field, value, message
+) -> None:
+    """Version 8 convolutions, version 3 max pooling and version 5 inputs store these;
+    the corpus shows them false / [1 2], the only values the converters implement."""
+    stored = w.logical(value) if isinstance(value, bool) else w.double(value)
+    image = w.image_input("in", (6, 6, 2), "none")
+    conv = w.conv2d("conv", rand(rng, 3, 3, 2, 4), rand(rng, 4))
+    pool = w.max_pool2d("pool", (2, 2), stride=(2, 2))
+    target = {"conv": conv, "pool": pool, "input": image}[make]
+    w.with_fields(target, **{field: stored})
+    net = w.series_network([image, conv, pool])
+    with pytest.raises(ConversionError, match=message):
+        write_and_convert(tmp_path, {"net": net})
+    # The stored default converts.
+    default = w.logical(False) if isinstance(value, bool) else w.double((1, 2))
+    w.with_fields(target, **{field: default})
+    write_and_convert(tmp_path, {"net": net}, name="ok.mat")

@@ -134,7 +134,11 @@ def test_stubs_of_built_in_layers_point_to_matlab_documentation(tmp_path: Path) 
     )
     quadratic = w.DltObject(
         "rl.layer.QuadraticLayer",
-        {"Name": w.char("quad"), "Description": w.char(""), "Type": w.char("")},
+        {
+            "Name": w.char("quad"),
+            "Description": w.char("Quadratic layer"),
+            "Type": w.char(""),
+        },
         {"Version": w.double(1)},
     )
     net = w.layer_graph(
@@ -159,6 +163,7 @@ def test_stubs_of_built_in_layers_point_to_matlab_documentation(tmp_path: Path) 
     )
     assert "documentation page 'SpatialDropoutLayer'" in source
     assert "'rl.layer.QuadraticLayer' (Reinforcement Learning Toolbox)" in source
+    assert "MATLAB describes it as 'Quadratic layer'." in source
     module = import_generated(tmp_path / "out")
     with pytest.raises(
         NotImplementedError, match="MATLAB documentation page QuadraticLayer"

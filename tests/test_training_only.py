@@ -86,6 +86,29 @@ def test_user_defined_regression_layer_ending_a_layer_graph_is_left_out(
     _check(model, rng, params)
 
 
+def test_user_layer_storing_a_loss_function_ending_a_layer_graph_is_left_out(
+    tmp_path: Path, rng: np.random.Generator
+) -> None:
+    """Schema inferred: a user-defined loss layer with its own LossFunction property."""
+    output = w.DltObject(
+        "focalLoss",
+        {
+            "LossFunction": w.char("focal"),
+            "Name": w.char("floss"),
+            "Description": w.char(""),
+            "Type": w.char(""),
+        },
+        {"Version": w.double(1)},
+    )
+    layers, params = _softmax_net(rng, output)
+    conns = [("x", "fc"), ("fc", "prob"), ("prob", "floss")]
+    path = tmp_path / "g.mat"
+    w.write_mat(path, {"g": w.layer_graph(layers, conns)})
+    result = convert(path, tmp_path / "out")
+    assert any("'floss' (focalLoss) left out" in n for n in result.warnings)
+    _check(import_generated(tmp_path / "out").load_model(), rng, params)
+
+
 def test_unmarked_user_layer_ending_a_series_network_is_an_output_layer(
     tmp_path: Path, rng: np.random.Generator
 ) -> None:

@@ -265,6 +265,7 @@ _OUTPUT_LAYER_MARKS = (
         "ClassNames",
         "ClassNames, the property nnet.layer.ClassificationLayer saved in older releases",
     ),
+    ("LossFunction", "a LossFunction, as MATLAB's output layers do"),
     (
         "LossFcn",
         "a loss function (LossFcn), as the loss layers of Reinforcement Learning Toolbox "

@@ -39,6 +39,23 @@ def layer_node(
     )
 
 
+def refuse_options(
+    layer: LayerRecord, flags: Sequence[str] = (), dims: Sequence[str] = ()
+) -> None:
+    """Stored options whose semantics the converter does not implement: a flag set to
+    true, or a dimension index other than the spatial [1 2], is an error naming it
+    (newer schema versions store these; the corpus shows them false and [1 2])."""
+    for key in flags:
+        if layer.flag(key):
+            raise layer.error(f"has {key} set, which mat2torch does not support.")
+    for key in dims:
+        stored = layer.ints(key)
+        if stored is not None and stored != (1, 2):
+            raise layer.error(
+                f"has {key} {list(stored)}; mat2torch supports only [1 2] (height and width)."
+            )
+
+
 def pair(values: tuple[int, ...] | None, default: int) -> tuple[int, int]:
     """MATLAB stores a square size as one number or two; PyTorch wants (h, w)."""
     if not values:

@@ -22,6 +22,7 @@ from codegen.layers.common import (
     conv2d_node,
     filter_params,
     pair,
+    refuse_options,
     require_image,
     resolve_padding,
 )
@@ -113,6 +114,9 @@ def convolution(
 def conv2d(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
     info = inputs[0]
     require_image(layer, info)
+    refuse_options(
+        layer, ("ConvolveOverTime", "DistributeOverTime"), ("ConvolutionDimIdx",)
+    )
     out_channels = int(layer.num("NumFilters") or 0)
     return convolution(layer, info, input_channels(layer, info), out_channels)
 

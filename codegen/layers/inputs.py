@@ -15,7 +15,7 @@ from codegen.ir import (
     Node,
     TensorInfo,
 )
-from codegen.layers.common import f32, layer_node
+from codegen.layers.common import f32, layer_node, refuse_options
 from codegen.layers.record import LayerRecord, learnable_value
 from codegen.layers.registry import register
 
@@ -98,6 +98,8 @@ def _stat_to_torch(
 
 
 def _input_node(layer: LayerRecord, info: TensorInfo, op: str) -> Node:
+    # SplitComplexInputs (newer versions) turns each complex channel into two real ones.
+    refuse_options(layer, ("SplitComplexInputs",))
     kind, raw = _normalization(layer)
     if kind not in ("none", *_STATS):
         raise layer.error(

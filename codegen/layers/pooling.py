@@ -10,6 +10,7 @@ from codegen.layers.common import (
     pad_comment,
     pair,
     pool_padding_attrs,
+    refuse_options,
     require_image,
     resolve_padding,
     spatial_out,
@@ -57,11 +58,13 @@ def max_pool2d(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
         raise layer.error(
             "has unpooling outputs (HasUnpoolingOutputs true), which mat2torch does not support yet."
         )
+    refuse_options(layer, ("PoolOverTime", "DistributeOverTime"), ("PoolingDimIdx",))
     return _pool(layer, inputs, "max_pool2d")
 
 
 @register("nnet.cnn.layer.AveragePooling2DLayer", ops=("avg_pool2d",), versions=(2, 3))
 def avg_pool2d(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
+    refuse_options(layer, ("PoolOverTime", "DistributeOverTime"), ("PoolingDimIdx",))
     return _pool(layer, inputs, "avg_pool2d")
 
 

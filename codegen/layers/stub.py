@@ -106,6 +106,7 @@ def stub(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
             # Built-in layers: the toolbox and the documentation page (the class name).
             "toolbox": builtin_toolbox(layer.classname) or "",
             "doc_page": layer.short_class,
+            "description": (layer.text("Description") or "")[:200],
             "properties": properties,
             "num_inputs": len(inputs),
         },
