@@ -36,7 +36,9 @@ class FoundNetwork:
     """A network located in a file: the path to reach it and the object itself."""
 
     path: str  # e.g. "net", "agent.Critic.Model.any.DLTModelExternal", "s.nets{2}"
-    kind: str  # SeriesNetwork, DAGNetwork, LayerGraph, dlnetwork, LayerArray, SimpleNN, DagNN
+    # SeriesNetwork, DAGNetwork, LayerGraph, dlnetwork, LayerArray, LayerStruct (a struct
+    # with Layers and optional Connections), SimpleNN, DagNN
+    kind: str
     value: Any
 
 
@@ -95,9 +97,25 @@ def is_layer_object(value: Any) -> bool:
 
 
 def _is_layer_array(value: Any) -> bool:
+    """An object array of layers, or a cell of layer objects (a layer array kept raw)."""
     if isinstance(value, MatlabOpaqueArray) and value.size > 0:
         return all(is_layer_object(v) for v in value.ravel(order="F"))
+    if isinstance(value, np.ndarray) and value.dtype == object and value.size > 0:
+        return all(is_layer_object(v) for v in value.ravel(order="F"))
     return False
+
+
+def _is_layer_struct(value: Any) -> bool:
+    """A 1×1 struct whose ``Layers`` field is a layer array, beside optional
+    ``Connections``: a network's saveobj struct kept as a plain struct. Older detectors
+    (fasterRCNNObjectDetector before its networks became objects) store their networks
+    this way, so the layers and their wiring are found together, not as a bare chain."""
+    if not (isinstance(value, np.ndarray) and value.dtype.names and value.size == 1):
+        return False
+    if "Layers" not in value.dtype.names:
+        return False
+    layers = value.flat[0]["Layers"]
+    return _is_layer_array(layers) or is_layer_object(layers)
 
 
 def find_networks(variables: dict[str, Any]) -> list[FoundNetwork]:
@@ -163,6 +181,8 @@ def _network_kind(value: Any) -> str | None:
             return None
     if _is_layer_array(value):
         return "LayerArray"
+    if _is_layer_struct(value):
+        return "LayerStruct"
     from codegen.importers.matconvnet_detect import matconvnet_kind
 
     return matconvnet_kind(value)
@@ -174,7 +194,10 @@ NOT_CONVERTIBLE = {
     "which this release does not convert",
     "Autoencoder": "an Autoencoder (trainAutoencoder), which wraps a shallow network "
     "object that this release does not convert",
-    "yolov2ObjectDetector": "a YOLO v2 detector, which this release does not convert",
+    # Reached only when the detector's Network property holds nothing readable: a
+    # detector whose network was saved is found through that property.
+    "yolov2ObjectDetector": "a YOLO v2 detector whose Network property holds no network "
+    "object or layers mat-io could read",
 }
 
 
