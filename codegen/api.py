@@ -10,7 +10,7 @@ from typing import Any
 
 from codegen import emit, weights
 from codegen.errors import ConversionError
-from codegen.importers import dltoolbox
+from codegen.importers import detector_meta, dltoolbox
 from codegen.ir import Graph
 from codegen.passes.names import assign_names, default_class_name
 from codegen.readers import mat
@@ -66,7 +66,9 @@ def import_graph(
         return matconvnet.import_network(
             found.value, found.kind, where, stub_unsupported
         )
-    return dltoolbox.import_network(found.value, found.kind, where, stub_unsupported)
+    graph = dltoolbox.import_network(found.value, found.kind, where, stub_unsupported)
+    detector_meta.apply(graph, found.siblings)
+    return graph
 
 
 def convert_file(

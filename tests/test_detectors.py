@@ -34,7 +34,7 @@ from codegen.testing.dltwriter.values import (
     logical,
     struct,
 )
-from tests.conftest import convert_and_load
+from tests.conftest import convert_and_load, import_generated
 from tests.support import TOL, rel_err, to_matlab, to_torch
 
 RNG = np.random.default_rng(20261203)
@@ -86,7 +86,7 @@ def yolov2_detector() -> DltObject:
         "Network": w.dlnetwork(layers, edges),
         "InputSize": double([8, 10, 3]),
         "TrainingImageSize": double([8, 10]),
-        "AnchorBoxes": double([[4, 3], [6, 8]]),
+        "AnchorBoxes": np.array([[4.0, 3.0], [6.0, 8.0]]),  # M×2 double
         "ClassNames": categorical(["car", "bus", "bike"]),
         "ReorganizeLayerSource": char("relu1"),
         "LossFactors": double([5, 1, 1, 1]),
@@ -140,6 +140,10 @@ def test_yolov2_detector_network_is_found_and_matches_reference(tmp_path: Path) 
     assert "yolov2Transform = yolov2_transform_matlab(yolov2ClassConv, 2)" in source
     assert "space_to_depth_matlab(relu1, (2, 2))" in source
     assert "class Detector(" in source  # named after the variable, not its storage
+    # What the detector knows beside its network: its classes and anchor boxes.
+    module = import_generated(tmp_path / "out")
+    assert module.CLASSES == ("car", "bus", "bike")
+    assert "AnchorBoxes, one row per anchor as stored: [4 3; 6 8]" in source
 
 
 def test_detector_without_network_data_says_why() -> None:

@@ -40,6 +40,9 @@ class FoundNetwork:
     # with Layers and optional Connections), SimpleNN, DagNN
     kind: str
     value: Any
+    # The other properties (or struct fields) of the object holding the network: a
+    # detector keeps its ClassNames and AnchorBoxes beside its Network.
+    siblings: Mapping[str, Any] | None = None
 
 
 @dataclass
@@ -131,7 +134,9 @@ def find_networks(variables: dict[str, Any]) -> list[FoundNetwork]:
     found: list[FoundNetwork] = []
     seen: set[int] = set()
 
-    def visit(value: Any, path: str, depth: int) -> None:
+    def visit(
+        value: Any, path: str, depth: int, siblings: Mapping[str, Any] | None = None
+    ) -> None:
         if depth > 12 or id(value) in seen:
             return
         if isinstance(value, (MatlabOpaque, MatlabOpaqueArray)) or (
@@ -140,20 +145,21 @@ def find_networks(variables: dict[str, Any]) -> list[FoundNetwork]:
             seen.add(id(value))
         kind = _network_kind(value)
         if kind:
-            found.append(FoundNetwork(path, kind, value))
+            found.append(FoundNetwork(path, kind, value, siblings))
             return
         if isinstance(value, MatlabOpaque):
             if isinstance(value.properties, dict):
                 for key, prop in value.properties.items():
-                    visit(prop, f"{path}.{key}", depth + 1)
+                    visit(prop, f"{path}.{key}", depth + 1, value.properties)
         elif isinstance(value, MatlabOpaqueArray):
             for i, item in enumerate(value.ravel(order="F")):
                 visit(item, f"{path}({i + 1})", depth + 1)
         elif isinstance(value, np.ndarray) and value.dtype.names:
             for i, rec in enumerate(value.ravel(order="F")):
                 index = "" if value.size == 1 else f"({i + 1})"
+                fields = {key: rec[key] for key in value.dtype.names}
                 for key in value.dtype.names:
-                    visit(rec[key], f"{path}{index}.{key}", depth + 1)
+                    visit(rec[key], f"{path}{index}.{key}", depth + 1, fields)
         elif isinstance(value, np.ndarray) and value.dtype == object:
             for i, item in enumerate(value.ravel(order="F")):
                 visit(item, f"{path}{{{i + 1}}}", depth + 1)
