@@ -372,7 +372,7 @@ def _symbolic_output_sizes(
         ]
         extra = symbolic.more_probes(max((q for q in qs if q), default=1))
         results = results[:1] + measure(extra) + results[1:]
-    except (ConversionError, ValueError, ZeroDivisionError):
+    except (ConversionError, ArithmeticError, LookupError, TypeError, ValueError):
         return  # a layer refuses the probe sizes: the docstring keeps H and W
     probes = probes[:1] + extra + probes[1:]
     for node in outputs:
