@@ -252,10 +252,11 @@ def resize3d(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
     """resize3dLayer: Resize2DLayer's rules over depth, height and width of a volume.
 
     Sampling as :func:`resize2d` along each of the three dimensions, with MATLAB's
-    'trilinear' for 'bilinear' and one more rounding mode, 'onnx-10' (ONNX opset-10
-    Upsample: floor when the scale is at least 1, ceil below; MATLAB documents only its
-    name, so that reading is uncertain). An OutputSize with NaNs keeps the aspect ratio:
-    MATLAB then scales every dimension by the one given out/in and floors.
+    'trilinear' for 'bilinear' and one more rounding mode, 'onnx-10': floor when the
+    scale is at least 1, ceil below (onnxruntime's opset-10 rule, as dlresize's
+    interpSpatialDims implements it). An OutputSize with NaNs keeps the aspect ratio:
+    MATLAB then scales every dimension by the one given out/in and floors
+    (Resize3DLayer's iComputeScaleFromOutputSizeWithNaN).
     """
     from codegen.layers.volume import require_volume
 

@@ -15,9 +15,10 @@ reference input's H×W×D, or floor(in·Scale); the sample position of output in
 ``(d + 0.5)/s − 0.5`` ('half-pixel') or ``d/s`` ('asymmetric') with s = Scale, or out/in
 when the size is given (an OutputSize with NaNs: the one given out/in for all three
 dimensions, output floor(in·s)). 'nearest' rounds it: 'round' (halves away from zero), 'floor',
-or 'onnx-10' (ONNX opset-10 Upsample: floor when s ≥ 1, ceil when s < 1 — **uncertain**:
-MATLAB documents the name only); 'trilinear' interpolates between the two neighbours.
-Positions are clamped to [0, in − 1].
+or 'onnx-10' (floor when s ≥ 1, ceil when s < 1: onnxruntime's opset-10 rule, which
+dlresize's interpSpatialDims cites and implements); 'trilinear' interpolates between the
+two neighbours. Positions are clamped to [0, in − 1] first, as interpSpatialDims clamps
+its 1-based query points to [1, in].
 """
 
 from __future__ import annotations
