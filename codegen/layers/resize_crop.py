@@ -75,7 +75,8 @@ def resize2d(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
 
     Output pixel d samples input coordinate (d + 0.5)/scale − 0.5 ('half-pixel') or
     d/scale ('asymmetric'), clamped to the image; 'nearest' rounds it ('round': halves
-    away from zero, or 'floor'), 'bilinear' interpolates. With OutputSize (or a reference
+    away from zero, 'floor', or 'onnx-10': ceil when downsampling, else floor, as dlresize's
+    interpSpatialDims does), 'bilinear' interpolates. With OutputSize (or a reference
     input) scale = out/in; with Scale the output is floor(in·Scale) and the coordinates use
     Scale itself, as ONNX Resize does. That Scale rule and the floor are MATLAB's
     ONNX-style behaviour as we read its documentation, not checked against MATLAB for a
@@ -94,7 +95,7 @@ def resize2d(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
         layer, "GeometricTransformMode", "half-pixel", ("half-pixel", "asymmetric")
     )
     rounding = (
-        _mode(layer, "NearestRoundingMode", "round", ("round", "floor"))
+        _mode(layer, "NearestRoundingMode", "round", ("round", "floor", "onnx-10"))
         if method == "nearest"
         else None
     )
