@@ -10,7 +10,7 @@ from typing import Any, BinaryIO
 from codegen import output, progress, weights
 from codegen import plugins as plugin_api
 from codegen.errors import ConversionError
-from codegen.importers import dltoolbox
+from codegen.importers import detector_meta, dltoolbox
 from codegen.ir import Graph
 from codegen.passes.names import (
     assign_names,
@@ -84,7 +84,9 @@ def import_graph(
         return matconvnet.import_network(
             found.value, found.kind, where, stub_unsupported
         )
-    return dltoolbox.import_network(found.value, found.kind, where, stub_unsupported)
+    graph = dltoolbox.import_network(found.value, found.kind, where, stub_unsupported)
+    detector_meta.apply(graph, found.siblings)
+    return graph
 
 
 def convert_file(

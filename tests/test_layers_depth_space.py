@@ -151,10 +151,10 @@ def test_depth_to_space_refuses_channels_the_block_does_not_divide(
 # (input H×W, BlockSize) with 3 channels.
 S2D_CASES: dict[str, tuple[tuple[int, int], int | tuple[int, int]]] = {
     "6×4, block 2": ((6, 4), 2),
-    "7×5, block 2 (drops the last row and column: uncertain)": ((7, 5), 2),
-    "9×7, block 3 (drops the last column: uncertain)": ((9, 7), 3),
-    "6×9, block [2 3] (non-square: uncertain)": ((6, 9), (2, 3)),
-    "5×7, block [2 1] (non-square, drops a row: uncertain)": ((5, 7), (2, 1)),
+    "7×5, block 2 (drops the last row and column)": ((7, 5), 2),
+    "9×7, block 3 (drops the last column)": ((9, 7), 3),
+    "6×9, block [2 3] (non-square)": ((6, 9), (2, 3)),
+    "5×7, block [2 1] (non-square, drops a row)": ((5, 7), (2, 1)),
 }
 
 
@@ -170,7 +170,9 @@ def test_space_to_depth(
     )
     assert got.shape == (h // bh, w_ // bw, 3 * bh * bw, 2)
     assert "s2d = space_to_depth_matlab(in_, " in source
-    assert ("uncertain" in source) == (bh != bw or h % bh != 0 or w_ % bw != 0)
+    # Order and cropping are MATLAB's spaceToDepthHostStrategy: nothing left uncertain.
+    assert "uncertain" not in source
+    assert ("drops the last rows/columns" in source) == (h % bh != 0 or w_ % bw != 0)
 
 
 def test_space_to_depth_then_depth_to_space_dcr_is_the_identity(

@@ -93,6 +93,16 @@ RESIZE_CASES: dict[str, dict[str, Any]] = {
     "scale [1.5 1.3] nearest half-pixel floor": dict(
         scale=(1.5, 1.3), nearest_rounding_mode="floor", mode=None
     ),
+    # 'onnx-10' (dlresize: ceil when downsampling, else floor): rows up, columns down.
+    "size nearest onnx-10": dict(
+        output_size=(9, 4), nearest_rounding_mode="onnx-10", mode=None
+    ),
+    "scale [1.5 0.6] nearest asymmetric onnx-10": dict(
+        scale=(1.5, 0.6),
+        geometric_transform_mode="asymmetric",
+        nearest_rounding_mode="onnx-10",
+        mode=None,
+    ),
 }
 
 
@@ -183,13 +193,13 @@ def test_real_resize_layer_from_pac48() -> None:
 @pytest.mark.parametrize(
     ("options", "inputs", "expected"),
     [
-        (dict(output_size=(4, 4), nearest_rounding_mode="onnx-10"), 1, "'onnx-10'"),
+        (dict(output_size=(4, 4), nearest_rounding_mode="ceil"), 1, "'ceil'"),
         (dict(output_size=(4, 4), method="cubic"), 1, "Method 'cubic'"),
         (dict(output_size=(4, float("nan"))), 1, "NaN"),
         (dict(scale=0.1), 1, "empty"),
         (dict(enable_reference_input=True), 1, "EnableReferenceInput true"),
     ],
-    ids=["onnx-10", "cubic", "nan size", "scale to nothing", "reference unconnected"],
+    ids=["ceil", "cubic", "nan size", "scale to nothing", "reference unconnected"],
 )
 def test_resize2d_refusals_name_the_layer(
     tmp_path: Path, options: dict[str, Any], inputs: int, expected: str

@@ -193,3 +193,35 @@ def test_nonfinite_values_are_counted_through_deferred_blocks(
     deferred = arrays.f32_deferred(stored.T)
     assert isinstance(deferred, arrays.DeferredCopy)
     assert weights._count_nonfinite(deferred) == 2
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        TINY,
+        REPO.parent / "shared" / "corpus" / "dltoolbox" / "ccn_net.mat",
+        REPO.parent / "shared" / "corpus" / "matconvnet" / "dncnn_sigma25.mat",
+        REPO.parent / "shared" / "corpus" / "matconvnet" / "dcfnet_net.mat",
+    ],
+    ids=["tiny_cnn", "ccn_net", "dncnn_v73", "dcfnet_v5"],
+)
+def test_deferred_and_immediate_copies_write_identical_files(
+    path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from codegen import api, arrays
+
+    monkeypatch.setattr(arrays, "DEFER_BYTES", 1 << 62)
+    immediate = api.convert_file(path)
+    monkeypatch.setattr(arrays, "DEFER_BYTES", 0)
+    monkeypatch.setattr(arrays, "BLOCK_BYTES", 4096)  # many blocks per tensor
+    monkeypatch.setattr(weights, "THREADED_BYTES", 0)
+    deferred = api.convert_file(path)
+    kinds = {
+        type(v).__name__
+        for n in deferred.graph.nodes
+        for v in n.params.values()
+        if v is not None
+    }
+    assert "DeferredCopy" in kinds
+    assert deferred.source == immediate.source
+    assert deferred.tensors == immediate.tensors

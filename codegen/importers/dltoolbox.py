@@ -72,6 +72,17 @@ def network_parts(
     """The layer objects, the edges (None = a chain) and the declared output names."""
     if kind == "LayerArray":
         return list(np.asarray(value).ravel(order="F")), None, []
+    if kind == "LayerStruct":  # a saveobj-like struct: Layers, optional Connections
+        rec = value.flat[0]
+        layers = _field(rec, "Layers")
+        objects = (
+            list(np.asarray(layers).ravel(order="F"))
+            if isinstance(layers, np.ndarray)
+            else [layers]
+        )
+        table = _field(rec, "Connections")
+        edges = None if table is None or _empty_table(table) else _edges(table)
+        return objects, edges, []
     rec = _any(value)
     outputs: list[str] = []
     if kind == "dlnetwork":
@@ -89,6 +100,12 @@ def network_parts(
     if kind == "SeriesNetwork":
         return objects, None, outputs
     return objects, _edges(_field(rec, "Connections")), outputs
+
+
+def _empty_table(table: Any) -> bool:
+    if hasattr(table, "columns"):
+        return len(table) == 0
+    return isinstance(table, np.ndarray) and table.size == 0
 
 
 def split_endpoint(text: str) -> tuple[str, str]:

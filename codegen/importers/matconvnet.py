@@ -18,7 +18,8 @@ layer class ending in "Loss" whose outputs feed nothing) are training-only and v
 Sizes: a SimpleNN's input has the channels of ``meta.normalization.imageSize`` (or of its
 first filters) and that image size if stored; a DagNN's input size is usually unknown —
 its channels come from the layers reading it and height/width stay None, which is fine
-because MatConvNet stores every padding explicitly.
+because MatConvNet stores every padding explicitly. The docstring then gives each output's
+height and width as a formula of the input's (2H, ceil(W/2)): see _symbolic_output_sizes.
 """
 
 from __future__ import annotations
@@ -373,7 +374,7 @@ def _symbolic_output_sizes(
         ]
         extra = symbolic.more_probes(max((q for q in qs if q), default=1))
         results = results[:1] + measure(extra) + results[1:]
-    except (ConversionError, ValueError, ZeroDivisionError):
+    except (ConversionError, ArithmeticError, LookupError, TypeError, ValueError):
         return  # a layer refuses the probe sizes: the docstring keeps H and W
     probes = probes[:1] + extra + probes[1:]
     for node in outputs:

@@ -12,10 +12,13 @@ For square blocks the 'dcr' and spaceToDepth orders are read off the worked exam
 MATLAB's depthToSpace and spaceToDepth documentation (reshape(1:48, ...) with block 2),
 which they reproduce exactly; they are ONNX's DepthToSpace (DCR) and SpaceToDepth. The
 'crd' order follows MATLAB's description ("column, row, and then depth") and ONNX's CRD
-mode, with no MATLAB example. Non-square blocks extend the same orders with the column
-index running to bw — uncertain: no MATLAB example shows one. spaceToDepth's output is
-floor(H/bh)×floor(W/bw) [doc]; which rows and columns it drops when H or W is not a
-multiple is not documented: the generated code drops the last ones (uncertain).
+mode, with no MATLAB example. spaceToDepth's order for non-square blocks is MATLAB's own
+execution strategy for the layer (nnet.internal.cnn.layer.util.spaceToDepthHostStrategy:
+channel block (i·bw + j) takes rows i::bh and columns j::bw); depthToSpace's non-square
+blocks extend the same orders with the column index running to bw — uncertain: no
+MATLAB source or example shows one. spaceToDepth's output is floor(H/bh)×floor(W/bw)
+[doc]; when H or W is not a multiple, that strategy (which yolov2ReorgLayer runs too)
+crops the last rows and columns first, as the generated code does.
 """
 
 from __future__ import annotations
@@ -89,12 +92,8 @@ def space_to_depth(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
     out = TensorInfo(IMAGE, (_times(info.channels, bh * bw), out_h, out_w))
     node = layer_node(layer, "space_to_depth", out, {"block": (bh, bw)})
     notes = []
-    if bh != bw:
-        notes.append("non-square block: order uncertain")
     if (height is not None and height % bh) or (width is not None and width % bw):
-        notes.append(
-            "drops the last rows/columns that fill no whole block (uncertain which)"
-        )
+        notes.append("drops the last rows/columns that fill no whole block")
     node.forward_comment = (
         f"MATLAB spaceToDepth, block [{bh} {bw}]: row i, column j of each input block "
         "goes to channel (i * bw + j) * C + c" + "".join(f"; {n}" for n in notes)

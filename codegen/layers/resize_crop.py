@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from codegen.ir import IMAGE, Node, TensorInfo
+from codegen.ir import IMAGE, VOLUME, Node, TensorInfo
 from codegen.layers.common import layer_node, require_image
 from codegen.layers.record import LayerRecord
 from codegen.layers.registry import register
@@ -80,7 +80,8 @@ def resize2d(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
 
     Output pixel d samples input coordinate (d + 0.5)/scale − 0.5 ('half-pixel') or
     d/scale ('asymmetric'), clamped to the image; 'nearest' rounds it ('round': halves
-    away from zero, or 'floor'), 'bilinear' interpolates. With OutputSize (or a reference
+    away from zero, 'floor', or 'onnx-10': ceil when downsampling, else floor, as dlresize's
+    interpSpatialDims does), 'bilinear' interpolates. With OutputSize (or a reference
     input) scale = out/in; with Scale the output is floor(in·Scale) and the coordinates use
     Scale itself, as ONNX Resize does. That Scale rule and the floor are MATLAB's
     ONNX-style behaviour as we read its documentation, not checked against MATLAB for a
@@ -99,7 +100,7 @@ def resize2d(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
         layer, "GeometricTransformMode", "half-pixel", ("half-pixel", "asymmetric")
     )
     rounding = (
-        _mode(layer, "NearestRoundingMode", "round", ("round", "floor"))
+        _mode(layer, "NearestRoundingMode", "round", ("round", "floor", "onnx-10"))
         if method == "nearest"
         else None
     )
@@ -226,4 +227,136 @@ def crop2d(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
         {"mode": mode, "start": tuple(start), "location": xy},
     )
     node.forward_comment = where
+    return node
+
+
+# Stored Version values of Resize3DLayer's saveobj struct: 1 (no EnableReferenceInput,
+# which then means false, as MATLAB's loadobj upgrades it) and 2.
+RESIZE3D_VERSIONS = (1.0, 2.0)
+# (Method, GeometricTransformMode, NearestRoundingMode) → the exact F.interpolate mode on
+# (N, C, D, H, W); as _INTERPOLATE, with MATLAB's 'trilinear'.
+_INTERPOLATE_3D = {
+    ("trilinear", "half-pixel", None): "trilinear",  # align_corners=False
+    ("nearest", "half-pixel", "round"): "nearest-exact",
+    ("nearest", "asymmetric", "floor"): "nearest",
+}
+
+
+def _volume_sizes(
+    layer: LayerRecord, key: str, allow_nan: bool
+) -> tuple[float, float, float]:
+    """A MATLAB [h w d] (or one value for all three) as (d, h, w), PyTorch's order."""
+    values = np.asarray(layer.array(key), dtype=np.float64).ravel()
+    if values.size == 1:
+        values = np.repeat(values, 3)
+    bad = values.size != 3 or np.any((values <= 0) | np.isinf(values))
+    if bad or (not allow_nan and np.any(np.isnan(values))):
+        raise layer.error(
+            f"has {key} {values.tolist()}; expected [h w d] as positive numbers."
+        )
+    h, w, d = (float(v) for v in values)
+    return (d, h, w)
+
+
+@register(
+    "nnet.cnn.layer.Resize3DLayer",
+    ops=("resize3d",),
+    input_names=("in", "ref"),
+    versions=(1, 2),
+)
+def resize3d(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
+    """resize3dLayer: Resize2DLayer's rules over depth, height and width of a volume.
+
+    Sampling as :func:`resize2d` along each of the three dimensions, with MATLAB's
+    'trilinear' for 'bilinear' and one more rounding mode, 'onnx-10': floor when the
+    scale is at least 1, ceil below (onnxruntime's opset-10 rule, as dlresize's
+    interpSpatialDims implements it). An OutputSize with NaNs keeps the aspect ratio:
+    MATLAB then scales every dimension by the one given out/in and floors
+    (Resize3DLayer's iComputeScaleFromOutputSizeWithNaN).
+    """
+    from codegen.layers.volume import require_volume
+
+    info = inputs[0]
+    require_volume(layer, info)
+    version = layer.num("Version") if layer.has("Version") else 2.0
+    if version not in RESIZE3D_VERSIONS:
+        raise layer.error(
+            f"is stored with schema Version {version:g}, which mat2torch does not know "
+            "(it reads Version 1 and 2); please report the MATLAB release that saved it."
+        )
+    method = _mode(layer, "Method", "nearest", ("nearest", "trilinear"))
+    transform = _mode(
+        layer, "GeometricTransformMode", "half-pixel", ("half-pixel", "asymmetric")
+    )
+    rounding = (
+        _mode(layer, "NearestRoundingMode", "round", ("round", "floor", "onnx-10"))
+        if method == "nearest"
+        else None
+    )
+    reference = layer.flag("EnableReferenceInput")
+    expected_inputs = 2 if reference else 1
+    if len(inputs) != expected_inputs:
+        raise layer.error(
+            f"has {len(inputs)} input(s) connected; with EnableReferenceInput "
+            f"{'true' if reference else 'false'} it takes {expected_inputs}."
+        )
+    dhw = info.shape[1:]
+    size: tuple[int, ...] | None = None
+    scale: tuple[float, ...] | None = None
+    out: tuple[int | None, ...]
+    if reference:
+        require_volume(layer, inputs[1])
+        out = inputs[1].shape[1:]
+    elif layer.has("OutputSize"):
+        wanted = _volume_sizes(layer, "OutputSize", allow_nan=True)
+        given = [(o, n) for o, n in zip(wanted, dhw, strict=True) if not math.isnan(o)]
+        if len(given) == 3:
+            if any(o != round(o) for o in wanted):
+                raise layer.error(f"has OutputSize {list(wanted)}; expected integers.")
+            size = tuple(int(o) for o in wanted)
+            out = size
+        elif len(given) == 1 and given[0][1] is not None:
+            s = given[0][0] / given[0][1]  # MATLAB: one scale for all three, then floor
+            scale = (s, s, s)
+            out = tuple(None if n is None else math.floor(n * s) for n in dhw)
+        else:
+            raise layer.error(
+                "has an OutputSize with NaNs (keep the aspect ratio) but the size of the "
+                "dimension it gives is unknown, or more than one NaN is missing; give all three sizes in MATLAB."
+            )
+    elif layer.has("Scale"):
+        scale = _volume_sizes(layer, "Scale", allow_nan=False)
+        out = tuple(
+            None if n is None else math.floor(n * s)
+            for n, s in zip(dhw, scale, strict=True)
+        )
+    else:
+        raise layer.error(
+            "stores neither Scale nor OutputSize and has no reference input."
+        )
+    if 0 in out:
+        raise layer.error(f"resizes a {dhw} volume to {out}, which is empty.")
+    mode = _INTERPOLATE_3D.get((method, transform, rounding))
+    if scale is not None and not _interpolates_exactly(scale):  # type: ignore[arg-type]
+        mode = None
+    attrs = {
+        "method": method,
+        "transform": transform,
+        "rounding": rounding,
+        "size": size,
+        "scale": scale,
+        "reference": reference,
+        "mode": mode,
+    }
+    node = layer_node(
+        layer, "resize3d", TensorInfo(VOLUME, (info.channels, *out)), attrs
+    )
+    what = f"MATLAB Method '{method}', GeometricTransformMode '{transform}'" + (
+        f", NearestRoundingMode '{rounding}'" if rounding else ""
+    )
+    if reference:
+        what += "; output size from the reference input"
+    elif scale is not None:
+        what += "; out = floor(in * Scale), coordinates use Scale"
+    node.forward_comment = what + "; sizes in (D, H, W) order, MATLAB's [h w d]"
     return node

@@ -38,8 +38,13 @@ class FoundNetwork:
     """A network located in a file: the path to reach it and the object itself."""
 
     path: str  # e.g. "net", "agent.Critic.Model.any.DLTModelExternal", "s.nets{2}"
-    kind: str  # SeriesNetwork, DAGNetwork, LayerGraph, dlnetwork, LayerArray, SimpleNN, DagNN
+    # SeriesNetwork, DAGNetwork, LayerGraph, dlnetwork, LayerArray, LayerStruct (a struct
+    # with Layers and optional Connections), SimpleNN, DagNN
+    kind: str
     value: Any
+    # The other properties (or struct fields) of the object holding the network: a
+    # detector keeps its ClassNames and AnchorBoxes beside its Network.
+    siblings: Mapping[str, Any] | None = None
 
 
 @dataclass
@@ -136,9 +141,25 @@ def is_layer_object(value: Any) -> bool:
 
 
 def _is_layer_array(value: Any) -> bool:
+    """An object array of layers, or a cell of layer objects (a layer array kept raw)."""
     if isinstance(value, MatlabOpaqueArray) and value.size > 0:
         return all(is_layer_object(v) for v in value.ravel(order="F"))
+    if isinstance(value, np.ndarray) and value.dtype == object and value.size > 0:
+        return all(is_layer_object(v) for v in value.ravel(order="F"))
     return False
+
+
+def _is_layer_struct(value: Any) -> bool:
+    """A 1×1 struct whose ``Layers`` field is a layer array, beside optional
+    ``Connections``: a network's saveobj struct kept as a plain struct. Older detectors
+    (fasterRCNNObjectDetector before its networks became objects) store their networks
+    this way, so the layers and their wiring are found together, not as a bare chain."""
+    if not (isinstance(value, np.ndarray) and value.dtype.names and value.size == 1):
+        return False
+    if "Layers" not in value.dtype.names:
+        return False
+    layers = value.flat[0]["Layers"]
+    return _is_layer_array(layers) or is_layer_object(layers)
 
 
 def find_networks(variables: dict[str, Any]) -> list[FoundNetwork]:
@@ -154,7 +175,9 @@ def find_networks(variables: dict[str, Any]) -> list[FoundNetwork]:
     found: list[FoundNetwork] = []
     seen: set[int] = set()
 
-    def visit(value: Any, path: str, depth: int) -> None:
+    def visit(
+        value: Any, path: str, depth: int, siblings: Mapping[str, Any] | None = None
+    ) -> None:
         if depth > 12 or id(value) in seen:
             return
         if isinstance(value, (MatlabOpaque, MatlabOpaqueArray)) or (
@@ -163,20 +186,21 @@ def find_networks(variables: dict[str, Any]) -> list[FoundNetwork]:
             seen.add(id(value))
         kind = _network_kind(value)
         if kind:
-            found.append(FoundNetwork(path, kind, value))
+            found.append(FoundNetwork(path, kind, value, siblings))
             return
         if isinstance(value, MatlabOpaque):
             if isinstance(value.properties, dict):
                 for key, prop in value.properties.items():
-                    visit(prop, f"{path}.{key}", depth + 1)
+                    visit(prop, f"{path}.{key}", depth + 1, value.properties)
         elif isinstance(value, MatlabOpaqueArray):
             for i, item in enumerate(value.ravel(order="F")):
                 visit(item, f"{path}({i + 1})", depth + 1)
         elif isinstance(value, np.ndarray) and value.dtype.names:
             for i, rec in enumerate(value.ravel(order="F")):
                 index = "" if value.size == 1 else f"({i + 1})"
+                fields = {key: rec[key] for key in value.dtype.names}
                 for key in value.dtype.names:
-                    visit(rec[key], f"{path}{index}.{key}", depth + 1)
+                    visit(rec[key], f"{path}{index}.{key}", depth + 1, fields)
         elif isinstance(value, np.ndarray) and value.dtype == object:
             for i, item in enumerate(value.ravel(order="F")):
                 visit(item, f"{path}{{{i + 1}}}", depth + 1)
@@ -204,6 +228,8 @@ def _network_kind(value: Any) -> str | None:
             return None
     if _is_layer_array(value):
         return "LayerArray"
+    if _is_layer_struct(value):
+        return "LayerStruct"
     from codegen.importers.matconvnet_detect import matconvnet_kind
 
     return matconvnet_kind(value)
@@ -215,7 +241,10 @@ NOT_CONVERTIBLE = {
     "which this release does not convert",
     "Autoencoder": "an Autoencoder (trainAutoencoder), which wraps a shallow network "
     "object that this release does not convert",
-    "yolov2ObjectDetector": "a YOLO v2 detector, which this release does not convert",
+    # Reached only when the detector's Network property holds nothing readable: a
+    # detector whose network was saved is found through that property.
+    "yolov2ObjectDetector": "a YOLO v2 detector whose Network property holds no network "
+    "object or layers mat-io could read",
 }
 
 

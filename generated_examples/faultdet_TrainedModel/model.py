@@ -13,7 +13,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
-# Class names from the MATLAB classification output layer, in output order.
+# Class names stored with the network (its classification output layer, the detector's
+# ClassNames or MatConvNet's meta.classes), in output order.
 CLASSES = ("Bearing", "Flywheel", "Healthy", "LIV", "LOV", "NRV", "Piston", "Riderbelt")
 
 

@@ -13,7 +13,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-# Class names from the MATLAB classification output layer, in output order.
+# Class names stored with the network (its classification output layer, the detector's
+# ClassNames or MatConvNet's meta.classes), in output order.
 CLASSES = ("circle", "square", "triangle")
 
 

@@ -63,6 +63,8 @@ def _resample_axis(
             index = np.sign(positions) * np.floor(np.abs(positions) + 0.5)
         elif rounding == "floor":
             index = np.floor(positions)
+        elif rounding == "onnx-10":  # dlresize: ceil when downsampling, else fix
+            index = np.ceil(positions) if positions.size < n else np.floor(positions)
         else:
             raise ValueError(f"unsupported NearestRoundingMode {rounding!r}")
         return np.take(x, np.clip(index, 0, n - 1).astype(int), axis=axis)

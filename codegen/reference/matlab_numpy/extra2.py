@@ -135,7 +135,8 @@ def depth_to_space(x: Array, block: Sequence[int], mode: str = "dcr") -> Array:
 def space_to_depth(x: Array, block: Sequence[int]) -> Array:
     """(H, W, C, N) → (floor(H/bh), floor(W/bw), C·bh·bw, N): pixel (h·bh + i, w·bw + j),
     channel c goes to pixel (h, w), channel (i·bw + j)·C + c. Rows and columns past the
-    last whole block are left out (which ones MATLAB drops is **uncertain**)."""
+    last whole block are left out: MATLAB's spaceToDepthHostStrategy crops the input to
+    whole blocks from the end before it reorders."""
     x = np.asarray(x, dtype=np.float64)
     bh, bw = int(block[0]), int(block[1])
     h_in, w_in, c_in, n_obs = x.shape

@@ -170,6 +170,8 @@ def _resize_axis_nearest(
         idx = np.sign(src) * np.floor(np.abs(src) + 0.5)
     elif rounding == "floor":
         idx = np.floor(src)
+    elif rounding == "onnx-10":  # dlresize: ceil when downsampling, else fix
+        idx = np.ceil(src) if out_n < n else np.floor(src)
     else:
         raise ValueError(f"unsupported NearestRoundingMode {rounding!r}")
     idx = np.clip(idx, 0, n - 1).astype(int)

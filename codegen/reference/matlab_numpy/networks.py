@@ -16,6 +16,7 @@ from codegen.reference.matlab_numpy import (
     attention,
     convolution,
     dense,
+    detection,
     extra,
     extra2,
     geometry,
@@ -57,6 +58,8 @@ _RULES: dict[str, LayerRule] = {
     # go to dense's rule), folding and unfolding as MATLAB's reshapes. Networks with
     # image sequences run through image_sequence.run_network.
     **image_sequence.LAYERS,
+    # YOLO v2 transform and reorganization, 3-D resize.
+    **detection.LAYERS,
 }
 
 

@@ -23,7 +23,7 @@ Modules, by concern: :mod:`.values` (MATLAB value constructors), :mod:`.schema` 
 objects, learnables, per-class field tables), the builders (:mod:`.inputs`,
 :mod:`.convolution`, :mod:`.normalization`, :mod:`.activations`, :mod:`.pooling`,
 :mod:`.outputs`, :mod:`.recurrent`, :mod:`.attention`, :mod:`.extra`, :mod:`.extra2`,
-:mod:`.volume` (3-D layers), :mod:`.image_sequence` (image-sequence input, sequence
+:mod:`.volume` (3-D layers), :mod:`.detection` (YOLO v2 layers, 3-D resize), :mod:`.image_sequence` (image-sequence input, sequence
 folding and unfolding)), :mod:`.containers` (networks) and :mod:`.writing` (the
 mat-io write fix). Import everything from this package.
 """
@@ -63,6 +63,11 @@ from codegen.testing.dltwriter.convolution import (
     grouped_conv2d,
     transposed_conv2d,
     transposed_conv2d_v1,
+)
+from codegen.testing.dltwriter.detection import (
+    resize3d,
+    yolov2_reorg,
+    yolov2_transform,
 )
 from codegen.testing.dltwriter.extra import (
     crop2d,
@@ -196,6 +201,7 @@ __all__ = [
     "regression_output",
     "relu",
     "resize2d",
+    "resize3d",
     "rl_fcn_loss_layer",
     "scaling_layer",
     "self_attention",
@@ -219,4 +225,6 @@ __all__ = [
     "with_fields",
     "word_embedding",
     "write_mat",
+    "yolov2_reorg",
+    "yolov2_transform",
 ]
