@@ -125,7 +125,7 @@ def test_yolov2_transform_channel_count_and_version_refused(tmp_path: Path) -> N
     message = convert_error(
         tmp_path / "b", [w.image_input("in", (4, 4, 6), "none"), layer]
     )
-    assert "schema Version 7" in message and "YOLOv2TransformLayer" in message
+    assert "schema version 7" in message and "YOLOv2TransformLayer" in message
 
 
 # ---------------------------------------------------------------------- yolov2ReorgLayer
