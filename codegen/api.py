@@ -267,6 +267,9 @@ def _convert_all(
     folders = output_folders(paths)
     classes = default_class_names(file.path.name, paths)
     names = ("model.py", "model.safetensors") + (("README.md",) if readme else ())
+    if readme:
+        for folder in folders:
+            _check_readme(out / folder / "README.md")
     if not force:
         for folder in folders:
             for name in names:
@@ -333,6 +336,8 @@ def convert(
     targets = [out / "model.py", out / "model.safetensors"]
     if readme:
         targets.append(out / "README.md")
+    if readme:
+        _check_readme(out / "README.md")
     if not force:
         existing = [t for t in targets if t.exists()]
         if existing:
@@ -342,6 +347,17 @@ def convert(
     result = convert_file(path, variable, class_name, stub_unsupported, plugins)
     write_outputs(result, out, readme)
     return result
+
+
+def _check_readme(path: Path) -> None:
+    """A README.md that mat2torch did not write is the user's: never replaced."""
+    from codegen.readme import is_ours
+
+    if path.exists() and not is_ours(path):
+        raise ConversionError(
+            f"{path} exists and was not written by mat2torch; convert into another "
+            "directory with -o DIR, or pass --no-readme to leave it alone."
+        )
 
 
 def write_outputs(result: Conversion, out: Path, readme: bool = True) -> None:

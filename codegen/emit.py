@@ -121,10 +121,11 @@ def _assignment(lhs: str, expr: str) -> list[str]:
 
 
 def _same_words(name: str, ident: str) -> bool:
-    """Whether the legalised name keeps every word of the MATLAB name (``conv-1`` →
-    ``conv_1``): then a comment with the original name would only repeat the line."""
-    words = set(re.findall(r"[a-z0-9]+", ident.lower()))
-    return set(re.findall(r"[a-z0-9]+", name.lower())) <= words
+    """Whether the legalised name is the MATLAB name with only its separators (``-``,
+    ``.``, space) replaced by ``_`` (``conv-1`` → ``conv_1``): then a comment with the
+    original name would only repeat the line. Any other change (a prefix, a suffix,
+    dropped, control or non-ASCII characters) keeps the comment."""
+    return re.sub(r"[-. ]", "_", name) == ident
 
 
 @dataclass

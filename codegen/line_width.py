@@ -10,7 +10,8 @@ the file. After black, this pass rewraps, within 88 columns:
   lines, list items and changes of indent); other paragraphs keep their line breaks.
 
 Words longer than a whole line (a sha256, say) are never split: they stand alone on
-their line, which may then exceed 88 columns.
+their line, which may then exceed 88 columns; so does a ``# MATLAB layer '...'`` comment
+holding a very long MATLAB name, kept whole on its line.
 """
 
 from __future__ import annotations
@@ -43,8 +44,15 @@ def _wrap(text: str, first: str, rest: str) -> list[str]:
     return [line.replace(_GLUE, " ") for line in lines]
 
 
+# The comment naming a layer's original MATLAB name stays one line, however long: it is
+# how a reader (or a script) maps the attribute back to the MATLAB layer.
+_NAME_COMMENT = "# MATLAB layer "
+
+
 def _wrap_comment(line: str) -> list[str]:
     indent = line[: len(line) - len(line.lstrip())]
+    if line.lstrip().startswith(_NAME_COMMENT):
+        return [line]
     text = line.lstrip()[1:].strip()
     return _wrap(text, indent + "# ", indent + "# ") or [line]
 

@@ -13,6 +13,7 @@ import io
 import tokenize
 import unicodedata
 from dataclasses import dataclass
+from pathlib import Path
 
 from codegen import emit, weights
 from codegen.ir import (
@@ -31,6 +32,8 @@ from codegen.ir import (
 FULL_GRAPH_NODES = 24
 COLLAPSE_CHAINS_LONGER_THAN = 4
 CLASS_LIST_LIMIT = 40
+# The README's first line: how convert tells its own README from a project's.
+MARKER = "<!-- Written by mat2torch beside model.py; regenerated with it. -->"
 # Characters a mermaid label may hold as they are; any other becomes an entity code.
 _MERMAID_SAFE = set(" -_.,:()/+*=!?'[]{}")
 
@@ -381,3 +384,12 @@ def render_readme(graph: Graph, source: str) -> str:
         "parameters": f"{sum(int(a.size) for n in graph.nodes for a in n.params.values() if a is not None):,}",
     }
     return emit.environment().get_template("README.md.jinja").render(**context)
+
+
+def is_ours(path: Path) -> bool:
+    """Whether an existing README.md is one mat2torch wrote (and may replace)."""
+    try:
+        with open(path, encoding="utf-8", errors="replace") as handle:
+            return handle.readline().rstrip("\n") == MARKER
+    except OSError:
+        return False

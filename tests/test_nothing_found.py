@@ -3,6 +3,8 @@ of it is a network this release converts (real files from ../shared/corpus)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from codegen import api, cli
@@ -19,10 +21,13 @@ def test_shallow_network_file_says_what_it_found() -> None:
     assert "'i' (double 3×18)" in text and "save('net.mat','net')" in text
 
 
-def test_autoencoder_and_cell_only_files(capsys: pytest.CaptureFixture[str]) -> None:
+def test_autoencoder_and_cell_only_files(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
     assert cli.main(["inspect", str(corpus_file("shallow", "autoenc_cheo.mat"))]) == 0
     assert "'autoenc' (Autoencoder: an Autoencoder" in capsys.readouterr().out
-    code = cli.main(["convert", str(corpus_file("dltoolbox", "fuma28_classes.mat"))])
+    classes = corpus_file("dltoolbox", "fuma28_classes.mat")
+    code = cli.main(["convert", str(classes), "-o", str(tmp_path)])
     err = capsys.readouterr().err
     assert code == 2 and "'classes' (cell 8×1)" in err
     assert len(err.strip().splitlines()) == 1

@@ -163,6 +163,19 @@ def test_readme_written_unless_asked_not_to(tmp_path: Path) -> None:
     api.convert(source, tmp_path / "b", readme=False)
     assert not (tmp_path / "b" / "README.md").exists()
     with pytest.raises(api.ConversionError, match="README.md already exists"):
-        (tmp_path / "c").mkdir()
-        (tmp_path / "c" / "README.md").write_text("mine")
-        api.convert(source, tmp_path / "c")
+        api.convert(source, tmp_path / "a")  # its own README: replaced only with --force
+
+
+def test_a_readme_mat2torch_did_not_write_is_never_replaced(tmp_path: Path) -> None:
+    source = REPO / "examples" / "tiny_cnn.mat"
+    (tmp_path / "README.md").write_text("# my project\n")
+    for force in (False, True):
+        with pytest.raises(api.ConversionError, match="not written by mat2torch"):
+            api.convert(source, tmp_path, force=force)
+    assert (tmp_path / "README.md").read_text() == "# my project\n"
+    assert not (tmp_path / "model.py").exists()
+    api.convert(source, tmp_path, readme=False)  # --no-readme leaves it alone
+    assert (tmp_path / "README.md").read_text() == "# my project\n"
+    # its own README is replaced with --force
+    api.convert(source, tmp_path / "own")
+    api.convert(source, tmp_path / "own", force=True)

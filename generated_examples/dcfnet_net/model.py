@@ -32,6 +32,7 @@ class DcfnetNet(nn.Module):
 
     def __init__(self) -> None:
         super().__init__()
+        # MATLAB layer 'input'
         # MatConvNet meta.normalization.averageImage, permuted from MATLAB order;
         # preprocess() subtracts it, forward does not
         self.register_buffer("input_average_image", torch.zeros(3, 1, 1))

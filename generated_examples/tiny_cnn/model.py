@@ -31,6 +31,7 @@ class TinyCnnNet(nn.Module):
 
     def __init__(self) -> None:
         super().__init__()
+        # MATLAB layer 'input'
         # 'zscore' input normalization; statistics permuted from MATLAB order
         self.register_buffer("input_mean", torch.zeros(1, 1, 1))
         self.register_buffer("input_std", torch.zeros(1, 1, 1))
