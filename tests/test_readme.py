@@ -162,8 +162,14 @@ def test_readme_written_unless_asked_not_to(tmp_path: Path) -> None:
     ).read_text()
     api.convert(source, tmp_path / "b", readme=False)
     assert not (tmp_path / "b" / "README.md").exists()
+    (tmp_path / "c").mkdir()
+    (tmp_path / "c" / "README.md").write_text(
+        (tmp_path / "a" / "README.md").read_text()
+    )
     with pytest.raises(api.ConversionError, match="README.md already exists"):
-        api.convert(source, tmp_path / "a")  # its own README: replaced only with --force
+        api.convert(
+            source, tmp_path / "c"
+        )  # its own README: replaced only with --force
 
 
 def test_a_readme_mat2torch_did_not_write_is_never_replaced(tmp_path: Path) -> None:
