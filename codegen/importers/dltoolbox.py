@@ -39,7 +39,7 @@ from codegen.errors import ConversionError
 from codegen.importers.graphutil import topological_order
 from codegen.ir import Graph, GraphInput, Node, TensorInfo
 from codegen.layers.record import LayerRecord, function_text, text_list
-from codegen.layers.registry import SUPPORTED_HINT, Dropped, lookup
+from codegen.layers.registry import SUPPORTED_HINT, Dropped, lookup_record
 
 
 @dataclass
@@ -231,8 +231,9 @@ def _unsupported_message(where: str, layers: list[LayerRecord]) -> str:
         )
         parts.append(
             f"FunctionLayer{'s' if len(functions) > 1 else ''} {listed}: a FunctionLayer holds MATLAB code as "
-            "text, which mat2torch never evaluates; replace it with built-in layers in MATLAB and save the "
-            "network again"
+            "text, which mat2torch never evaluates and translates only when it is an elementwise function of "
+            "its one input (numbers, + - .* ./ .^, exp, log, tanh, max(X, c), ...); replace it with built-in "
+            "layers in MATLAB and save the network again, or convert with --stub-unsupported and port it"
         )
     if others:
         listed = ", ".join(f"{r.name!r} ({r.classname})" for r in others)
@@ -339,7 +340,7 @@ def import_network(
     except ValueError as exc:
         raise ConversionError(f"{where}: {exc}.") from None
 
-    unsupported = [r for r in ordered if lookup(r.classname, stub_unsupported) is None]
+    unsupported = [r for r in ordered if lookup_record(r, stub_unsupported) is None]
     if unsupported:
         raise ConversionError(_unsupported_message(where, unsupported))
 
@@ -356,7 +357,7 @@ def import_network(
         incoming.setdefault(e.target, []).append(e)
 
     for record in ordered:
-        registration = lookup(record.classname, stub_unsupported)
+        registration = lookup_record(record, stub_unsupported)
         assert registration is not None
         indexed = []
         for e in incoming.get(record.name, []):

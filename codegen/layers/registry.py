@@ -23,6 +23,9 @@ class Dropped:
 
 
 Converter = Callable[[LayerRecord, Sequence[TensorInfo]], "Node | Dropped"]
+# Whether a converter handles this particular layer (e.g. a FunctionLayer whose function
+# translates); a layer it declines is unsupported, like an unregistered class.
+Accepts = Callable[[LayerRecord], bool]
 
 
 @dataclass(frozen=True)
@@ -34,6 +37,7 @@ class Registration:
     input_names: tuple[str, ...] = (
         "in",
     )  # MATLAB's names of the input ports, in order
+    accepts: Accepts | None = None
 
     def input_index(self, port: str) -> int | None:
         """0-based index of a Connections destination port: 'in2' → 1, 'hidden' → 1."""
@@ -51,7 +55,10 @@ SUPPORTED_HINT = "`mat2torch layers` lists the supported layer classes"
 
 
 def register(
-    *classnames: str, ops: Sequence[str], input_names: Sequence[str] = ("in",)
+    *classnames: str,
+    ops: Sequence[str],
+    input_names: Sequence[str] = ("in",),
+    accepts: Accepts | None = None,
 ) -> Callable[[Converter], Converter]:
     """Register ``fn`` for fully qualified MATLAB class names (e.g. nnet.cnn.layer.ReLULayer).
 
@@ -68,6 +75,7 @@ def register(
                 fn,
                 fn.__module__.rsplit(".", 1)[-1],
                 tuple(input_names),
+                accepts,
             )
         return fn
 
@@ -83,6 +91,20 @@ def lookup(classname: str, stub_unsupported: bool = False) -> Registration | Non
         from codegen.layers.stub import STUB_OP, stub
 
         return Registration(classname, (STUB_OP,), stub, "stub", ("in",))
+    return found
+
+
+def lookup_record(
+    record: LayerRecord, stub_unsupported: bool = False
+) -> Registration | None:
+    """:func:`lookup` for one layer: a converter that declines it counts as none."""
+    found = lookup(record.classname)
+    if found is not None and found.accepts is not None and not found.accepts(record):
+        found = None
+    if found is None and stub_unsupported:
+        from codegen.layers.stub import STUB_OP, stub
+
+        return Registration(record.classname, (STUB_OP,), stub, "stub", ("in",))
     return found
 
 

@@ -1,0 +1,443 @@
+"""FunctionLayer: a MATLAB anonymous function, translated when it is elementwise.
+
+The function is stored as text. It is **parsed, never evaluated**: a tokenizer and a
+precedence-climbing parser for MATLAB's expression grammar build a small syntax tree,
+and only a tree made of numbers, the function's single parameter, elementwise operators
+and a fixed list of elementwise functions is accepted. The tree goes into the IR as
+data (plain dicts); the template writes the torch expression from it, so the generated
+line is assembled from known tokens and ``repr``'d numbers, never from the file's text.
+Anything else (other identifiers, strings, indexing, matrix products, reductions,
+several inputs) is refused, and the layer stays what it was before: an error naming it,
+or with ``--stub-unsupported`` a stub showing the text.
+
+MATLAB precedence, highest first: parentheses; power ``.^ ^`` (left-associative; an
+exponent may carry a unary sign, ``2^-X``); unary ``+ -``; ``.* ./ * /``; ``+ -``;
+comparisons ``< <= > >= == ~=``. ``*``, ``/`` and ``^`` are matrix operations in MATLAB:
+they are accepted only where one side is a constant, where they are elementwise too.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from codegen.ir import Node, TensorInfo
+from codegen.layers.common import layer_node
+from codegen.layers.record import LayerRecord, to_text
+from codegen.layers.registry import register
+
+OP = "function_expr"
+
+# MATLAB elementwise function → torch function (both real-valued on real input; MATLAB
+# returns complex values where torch returns NaN: log and sqrt of negatives).
+FUNCTIONS = {
+    "exp": "torch.exp",
+    "log": "torch.log",
+    "sqrt": "torch.sqrt",
+    "abs": "torch.abs",
+    "sin": "torch.sin",
+    "cos": "torch.cos",
+    "tan": "torch.tan",
+    "tanh": "torch.tanh",
+    "sinh": "torch.sinh",
+    "cosh": "torch.cosh",
+    "atan": "torch.atan",
+    "erf": "torch.erf",
+    "floor": "torch.floor",
+    "ceil": "torch.ceil",
+    "fix": "torch.trunc",
+    "sign": "torch.sign",
+}
+# The same functions for constant folding (a subexpression without the parameter).
+_CONSTANT_FUNCTIONS: dict[str, Callable[[float], Any]] = {
+    "exp": np.exp,
+    "log": np.log,
+    "sqrt": np.sqrt,
+    "abs": np.abs,
+    "sin": np.sin,
+    "cos": np.cos,
+    "tan": np.tan,
+    "tanh": np.tanh,
+    "sinh": np.sinh,
+    "cosh": np.cosh,
+    "atan": np.arctan,
+    "erf": np.vectorize(math.erf),
+    "floor": np.floor,
+    "ceil": np.ceil,
+    "fix": np.trunc,
+    "sign": np.sign,
+}
+_COMPARISONS = {"<": "<", "<=": "<=", ">": ">", ">=": ">=", "==": "==", "~=": "!="}
+
+
+class Untranslatable(ValueError):
+    """The function is not an elementwise expression this translator accepts."""
+
+
+# --- tokens --------------------------------------------------------------------------
+
+_TOKEN = re.compile(
+    r"""
+    (?P<space>[ \t]+)
+  | (?P<number>(?:\d+(?:\.(?![*/^\\'])\d*)?|\.\d+)(?:[eE][+-]?\d+)?)
+  | (?P<name>[A-Za-z][A-Za-z0-9_]*)
+  | (?P<op>\.\*|\./|\.\^|<=|>=|==|~=|[-+*/^<>(),@])
+    """,
+    re.VERBOSE,
+)
+
+
+@dataclass(frozen=True)
+class Token:
+    kind: str  # number, name, op, end
+    text: str
+    pos: int
+
+
+def tokenize(text: str) -> list[Token]:
+    tokens = []
+    pos = 0
+    while pos < len(text):
+        match = _TOKEN.match(text, pos)
+        if match is None:
+            raise Untranslatable(f"unexpected character {text[pos]!r} at {pos + 1}")
+        kind = match.lastgroup
+        assert kind is not None
+        if kind != "space":
+            tokens.append(Token(kind, match.group(), pos))
+        pos = match.end()
+    tokens.append(Token("end", "", pos))
+    return tokens
+
+
+# --- syntax tree ---------------------------------------------------------------------
+# Nodes are dicts: {"kind": "num", "value": float} | {"kind": "param"} |
+# {"kind": "neg", "arg": node} | {"kind": "bin", "op": "+", "left": .., "right": ..} |
+# {"kind": "cmp", "op": "<", ...} | {"kind": "call", "func": "exp", "args": [..]}.
+
+_BINARY = {  # token → (precedence, kind)
+    "<": (1, "cmp"),
+    "<=": (1, "cmp"),
+    ">": (1, "cmp"),
+    ">=": (1, "cmp"),
+    "==": (1, "cmp"),
+    "~=": (1, "cmp"),
+    "+": (2, "bin"),
+    "-": (2, "bin"),
+    ".*": (3, "bin"),
+    "./": (3, "bin"),
+    "*": (3, "bin"),
+    "/": (3, "bin"),
+    ".^": (5, "bin"),
+    "^": (5, "bin"),
+}
+_UNARY_PRECEDENCE = 4
+
+
+class Parser:
+    """Precedence climbing over MATLAB's operator table (all binary operators are
+    left-associative in MATLAB, power included)."""
+
+    def __init__(self, text: str) -> None:
+        self.tokens = tokenize(text)
+        self.i = 0
+        self.param = ""
+
+    def peek(self) -> Token:
+        return self.tokens[self.i]
+
+    def take(self, text: str | None = None) -> Token:
+        token = self.tokens[self.i]
+        if text is not None and token.text != text:
+            raise Untranslatable(
+                f"expected {text!r} at {token.pos + 1}, found {token.text or 'the end'!r}"
+            )
+        self.i += 1
+        return token
+
+    def function(self) -> dict[str, Any]:
+        """``@(param) expression``: one parameter, the whole text."""
+        self.take("@")
+        self.take("(")
+        name = self.take()
+        if name.kind != "name":
+            raise Untranslatable("the function must take exactly one named input")
+        self.param = name.text
+        self.take(")")
+        tree = self.expression(0)
+        if self.peek().kind != "end":
+            raise Untranslatable(
+                f"unexpected {self.peek().text!r} at {self.peek().pos + 1}"
+            )
+        return tree
+
+    def expression(self, min_precedence: int) -> dict[str, Any]:
+        left = self.unary() if min_precedence <= _UNARY_PRECEDENCE else self.primary()
+        while True:
+            token = self.peek()
+            found = _BINARY.get(token.text) if token.kind == "op" else None
+            if found is None or found[0] < min_precedence:
+                return left
+            precedence, kind = found
+            self.take()
+            if precedence == 5:  # an exponent may carry a sign: 2^-X
+                right = self.power_operand()
+            else:
+                right = self.expression(precedence + 1)
+            left = {"kind": kind, "op": token.text, "left": left, "right": right}
+
+    def power_operand(self) -> dict[str, Any]:
+        if self.peek().text in ("-", "+"):
+            sign = self.take().text
+            arg = self.power_operand()
+            return {"kind": "neg", "arg": arg} if sign == "-" else arg
+        return self.primary()
+
+    def unary(self) -> dict[str, Any]:
+        if self.peek().text in ("-", "+"):
+            sign = self.take().text
+            arg = self.expression(_UNARY_PRECEDENCE)
+            return {"kind": "neg", "arg": arg} if sign == "-" else arg
+        return self.expression(_UNARY_PRECEDENCE + 1)
+
+    def primary(self) -> dict[str, Any]:
+        token = self.take()
+        if token.kind == "number":
+            return {"kind": "num", "value": float(token.text)}
+        if token.text == "(":
+            inner = self.expression(0)
+            self.take(")")
+            return inner
+        if token.kind == "name":
+            if token.text == self.param:
+                if self.peek().text == "(":
+                    raise Untranslatable(f"indexing into {self.param!r}")
+                return {"kind": "param"}
+            if token.text in FUNCTIONS or token.text in ("max", "min"):
+                self.take("(")
+                args = [self.expression(0)]
+                while self.peek().text == ",":
+                    self.take(",")
+                    args.append(self.expression(0))
+                self.take(")")
+                return {"kind": "call", "func": token.text, "args": args}
+            raise Untranslatable(
+                f"{token.text!r} is neither the input {self.param!r} nor a supported "
+                "elementwise function"
+            )
+        raise Untranslatable(f"unexpected {token.text or 'end'!r} at {token.pos + 1}")
+
+
+# --- checking and preparing the tree for the template --------------------------------
+
+# Python precedence of what the template writes for each node.
+_PY = {"bin+": 1, "bin*": 2, "neg": 3, "bin**": 4, "atom": 5}
+
+
+def _uses_param(node: dict[str, Any]) -> bool:
+    if node["kind"] == "param":
+        return True
+    return any(
+        _uses_param(child)
+        for key in ("arg", "left", "right")
+        if isinstance(child := node.get(key), dict)
+    ) or any(_uses_param(a) for a in node.get("args", []))
+
+
+def _constant(node: dict[str, Any]) -> float:
+    """A subexpression without the parameter, computed in float64 with MATLAB's rules for
+    the accepted operators and functions (real results only)."""
+    kind = node["kind"]
+    with np.errstate(all="ignore"):
+        if kind == "num":
+            value = float(node["value"])
+        elif kind == "neg":
+            value = -_constant(node["arg"])
+        elif kind == "call":
+            args = [_constant(a) for a in node["args"]]
+            if node["func"] in ("max", "min"):
+                if len(args) != 2:
+                    raise Untranslatable(f"{node['func']} with {len(args)} arguments")
+                # MATLAB's max/min ignore NaN, like fmax/fmin.
+                pick = np.fmax if node["func"] == "max" else np.fmin
+                value = float(pick(args[0], args[1]))
+            else:
+                if len(args) != 1:
+                    raise Untranslatable(f"{node['func']} with {len(args)} arguments")
+                value = float(_CONSTANT_FUNCTIONS[node["func"]](args[0]))
+        elif kind == "cmp":
+            a, b = _constant(node["left"]), _constant(node["right"])
+            value = float(
+                {
+                    "<": a < b,
+                    "<=": a <= b,
+                    ">": a > b,
+                    ">=": a >= b,
+                    "==": a == b,
+                    "~=": a != b,
+                }[node["op"]]
+            )
+        else:
+            a, b = _constant(node["left"]), _constant(node["right"])
+            op = node["op"].lstrip(".")
+            value = float(
+                {
+                    "+": a + b,
+                    "-": a - b,
+                    "*": a * b,
+                    "/": np.divide(a, b),
+                    "^": np.power(a, b),
+                }[op]
+            )
+    if not math.isfinite(value):
+        raise Untranslatable("a constant part is not a finite real number")
+    return value
+
+
+def prepare(node: dict[str, Any]) -> dict[str, Any]:
+    """Check elementwise-ness, fold constants and annotate each node with what the
+    template writes: ``py`` (Python operator or torch function, from fixed tables) and
+    ``paren`` (whether it needs parentheses where it stands)."""
+    if not _uses_param(node):
+        value = _constant(node)
+        # Whole numbers are written as integers (x ** 2, not x ** 2.0): same results.
+        number: float | int = (
+            int(value) if value.is_integer() and abs(value) < 2**53 else value
+        )
+        # A negative literal is written with a minus sign: it binds like a unary minus.
+        return {
+            "kind": "num",
+            "value": number,
+            "prec": _PY["neg" if value < 0 else "atom"],
+        }
+    kind = node["kind"]
+    if kind == "param":
+        return {"kind": "param", "prec": _PY["atom"]}
+    if kind == "neg":
+        arg = prepare(node["arg"])
+        arg["paren"] = arg["prec"] < _PY["neg"]
+        return {"kind": "neg", "arg": arg, "prec": _PY["neg"]}
+    if kind == "call":
+        return _prepare_call(node)
+    left, right = prepare(node["left"]), prepare(node["right"])
+    if kind == "cmp":
+        # Written as (left < right).to(dtype): Python compares after all arithmetic,
+        # and a comparison operand is itself such an atom, so no operand needs parentheses.
+        return {
+            "kind": "cmp",
+            "py": _COMPARISONS[node["op"]],
+            "left": left,
+            "right": right,
+            "prec": _PY["atom"],  # written as (a < b).to(dtype): an atom
+        }
+    op = node["op"]
+    both = _uses_param(node["left"]) and _uses_param(node["right"])
+    if op in ("*", "/", "^") and both:
+        raise Untranslatable(
+            f"{op!r} between two arrays is a matrix operation in MATLAB (use .{op})"
+        )
+    if op == "^" and _uses_param(node["right"]):
+        raise Untranslatable("a scalar raised to an array with '^' is a matrix power")
+    if op == "^" and _uses_param(node["left"]):
+        raise Untranslatable("an array raised with '^' is a matrix power (use .^)")
+    py = {"+": "+", "-": "-", "*": "*", "/": "/", "^": "**"}[op.lstrip(".")]
+    prec = {"+": _PY["bin+"], "-": _PY["bin+"], "*": _PY["bin*"], "/": _PY["bin*"]}.get(
+        py, _PY["bin**"]
+    )
+    if py == "**":
+        # Python's ** is right-associative and binds tighter than a unary minus on its left.
+        left["paren"] = left["prec"] <= prec
+        right["paren"] = right["prec"] < _PY["neg"]
+    else:
+        left["paren"] = left["prec"] < prec
+        right["paren"] = right["prec"] <= prec
+    return {"kind": "bin", "py": py, "left": left, "right": right, "prec": prec}
+
+
+def _prepare_call(node: dict[str, Any]) -> dict[str, Any]:
+    func, args = node["func"], node["args"]
+    if func in ("max", "min"):
+        if len(args) != 2:
+            raise Untranslatable(
+                f"{func} with {len(args)} argument(s) is a reduction, not elementwise"
+            )
+        tensors = [a for a in args if _uses_param(a)]
+        if len(tensors) == 2:
+            return {
+                "kind": "call",
+                "py": "torch.maximum" if func == "max" else "torch.minimum",
+                "args": [prepare(a) for a in args],
+                "prec": _PY["atom"],
+            }
+        bound = next(a for a in args if not _uses_param(a))
+        value = _constant(bound)
+        return {
+            "kind": "clamp",
+            "bound": "min" if func == "max" else "max",
+            "arg": prepare(tensors[0]),
+            "value": int(value) if value.is_integer() and abs(value) < 2**53 else value,
+            "prec": _PY["atom"],
+        }
+    if len(args) != 1:
+        raise Untranslatable(f"{func} with {len(args)} arguments")
+    return {
+        "kind": "call",
+        "py": FUNCTIONS[func],
+        "args": [prepare(args[0])],
+        "prec": _PY["atom"],
+    }
+
+
+def translate(text: str) -> dict[str, Any]:
+    """The prepared tree of an elementwise anonymous function; Untranslatable otherwise."""
+    tree = Parser(text.strip()).function()
+    if not _uses_param(tree):
+        raise Untranslatable("the function does not use its input")
+    return prepare(tree)
+
+
+# --- the layer -----------------------------------------------------------------------
+
+
+def predict_text(layer: LayerRecord) -> str:
+    """The function as MATLAB saved its handle (PredictFcn), else the Description that
+    MATLAB fills with it by default."""
+    fcn = layer.raw("PredictFcn", None)
+    if isinstance(fcn, np.ndarray) and fcn.dtype == object:
+        for inner in fcn.ravel():
+            if (
+                isinstance(inner, np.ndarray)
+                and inner.dtype.names
+                and "function_handle" in inner.dtype.names
+            ):
+                handle = inner.flat[0]["function_handle"]
+                if isinstance(handle, np.ndarray) and handle.dtype.names:
+                    text = to_text(handle.flat[0]["function"], "") or ""
+                    if "@" in text:
+                        return text[text.index("@") :]
+    return layer.text("Description", "") or ""
+
+
+def accepts(layer: LayerRecord) -> bool:
+    """Whether this FunctionLayer translates (else it is unsupported, as before)."""
+    inputs = layer.raw("PrivateInputs", None)
+    if isinstance(inputs, np.ndarray) and inputs.size > 1:
+        return False
+    try:
+        translate(predict_text(layer))
+    except Untranslatable:
+        return False
+    return True
+
+
+@register("nnet.cnn.layer.FunctionLayer", ops=(OP,), accepts=accepts)
+def function_layer(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
+    text = predict_text(layer)
+    node = layer_node(layer, OP, inputs[0], {"expr": translate(text)})
+    node.forward_comment = f"MATLAB FunctionLayer {text}, elementwise"
+    return node
