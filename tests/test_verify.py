@@ -13,6 +13,7 @@ from safetensors.numpy import load_file, save_file
 from codegen import cli, emit
 from codegen.api import convert
 from codegen.reference import matlab_numpy as ref
+from codegen.testing import dltwriter as w
 from tests import onnx_numpy
 from tests.conftest import corpus_file
 
@@ -29,12 +30,10 @@ def _ccn_reference(tmp_path: Path, with_activations: bool) -> Path:
     returns them (H×W×C×N), Y as predict returns a SeriesNetwork's scores (N×K).
     """
     graph = onnx_numpy.load(corpus_file("dltoolbox", "ccn_net.onnx"))
-    x = (
-        np.random.default_rng(11)
-        .uniform(0, 255, size=(150, 150, 3, 2))
-        .astype(np.float32)
-        .astype(np.float64)
-    )
+    # Images near the training mean, so that the class scores are not saturated.
+    mean = graph.initializers["imageinput_AvgImg"].transpose(2, 3, 1, 0)
+    noise = np.random.default_rng(11).uniform(-5, 5, size=(150, 150, 3, 2))
+    x = (mean + noise).astype(np.float32).astype(np.float64)
     env = onnx_numpy.run(graph, x.transpose(3, 2, 0, 1))
     layers, _ = ref.network_layers(
         ref.load_mat(str(corpus_file("dltoolbox", "ccn_net.mat")))["net"]
@@ -75,6 +74,9 @@ def test_ccn_net_agrees_with_matlab_onnx_export(
     rows = [line.split() for line in out.splitlines() if line.startswith("layer ")]
     assert [r[1] for r in rows][:3] == ["imageinput", "conv_1", "batchnorm_1"]
     assert all(r[-1] == "pass" for r in rows)
+    scores = scipy.io.loadmat(refmat)["Y"]
+    assert scores.shape == (2, 10)
+    assert ((scores > 1e-2) & (scores < 0.99)).sum() >= 2  # not one-hot: a real check
 
 
 def test_perturbed_weight_names_the_first_diverging_layer(
@@ -185,3 +187,43 @@ def test_random_refuses_an_untrained_network(
         capsys, str(corpus_file("dltoolbox", "resunet_net.mat")), "--random", "1"
     )
     assert code == 2 and "untrained" in out
+
+
+def _feature_network(tmp_path: Path) -> tuple[Path, object]:
+    rng = np.random.default_rng(2)
+    net = w.series_network(
+        [
+            w.feature_input("in", 4),
+            w.fully_connected(
+                "fc",
+                rng.standard_normal((3, 4)).astype(np.float32),
+                rng.standard_normal(3).astype(np.float32),
+            ),
+            w.softmax("sm"),
+            w.classification_output("out", ["a", "b", "c"]),
+        ]
+    )
+    path = tmp_path / "features.mat"
+    w.write_mat(path, {"net": net})
+    return path, net
+
+
+@pytest.mark.parametrize("rows", [True, False])
+def test_feature_reference_layouts(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], rows: bool
+) -> None:
+    """X is C×N; Y may be N×K (SeriesNetwork predict) or K×N. The expected scores come
+    from the NumPy reference (this network was written by the test, not by MATLAB)."""
+    path, net = _feature_network(tmp_path)
+    x = np.random.default_rng(4).standard_normal((4, 5))
+    layers, _ = ref.network_layers(net)
+    y = ref.run_layers(layers, x)  # K×N
+    refmat = tmp_path / "ref.mat"
+    scipy.io.savemat(refmat, {"X": x, "Y": y.T if rows else y})
+    code, out = _verify(capsys, str(path), "--reference", str(refmat))
+    assert code == 0, out
+    scipy.io.savemat(refmat, {"X": x, "Y": (y.T if rows else y) * 1.01})
+    code, out = _verify(capsys, str(path), "--reference", str(refmat), "--rtol", "1e-3")
+    assert code == 1, out
+    code, out = _verify(capsys, str(path), "--reference", str(refmat), "--rtol", "0.02")
+    assert code == 0, out
