@@ -238,6 +238,7 @@ def load(
                 f"{file.path.name}, variable '{found.path}': the network is untrained (no stored "
                 "weights), so there is nothing to compare; train it in MATLAB first."
             )
+        # The generated source exactly as `convert` would write it, imported from memory.
         module = types.ModuleType(f"mat2torch_verify_{uuid.uuid4().hex}")
         exec(compile(conversion.source, "model.py", "exec"), module.__dict__)
         from safetensors.torch import load as load_tensors
@@ -259,9 +260,16 @@ def _load_dir(directory: Path) -> Any:
     )
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
     weights = directory / "model.safetensors"
-    model = module.load_model(weights) if weights.is_file() else module.load_model()
+    try:
+        spec.loader.exec_module(module)
+        model = module.load_model(weights) if weights.is_file() else module.load_model()
+    except Exception as exc:  # the user's edited model.py or weights
+        detail = " ".join(str(exc).split())
+        raise VerifyError(
+            f"{source}: cannot load the model ({type(exc).__name__}: {detail}); fix model.py "
+            "or convert again into that directory."
+        ) from None
     return model.eval()
 
 
@@ -439,12 +447,14 @@ def _run(
         return run_capturing(model, inputs)
     except NotImplementedError as exc:
         raise VerifyError(
-            f"{where}: the model has a stub that is not ported yet ({exc}); port it first."
+            f"{where}: the model has a stub that is not ported yet ({' '.join(str(exc).split())}); "
+            "port it first."
         ) from None
     except RuntimeError as exc:
         shapes = ", ".join("×".join(map(str, x.shape)) for x in inputs)
+        detail = " ".join(str(exc).split())
         raise VerifyError(
-            f"{where}: the model cannot run on inputs of PyTorch shape {shapes} ({exc}); "
+            f"{where}: the model cannot run on inputs of PyTorch shape {shapes} ({detail}); "
             "check that the inputs are in MATLAB layout as docs/verify.md describes."
         ) from None
 

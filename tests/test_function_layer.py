@@ -15,6 +15,7 @@ from matio.utils.matclass import MatlabOpaque
 from codegen import api, cli, verify
 from codegen.errors import ConversionError
 from codegen.layers import function_layer as fl
+from codegen.layers.record import LayerRecord
 from codegen.reference import matlab_numpy as ref
 from codegen.testing import dltwriter as w
 from tests.conftest import REPO, corpus_file, import_generated
@@ -70,6 +71,13 @@ CASES: list[tuple[str, Callable[[np.ndarray], np.ndarray]]] = [
     ),
     ("@(X) min(1, max(X, -1)) - X/4", lambda x: np.clip(x, -1, 1) - x / 4),
     ("@(X) (X - 1).^2.^2", lambda x: ((x - 1) ** 2) ** 2),
+    # Associativity and signs: MATLAB is left-associative throughout, power included.
+    ("@(X) 1 - X - 1 + X./2./4", lambda x: ((1 - x) - 1) + (x / 2) / 4),
+    (
+        "@(X) 2*-X + -X*3 - (X - 1)./(2*X.^2 + 1)",
+        lambda x: -5 * x - (x - 1) / (2 * x**2 + 1),
+    ),
+    ("@(X) X.^(1+1)/2 - 2.^X.^2", lambda x: x**2 / 2 - (2.0**x) ** 2),
     (
         "@(X) abs(X).*tanh(X) - 3*X./(1+X.^2)",
         lambda x: np.abs(x) * np.tanh(x) - 3 * x / (1 + x**2),
@@ -187,6 +195,17 @@ def test_pac48_tfnet_scale_functions_translate_and_verify() -> None:
         path, 2, custom={"FunctionLayer": lambda props, x: 0.001 * x}
     )
     assert report.passed, verify.format_report(report)
+
+
+def test_the_saved_function_handle_wins_over_the_description() -> None:
+    """MATLAB fills Description with the function by default, but a user may set it to
+    anything: the text translated is the saved handle's (PredictFcn)."""
+    path = corpus_file("dltoolbox", "pac48_TFNetPretrained.mat")
+    layers, _ = ref.network_layers(ref.load_mat(str(path))["TFNet"])
+    real = next(la for la in layers if la.classname.endswith("FunctionLayer"))
+    record = LayerRecord.from_object(real, path.name)
+    record.fields["Description"] = np.array(["@(x) x"])
+    assert fl.predict_text(record) == "@(x).001*x"
 
 
 def test_pac48_control_functions_stay_unsupported() -> None:

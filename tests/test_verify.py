@@ -227,3 +227,32 @@ def test_feature_reference_layouts(
     assert code == 1, out
     code, out = _verify(capsys, str(path), "--reference", str(refmat), "--rtol", "0.02")
     assert code == 0, out
+
+
+def test_model_dir_that_does_not_load_cannot_run(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path, _ = _feature_network(tmp_path)
+    out = tmp_path / "model"
+    convert(path, out)
+    tensors = load_file(str(out / "model.safetensors"))
+    del tensors["fc.bias"]
+    save_file(tensors, str(out / "model.safetensors"))
+    refmat = tmp_path / "ref.mat"
+    scipy.io.savemat(refmat, {"X": np.zeros((4, 2)), "Y": np.zeros((2, 3))})
+    code, out_text = _verify(
+        capsys, str(path), "--reference", str(refmat), "--model-dir", str(out)
+    )
+    assert code == 2 and "cannot load the model" in out_text
+    assert len(out_text.strip().splitlines()) == 1
+
+
+def test_inputs_of_the_wrong_size_cannot_run(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path, _ = _feature_network(tmp_path)
+    refmat = tmp_path / "ref.mat"
+    scipy.io.savemat(refmat, {"X": np.zeros((5, 2)), "Y": np.zeros((2, 3))})
+    code, out = _verify(capsys, str(path), "--reference", str(refmat))
+    assert code == 2 and "cannot run on inputs of PyTorch shape 2×5" in out
+    assert len(out.strip().splitlines()) == 1
