@@ -129,24 +129,29 @@ def test_reference_without_outputs_cannot_run(
     assert len(out.strip().splitlines()) == 1
 
 
+# Every trained corpus network that converts without plugins (mimo and eeg, which need
+# them, are in test_plugins.py; pac48_TFNetPretrained in test_function_layer.py).
 RANDOM_CASES = [
-    ("ccn_net.mat", None),
-    ("vikas_net.mat", "net"),
-    ("specsense_trainedNet.mat", None),
-    ("yusuf_trainedNetwork_1.mat", None),
-    ("fuma28_trainedNet.mat", None),
-    ("arfrns_TrainedNet.mat", None),
-    ("faultdet_TrainedModel.mat", None),
-    ("ibpinn_net.mat", None),
-    ("tsx_transformer_demo.mat", None),
+    ("dltoolbox", "ccn_net.mat", None),
+    ("dltoolbox", "vikas_net.mat", "net"),
+    ("dltoolbox", "specsense_trainedNet.mat", None),
+    ("dltoolbox", "yusuf_trainedNetwork_1.mat", None),
+    ("dltoolbox", "fuma28_trainedNet.mat", None),
+    ("dltoolbox", "arfrns_TrainedNet.mat", None),
+    ("dltoolbox", "faultdet_TrainedModel.mat", None),
+    ("dltoolbox", "ibpinn_net.mat", None),
+    ("dltoolbox", "tsx_transformer_demo.mat", None),
+    ("matconvnet", "dncnn_sigma25.mat", None),
+    ("matconvnet", "dncnn_dagnn_epoch50.mat", None),
+    ("matconvnet", "dcfnet_net.mat", None),
 ]
 
 
-@pytest.mark.parametrize(("name", "variable"), RANDOM_CASES)
+@pytest.mark.parametrize(("folder", "name", "variable"), RANDOM_CASES)
 def test_random_agrees_on_corpus_networks(
-    capsys: pytest.CaptureFixture[str], name: str, variable: str | None
+    capsys: pytest.CaptureFixture[str], folder: str, name: str, variable: str | None
 ) -> None:
-    args = [str(corpus_file("dltoolbox", name)), "--random", "2"]
+    args = [str(corpus_file(folder, name)), "--random", "2"]
     if variable:
         args += ["--variable", variable]
     code, out = _verify(capsys, *args)
