@@ -16,194 +16,42 @@ read when ``forward`` returns. Nothing is changed in the model to do so.
 from __future__ import annotations
 
 import importlib.util
-import itertools
 import re
 import sys
 import types
 import uuid
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from codegen import plugins as plugin_api
-from codegen.errors import ConversionError
-from codegen.ir import FEATURE, IMAGE, IMAGE_SEQUENCE, SEQUENCE, VOLUME, Graph
+from codegen.ir import FEATURE, Graph
+from codegen.verify_numpy import Handler, random_input, reference_activations
+from codegen.verify_report import (
+    DEFAULT_ATOL,
+    DEFAULT_RTOL,
+    Report,
+    Row,
+    VerifyError,
+    compare,
+    format_report,
+    matlab_to_torch,
+    torch_to_matlab,
+)
 
-DEFAULT_RTOL = 1e-4
-DEFAULT_ATOL = 1e-6
-# Sequence length of the random inputs of --random (the networks accept any).
-RANDOM_STEPS = 7
-# Height, width (and depth) of random images where the network accepts any size.
-RANDOM_SIZE = 24
-
-
-class VerifyError(ConversionError):
-    """The comparison cannot run (missing variables, untrained network, ...): exit 2."""
-
-
-# --- layouts -------------------------------------------------------------------------
-
-_TO_TORCH = {  # MATLAB dims → PyTorch dims, for a full-rank array
-    IMAGE: (3, 2, 0, 1),
-    FEATURE: (1, 0),
-    SEQUENCE: (1, 2, 0),
-    VOLUME: (4, 3, 2, 0, 1),
-    IMAGE_SEQUENCE: (3, 4, 2, 0, 1),
-}
-_RANK = {IMAGE: 4, FEATURE: 2, SEQUENCE: 3, VOLUME: 5, IMAGE_SEQUENCE: 5}
-
-
-def matlab_to_torch(array: np.ndarray, layout: str) -> np.ndarray:
-    """A MATLAB-layout input (trailing singleton dimensions possibly dropped) as the
-    generated model takes it. One sequence may be C×T, one image sequence H×W×C×T."""
-    x = np.asarray(array, dtype=np.float32)
-    if layout == SEQUENCE and x.ndim == 2:
-        return np.ascontiguousarray(x.T[None])
-    if layout == IMAGE_SEQUENCE and x.ndim == 4:
-        return np.ascontiguousarray(x.transpose(3, 2, 0, 1)[None])
-    if layout == FEATURE and x.ndim == 1:
-        x = x[:, None]
-    while x.ndim < _RANK[layout]:
-        x = x[..., None]
-    return np.ascontiguousarray(x.transpose(_TO_TORCH[layout]))
-
-
-def torch_to_matlab(array: np.ndarray, layout: str | None) -> np.ndarray:
-    """A PyTorch-layout value as MATLAB holds it (layout told by the rank when unknown)."""
-    a = np.asarray(array, dtype=np.float64)
-    if layout is None or _RANK[layout] != a.ndim:
-        layout = {2: FEATURE, 3: SEQUENCE, 4: IMAGE, 5: layout or VOLUME}.get(a.ndim)
-        if layout is None:
-            return a
-    return a.transpose(np.argsort(_TO_TORCH[layout]))
-
-
-def _squeeze(a: np.ndarray) -> np.ndarray:
-    return a.reshape([d for d in a.shape if d != 1])
-
-
-# --- comparison ----------------------------------------------------------------------
-
-
-@dataclass
-class Row:
-    kind: str  # "output" or "layer"
-    name: str  # MATLAB name
-    shape: tuple[int, ...]
-    max_abs: float
-    max_rel: float
-    passed: bool
-    note: str = ""
-
-
-@dataclass
-class Report:
-    title: str
-    rows: list[Row] = field(default_factory=list)
-    rtol: float = DEFAULT_RTOL
-    atol: float = DEFAULT_ATOL
-
-    @property
-    def passed(self) -> bool:
-        return all(r.passed for r in self.rows)
-
-    @property
-    def first_divergence(self) -> str | None:
-        for r in self.rows:
-            if r.kind == "layer" and not r.passed:
-                return r.name
-        return None
-
-    @property
-    def exit_code(self) -> int:
-        return 0 if self.passed else 1
-
-
-def compare(
-    kind: str,
-    name: str,
-    actual: np.ndarray,
-    expected: np.ndarray,
-    rtol: float,
-    atol: float,
-    rows_first: bool = False,
-) -> Row:
-    """Pass when max|actual − expected| ≤ atol + rtol·max|expected|.
-
-    Singleton dimensions are ignored (MATLAB drops trailing ones; a fully connected layer
-    in an image network gives 1×1×C×N); a 2-D value may be N×C (``predict`` of a
-    SeriesNetwork or DAGNetwork returns scores one observation per row): ``rows_first``
-    tries that arrangement first.
-    """
-    e = _squeeze(np.asarray(expected, dtype=np.float64))
-    a = _squeeze(np.asarray(actual, dtype=np.float64))
-    candidates = [a, a.T] if a.ndim == 2 else [a]
-    if rows_first:
-        candidates.reverse()
-    match = next((c for c in candidates if c.shape == e.shape), None)
-    if match is None:
-        return Row(
-            kind,
-            name,
-            tuple(np.shape(expected)),
-            float("nan"),
-            float("nan"),
-            False,
-            f"shape {tuple(np.shape(actual))} (MATLAB layout) does not match the reference "
-            f"{tuple(np.shape(expected))}",
-        )
-    if e.size == 0:
-        return Row(kind, name, tuple(np.shape(expected)), 0.0, 0.0, True)
-    diff = np.abs(match - e)
-    max_abs = float(np.nan_to_num(diff, nan=np.inf).max())
-    scale = float(np.abs(e).max())
-    max_rel = max_abs / scale if scale > 0 else (0.0 if max_abs == 0 else np.inf)
-    ok = bool(max_abs <= atol + rtol * scale)
-    return Row(kind, name, tuple(np.shape(expected)), max_abs, max_rel, ok)
-
-
-def format_report(report: Report) -> str:
-    header = (
-        "compared",
-        "MATLAB name",
-        "shape (MATLAB)",
-        "max abs err",
-        "max rel err",
-        "",
-    )
-    lines = [report.title, ""]
-    table = [header]
-    for r in report.rows:
-        table.append(
-            (
-                r.kind,
-                r.name,
-                "×".join(str(d) for d in r.shape) or "scalar",
-                f"{r.max_abs:.3g}",
-                f"{r.max_rel:.3g}",
-                ("pass" if r.passed else "FAIL") + (f"  {r.note}" if r.note else ""),
-            )
-        )
-    widths = [max(len(row[i]) for row in table) for i in range(len(header) - 1)]
-    for row in table:
-        cells = [c.ljust(w) for c, w in zip(row[:-1], widths, strict=True)]
-        lines.append("  ".join([*cells, row[-1]]).rstrip())
-    lines.append("")
-    lines.append(
-        f"tolerance: max abs err <= {report.atol:g} + {report.rtol:g} × max |reference|"
-    )
-    first = report.first_divergence
-    if first is not None:
-        lines.append(f"first layer where they diverge: {first!r}")
-    if report.passed:
-        lines.append(f"PASS: {len(report.rows)} comparisons agree.")
-    else:
-        failed = sum(not r.passed for r in report.rows)
-        lines.append(f"FAIL: {failed} of {len(report.rows)} comparisons disagree.")
-    return "\n".join(lines)
+__all__ = [
+    "DEFAULT_ATOL",
+    "DEFAULT_RTOL",
+    "Report",
+    "Row",
+    "VerifyError",
+    "format_report",
+    "verify_random",
+    "verify_reference",
+]
 
 
 # --- the model -----------------------------------------------------------------------
@@ -461,149 +309,6 @@ def _run(
         ) from None
 
 
-# --- --random N ------------------------------------------------------------------------
-
-Handler = Callable[..., np.ndarray]
-
-
-def _random_input(
-    info: Any, n: int, rng: np.random.Generator, where: str
-) -> np.ndarray:
-    """A MATLAB-layout random array for one input (T = RANDOM_STEPS for sequences)."""
-    if info.shape and info.shape[0] is None:
-        raise VerifyError(
-            f"{where}: the number of input channels is not known ({info.describe()}); "
-            "verify with --reference REF.mat holding inputs of the size you use."
-        )
-    # Spatial sizes the network leaves free (fully convolutional) are taken as RANDOM_SIZE.
-    shape = tuple(RANDOM_SIZE if s is None else int(s) for s in info.shape)
-    if info.layout == IMAGE:
-        c, h, w = shape
-        dims: tuple[int, ...] = (h, w, c, n)
-    elif info.layout == FEATURE:
-        dims = (shape[0], n)
-    elif info.layout == SEQUENCE:
-        dims = (shape[0], n, RANDOM_STEPS)
-    elif info.layout == VOLUME:
-        c, d, h, w = shape
-        dims = (h, w, d, c, n)
-    else:
-        c, h, w = shape
-        dims = (h, w, c, n, RANDOM_STEPS)
-    return rng.standard_normal(dims).astype(np.float32).astype(np.float64)
-
-
-def reference_activations(
-    network: Any,
-    kind: str,
-    inputs: Mapping[str, np.ndarray],
-    custom: Mapping[str, Handler] | None = None,
-) -> dict[str, np.ndarray]:
-    """Every layer's output from codegen.reference (MATLAB layout), by MATLAB name."""
-    from codegen.reference import matlab_numpy as ref
-
-    if kind in ("SimpleNN", "DagNN"):
-        return matconvnet_activations(network, kind, inputs)
-    if kind not in (
-        "SeriesNetwork",
-        "DAGNetwork",
-        "dlnetwork",
-        "LayerGraph",
-        "LayerArray",
-    ):
-        raise VerifyError(
-            f"verify --random does not cover {kind} networks; use --reference REF.mat "
-            "with MATLAB's outputs."
-        )
-    if kind == "LayerArray":
-        layers = list(np.asarray(network).ravel(order="F"))
-        connections = None
-    else:
-        layers, connections = ref.network_layers(network)
-    if connections is None:
-        names = [ref.layer_name(layer) for layer in layers]
-        connections = list(itertools.pairwise(names))
-    return ref.run_graph(layers, connections, inputs, custom)
-
-
-def _text(value: Any) -> Any:
-    if isinstance(value, np.ndarray) and value.dtype.kind == "U":
-        return "".join(value.ravel())
-    return value
-
-
-def _cells(value: Any) -> list[Any]:
-    if isinstance(value, np.ndarray) and value.dtype == object:
-        return [_text(v) for v in value.ravel(order="F")]
-    return []
-
-
-def _fields(value: Any) -> dict[str, Any]:
-    if not (isinstance(value, np.ndarray) and value.dtype.names and value.size):
-        return {}
-    rec = value.ravel(order="F")[0]
-    return {k: _text(rec[k]) for k in value.dtype.names}
-
-
-def _average_image(net: Mapping[str, Any]) -> np.ndarray | None:
-    """meta.normalization.averageImage, which MatConvNet users subtract before
-    vl_simplenn / DagNN.eval (and which the converted model subtracts itself)."""
-    normalization = _fields(_fields(net.get("meta")).get("normalization"))
-    average = normalization.get("averageImage")
-    if average is None or np.asarray(average).size == 0:
-        return None
-    average = np.asarray(average, dtype=np.float64)
-    if average.ndim <= 1 or average.shape[:2] == (1, 1):
-        return average.reshape(1, 1, -1, 1)
-    return average.reshape(*average.shape[:3], 1)
-
-
-def matconvnet_activations(
-    network: Any, kind: str, inputs: Mapping[str, np.ndarray]
-) -> dict[str, np.ndarray]:
-    """The MatConvNet reference (codegen.reference.matconvnet_numpy) on the network's
-    stored struct: every SimpleNN layer's output under its name (``layerK`` when unnamed)
-    and every DagNN layer's output under the layer's name, the input layer's under
-    ``input`` after the average image is subtracted."""
-    from codegen.reference import matconvnet_numpy as mcn
-
-    net = _fields(network)
-    (x,) = inputs.values()
-    average = _average_image(net)
-    x = np.asarray(x, dtype=np.float64) - (0 if average is None else average)
-    out: dict[str, np.ndarray] = {"input": x}
-    if kind == "SimpleNN":
-        for index, cell in enumerate(np.asarray(net["layers"]).ravel(order="F")):
-            layer = _fields(cell)
-            if "weights" in layer:
-                layer["weights"] = list(np.asarray(layer["weights"]).ravel(order="F"))
-            if str(layer["type"]) in ("loss", "softmaxloss"):
-                break
-            x = mcn.simplenn_layer(layer, x)
-            out[str(layer.get("name") or "") or f"layer{index + 1}"] = x
-        return out
-    params = {
-        _text(p["name"]): p["value"] for p in np.asarray(net["params"]).ravel(order="F")
-    }
-    records = list(np.asarray(net["layers"]).ravel(order="F"))
-    layers = [
-        {
-            "type": _text(e["type"]),
-            "inputs": _cells(e["inputs"]),
-            "outputs": _cells(e["outputs"]),
-            "params": [params[p] for p in _cells(e["params"])],
-            "block": _fields(e["block"]),
-        }
-        for e in records
-    ]
-    first = layers[0]["inputs"][0] if layers and layers[0]["inputs"] else "input"
-    values = mcn.dagnn_forward(layers, {first: x})
-    for e, layer in zip(records, layers, strict=True):
-        if layer["outputs"] and layer["outputs"][0] in values:
-            out[str(_text(e["name"]))] = values[layer["outputs"][0]]
-    return out
-
-
 def verify_random(
     net_path: str | Path,
     count: int,
@@ -627,7 +332,7 @@ def verify_random(
     graph = loaded.graph
     where = f"{Path(net_path).name}, variable '{graph.variable}'"
     rng = np.random.default_rng(seed)
-    xs = {gi.name: _random_input(gi.info, count, rng, where) for gi in graph.inputs}
+    xs = {gi.name: random_input(gi.info, count, rng, where) for gi in graph.inputs}
     handlers.update(custom or {})
     try:
         expected = reference_activations(
