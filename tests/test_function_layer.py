@@ -213,3 +213,38 @@ def test_pac48_control_functions_stay_unsupported() -> None:
     with pytest.raises(ConversionError) as info:
         api.convert_file(corpus_file("dltoolbox", "pac48_imagecontrolBC_dlnet.mat"))
     assert "@(W)W.^2./(sum(W.^2,1)+.01)" in str(info.value)
+
+
+def _shape(tree: dict) -> object:
+    """A syntax tree as nested tuples, for readable comparisons."""
+    kind = tree["kind"]
+    if kind == "num":
+        return tree["value"]
+    if kind == "param":
+        return "X"
+    if kind == "neg":
+        return ("-", _shape(tree["arg"]))
+    if kind == "call":
+        return (tree["func"], *[_shape(a) for a in tree["args"]])
+    return (tree["op"], _shape(tree["left"]), _shape(tree["right"]))
+
+
+@pytest.mark.parametrize(
+    ("text", "tree"),
+    [
+        ("@(X) -X.^2", ("-", (".^", "X", 2.0))),
+        ("@(X) X.^2.^3", (".^", (".^", "X", 2.0), 3.0)),
+        ("@(X) 2.^-X", (".^", 2.0, ("-", "X"))),
+        ("@(X) 1 - X - 1", ("-", ("-", 1.0, "X"), 1.0)),
+        ("@(X) X./2./4", ("./", ("./", "X", 2.0), 4.0)),
+        ("@(X) 1 + 2*X", ("+", 1.0, ("*", 2.0, "X"))),
+        ("@(X) X > 1 + 2", (">", "X", ("+", 1.0, 2.0))),
+        ("@(X) 2.*X", (".*", 2.0, "X")),
+        ("@(X) .5e1*X", ("*", 5.0, "X")),
+        ("@(X) max(X, -1)", ("max", "X", ("-", 1.0))),
+    ],
+)
+def test_parser_follows_matlab_precedence(text: str, tree: object) -> None:
+    from codegen.matlab_expression import parse
+
+    assert _shape(parse(text, {"max"})) == tree

@@ -1,27 +1,23 @@
 """FunctionLayer: a MATLAB anonymous function, translated when it is elementwise.
 
-The function is stored as text. It is **parsed, never evaluated**: a tokenizer and a
-precedence-climbing parser for MATLAB's expression grammar build a small syntax tree,
-and only a tree made of numbers, the function's single parameter, elementwise operators
-and a fixed list of elementwise functions is accepted. The tree goes into the IR as
+The function is stored as text. It is **parsed, never evaluated**: the MATLAB expression
+parser (:mod:`codegen.matlab_expression`) builds a small syntax tree, and only a tree
+made of numbers, the function's single parameter, elementwise operators and a fixed
+list of elementwise functions is accepted. The tree goes into the IR as
 data (plain dicts); the template writes the torch expression from it, so the generated
 line is assembled from known tokens and ``repr``'d numbers, never from the file's text.
 Anything else (other identifiers, strings, indexing, matrix products, reductions,
 several inputs) is refused, and the layer stays what it was before: an error naming it,
 or with ``--stub-unsupported`` a stub showing the text.
 
-MATLAB precedence, highest first: parentheses; power ``.^ ^`` (left-associative; an
-exponent may carry a unary sign, ``2^-X``); unary ``+ -``; ``.* ./ * /``; ``+ -``;
-comparisons ``< <= > >= == ~=``. ``*``, ``/`` and ``^`` are matrix operations in MATLAB:
-they are accepted only where one side is a constant, where they are elementwise too.
+``*``, ``/`` and ``^`` are matrix operations in MATLAB: they are accepted only where one
+side is a constant, where they are elementwise too.
 """
 
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -30,6 +26,7 @@ from codegen.ir import Node, TensorInfo
 from codegen.layers.common import layer_node
 from codegen.layers.record import LayerRecord, to_text
 from codegen.layers.registry import register
+from codegen.matlab_expression import Untranslatable, parse
 
 OP = "function_expr"
 
@@ -72,165 +69,8 @@ _CONSTANT_FUNCTIONS: dict[str, Callable[[float], Any]] = {
     "fix": np.trunc,
     "sign": np.sign,
 }
+CALLABLE = frozenset(FUNCTIONS) | {"max", "min"}
 _COMPARISONS = {"<": "<", "<=": "<=", ">": ">", ">=": ">=", "==": "==", "~=": "!="}
-
-
-class Untranslatable(ValueError):
-    """The function is not an elementwise expression this translator accepts."""
-
-
-# --- tokens --------------------------------------------------------------------------
-
-_TOKEN = re.compile(
-    r"""
-    (?P<space>[ \t]+)
-  | (?P<number>(?:\d+(?:\.(?![*/^\\'])\d*)?|\.\d+)(?:[eE][+-]?\d+)?)
-  | (?P<name>[A-Za-z][A-Za-z0-9_]*)
-  | (?P<op>\.\*|\./|\.\^|<=|>=|==|~=|[-+*/^<>(),@])
-    """,
-    re.VERBOSE,
-)
-
-
-@dataclass(frozen=True)
-class Token:
-    kind: str  # number, name, op, end
-    text: str
-    pos: int
-
-
-def tokenize(text: str) -> list[Token]:
-    tokens = []
-    pos = 0
-    while pos < len(text):
-        match = _TOKEN.match(text, pos)
-        if match is None:
-            raise Untranslatable(f"unexpected character {text[pos]!r} at {pos + 1}")
-        kind = match.lastgroup
-        assert kind is not None
-        if kind != "space":
-            tokens.append(Token(kind, match.group(), pos))
-        pos = match.end()
-    tokens.append(Token("end", "", pos))
-    return tokens
-
-
-# --- syntax tree ---------------------------------------------------------------------
-# Nodes are dicts: {"kind": "num", "value": float} | {"kind": "param"} |
-# {"kind": "neg", "arg": node} | {"kind": "bin", "op": "+", "left": .., "right": ..} |
-# {"kind": "cmp", "op": "<", ...} | {"kind": "call", "func": "exp", "args": [..]}.
-
-_BINARY = {  # token → (precedence, kind)
-    "<": (1, "cmp"),
-    "<=": (1, "cmp"),
-    ">": (1, "cmp"),
-    ">=": (1, "cmp"),
-    "==": (1, "cmp"),
-    "~=": (1, "cmp"),
-    "+": (2, "bin"),
-    "-": (2, "bin"),
-    ".*": (3, "bin"),
-    "./": (3, "bin"),
-    "*": (3, "bin"),
-    "/": (3, "bin"),
-    ".^": (5, "bin"),
-    "^": (5, "bin"),
-}
-_UNARY_PRECEDENCE = 4
-
-
-class Parser:
-    """Precedence climbing over MATLAB's operator table (all binary operators are
-    left-associative in MATLAB, power included)."""
-
-    def __init__(self, text: str) -> None:
-        self.tokens = tokenize(text)
-        self.i = 0
-        self.param = ""
-
-    def peek(self) -> Token:
-        return self.tokens[self.i]
-
-    def take(self, text: str | None = None) -> Token:
-        token = self.tokens[self.i]
-        if text is not None and token.text != text:
-            raise Untranslatable(
-                f"expected {text!r} at {token.pos + 1}, found {token.text or 'the end'!r}"
-            )
-        self.i += 1
-        return token
-
-    def function(self) -> dict[str, Any]:
-        """``@(param) expression``: one parameter, the whole text."""
-        self.take("@")
-        self.take("(")
-        name = self.take()
-        if name.kind != "name":
-            raise Untranslatable("the function must take exactly one named input")
-        self.param = name.text
-        self.take(")")
-        tree = self.expression(0)
-        if self.peek().kind != "end":
-            raise Untranslatable(
-                f"unexpected {self.peek().text!r} at {self.peek().pos + 1}"
-            )
-        return tree
-
-    def expression(self, min_precedence: int) -> dict[str, Any]:
-        left = self.unary() if min_precedence <= _UNARY_PRECEDENCE else self.primary()
-        while True:
-            token = self.peek()
-            found = _BINARY.get(token.text) if token.kind == "op" else None
-            if found is None or found[0] < min_precedence:
-                return left
-            precedence, kind = found
-            self.take()
-            if precedence == 5:  # an exponent may carry a sign: 2^-X
-                right = self.power_operand()
-            else:
-                right = self.expression(precedence + 1)
-            left = {"kind": kind, "op": token.text, "left": left, "right": right}
-
-    def power_operand(self) -> dict[str, Any]:
-        if self.peek().text in ("-", "+"):
-            sign = self.take().text
-            arg = self.power_operand()
-            return {"kind": "neg", "arg": arg} if sign == "-" else arg
-        return self.primary()
-
-    def unary(self) -> dict[str, Any]:
-        if self.peek().text in ("-", "+"):
-            sign = self.take().text
-            arg = self.expression(_UNARY_PRECEDENCE)
-            return {"kind": "neg", "arg": arg} if sign == "-" else arg
-        return self.expression(_UNARY_PRECEDENCE + 1)
-
-    def primary(self) -> dict[str, Any]:
-        token = self.take()
-        if token.kind == "number":
-            return {"kind": "num", "value": float(token.text)}
-        if token.text == "(":
-            inner = self.expression(0)
-            self.take(")")
-            return inner
-        if token.kind == "name":
-            if token.text == self.param:
-                if self.peek().text == "(":
-                    raise Untranslatable(f"indexing into {self.param!r}")
-                return {"kind": "param"}
-            if token.text in FUNCTIONS or token.text in ("max", "min"):
-                self.take("(")
-                args = [self.expression(0)]
-                while self.peek().text == ",":
-                    self.take(",")
-                    args.append(self.expression(0))
-                self.take(")")
-                return {"kind": "call", "func": token.text, "args": args}
-            raise Untranslatable(
-                f"{token.text!r} is neither the input {self.param!r} nor a supported "
-                "elementwise function"
-            )
-        raise Untranslatable(f"unexpected {token.text or 'end'!r} at {token.pos + 1}")
 
 
 # --- checking and preparing the tree for the template --------------------------------
@@ -395,7 +235,7 @@ def _prepare_call(node: dict[str, Any]) -> dict[str, Any]:
 
 def translate(text: str) -> dict[str, Any]:
     """The prepared tree of an elementwise anonymous function; Untranslatable otherwise."""
-    tree = Parser(text.strip()).function()
+    tree = parse(text, CALLABLE)
     if not _uses_param(tree):
         raise Untranslatable("the function does not use its input")
     return prepare(tree)
