@@ -219,8 +219,15 @@ def key_properties(node: Any) -> str:
     )
 
 
-def inspect_file(path: str | Path) -> dict[str, Any]:
-    """What `mat2torch inspect` prints, as data."""
+def inspect_file(
+    path: str | Path, plugins: Sequence[str | Path] = ()
+) -> dict[str, Any]:
+    """What `mat2torch inspect` prints, as data (``plugins`` as for :func:`convert_file`)."""
+    with plugin_api.loaded(plugins):
+        return _inspect_file(path)
+
+
+def _inspect_file(path: str | Path) -> dict[str, Any]:
     file = mat.load(path)
     networks = []
     for found in mat.find_networks(file.variables):

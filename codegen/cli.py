@@ -70,6 +70,13 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="print the report as JSON (schema in docs/inspect-json.md)",
     )
+    insp.add_argument(
+        "--plugin",
+        metavar="FILE.py",
+        action="append",
+        default=[],
+        help="as for convert (docs/plugins.md); repeatable",
+    )
 
     sub.add_parser("layers", help="list the MATLAB layer classes mat2torch converts")
 
@@ -124,8 +131,8 @@ def _layers() -> None:
         print(f"{classname:<{width}}  {emitted}")
 
 
-def _inspect(path: str) -> None:
-    report = api.inspect_file(path)
+def _inspect(path: str, plugins: Sequence[str] = ()) -> None:
+    report = api.inspect_file(path, plugins)
     networks = report["networks"]
     if not networks:
         print(report["nothing_found"])
@@ -220,9 +227,10 @@ def _run(args: argparse.Namespace) -> int:
             if args.json:
                 from codegen import inspect_json
 
-                sys.stdout.write(inspect_json.dumps(inspect_json.report(args.file)))
+                document = inspect_json.report(args.file, args.plugin)
+                sys.stdout.write(inspect_json.dumps(document))
             else:
-                _inspect(args.file)
+                _inspect(args.file, args.plugin)
             return 0
         if args.command == "layers":
             _layers()

@@ -339,9 +339,11 @@ def verify_random(
             loaded.network, loaded.matlab_kind, xs, handlers
         )
     except NotImplementedError as exc:
+        reason = str(exc).split(";")[0]  # drop the reference's hint for Python callers
         raise VerifyError(
-            f"{where}: the NumPy reference cannot run this network ({exc}); use "
-            "--reference REF.mat with MATLAB's outputs instead."
+            f"{where}: the NumPy reference cannot run this network ({reason}); for a "
+            "user-defined layer give its plugin a reference= function (docs/plugins.md), "
+            "or use --reference REF.mat with MATLAB's outputs."
         ) from None
     inputs = [matlab_to_torch(xs[gi.name], gi.info.layout) for gi in graph.inputs]
     outs, values = _run(loaded.model, inputs, where)

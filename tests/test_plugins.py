@@ -4,6 +4,7 @@ that use such classes (mimo: sigmoidLayer; eeg: identityLayer)."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -173,3 +174,30 @@ def test_plugins_are_documented() -> None:
     ):
         assert needed in doc, needed
     assert "docs/plugins.md" in (REPO / "README.md").read_text()
+
+
+def test_inspect_with_a_plugin(capsys: pytest.CaptureFixture[str]) -> None:
+    path = corpus_file("dltoolbox", "mimo_trainedNet.mat")
+    assert cli.main(["inspect", "--json", str(path), "--plugin", str(SIGMOID)]) == 0
+    (net,) = json.loads(capsys.readouterr().out)["networks"]
+    assert net["error"] is None
+    assert {
+        "name": "layer",
+        "class": "sigmoidLayer",
+        "op": "mimo_sigmoid",
+        "properties": {},
+    } in net["layers"]
+
+
+def test_verify_random_needs_a_reference_for_user_layers(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bare = tmp_path / "no_reference.py"
+    bare.write_text(
+        SIGMOID.read_text().replace("    reference=_sigmoid_reference,\n", "")
+    )
+    path = corpus_file("dltoolbox", "mimo_trainedNet.mat")
+    code = cli.main(["verify", str(path), "--random", "1", "--plugin", str(bare)])
+    err = capsys.readouterr().err
+    assert code == 2 and "'sigmoidLayer'" in err and "reference= function" in err
+    assert "custom=" not in err
