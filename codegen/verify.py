@@ -259,7 +259,12 @@ def verify_reference(
     report = Report(f"{Path(net_path).name} against {name}", rtol=rtol, atol=atol)
     expected_layers: dict[str, np.ndarray] = {}
     acts = ref.variables.get("activations")
-    if acts is not None:
+    if acts is None:
+        report.notes.append(
+            f"{name} has no 'activations' struct: outputs only; save per-layer "
+            "activations (docs/verify.md) to find the first layer that differs."
+        )
+    else:
         if not (isinstance(acts, np.ndarray) and acts.dtype.names):
             raise VerifyError(
                 f"{name}: 'activations' is not a struct; save one field per layer "
@@ -272,6 +277,12 @@ def verify_reference(
                 expected_layers[node.name] = _array(
                     record[key], f"activations.{key}", name
                 )
+        if not expected_layers:
+            fields = ", ".join(acts.dtype.names[:5])
+            report.notes.append(
+                f"none of the 'activations' fields ({fields}) is a layer name made valid "
+                "with matlab.lang.makeValidName: outputs only."
+            )
     report.rows += _layer_rows(graph, values, expected_layers, rtol, atol)
     rows_first = loaded.matlab_kind in ("SeriesNetwork", "DAGNetwork")
     for out_name, actual, y in zip(graph.outputs, outs, ys, strict=True):

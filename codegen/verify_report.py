@@ -79,6 +79,7 @@ class Report:
     rows: list[Row] = field(default_factory=list)
     rtol: float = DEFAULT_RTOL
     atol: float = DEFAULT_ATOL
+    notes: list[str] = field(default_factory=list)
 
     @property
     def passed(self) -> bool:
@@ -169,6 +170,7 @@ def format_report(report: Report) -> str:
     lines.append(
         f"tolerance: max abs err <= {report.atol:g} + {report.rtol:g} × max |reference|"
     )
+    lines += report.notes
     first = report.first_divergence
     if first is not None:
         lines.append(f"first layer where they diverge: {first!r}")

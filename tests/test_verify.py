@@ -111,6 +111,7 @@ def test_outputs_only_reference_detects_a_wrong_model(
     net = corpus_file("dltoolbox", "ccn_net.mat")
     code, out = _verify(capsys, str(net), "--reference", str(refmat))
     assert code == 0, out
+    assert "no 'activations' struct: outputs only" in out
     data = scipy.io.loadmat(refmat)
     scipy.io.savemat(refmat, {"X": data["X"], "Y": data["Y"][:, ::-1]})
     code, out = _verify(capsys, str(net), "--reference", str(refmat))
@@ -261,3 +262,19 @@ def test_inputs_of_the_wrong_size_cannot_run(
     code, out = _verify(capsys, str(path), "--reference", str(refmat))
     assert code == 2 and "cannot run on inputs of PyTorch shape 2×5" in out
     assert len(out.strip().splitlines()) == 1
+
+
+def test_activations_that_name_no_layer_are_reported(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path, net = _feature_network(tmp_path)
+    x = np.random.default_rng(4).standard_normal((4, 5))  # N=5 ≠ K=3 classes
+    layers, _ = ref.network_layers(net)
+    y = ref.run_layers(layers, x)
+    refmat = tmp_path / "ref.mat"
+    scipy.io.savemat(refmat, {"X": x, "Y": y, "activations": {"conv9": y}})
+    code, out = _verify(capsys, str(path), "--reference", str(refmat))
+    assert code == 0 and "none of the 'activations' fields (conv9)" in out
+    scipy.io.savemat(refmat, {"X": x, "Y": y, "activations": {"fc": y * 2}})
+    code, out = _verify(capsys, str(path), "--reference", str(refmat))
+    assert code == 1 and "first layer where they diverge: 'fc'" in out
