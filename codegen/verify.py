@@ -71,8 +71,6 @@ def load(
     model_dir: str | Path | None,
 ) -> Loaded:
     """Convert in memory (or import DIR/model.py) and load the weights strictly."""
-    import torch  # noqa: F401  (the generated module needs it)
-
     from codegen import api
     from codegen.readers import mat
 
@@ -191,11 +189,43 @@ def _layer_rows(
 # --- --reference REF.mat ---------------------------------------------------------------
 
 
+_MATLAB_KEYWORDS = frozenset(
+    [
+        "break",
+        "case",
+        "catch",
+        "classdef",
+        "continue",
+        "else",
+        "elseif",
+        "end",
+        "for",
+        "function",
+        "global",
+        "if",
+        "otherwise",
+        "parfor",
+        "persistent",
+        "return",
+        "spmd",
+        "switch",
+        "try",
+        "while",
+    ]
+)
+
+
 def valid_field_name(name: str) -> str:
-    """matlab.lang.makeValidName for the common cases: how a layer name becomes a struct
-    field (invalid characters → '_', a leading non-letter gets an 'x' prefix)."""
-    text = re.sub(r"[^A-Za-z0-9_]", "_", name)
-    if not text or not text[0].isalpha():
+    """matlab.lang.makeValidName, as documented: whitespace is deleted (a lowercase
+    letter after it is capitalised), other invalid characters become '_', a name not
+    starting with a letter gets an 'x' prefix, a keyword becomes 'x' + Keyword, and the
+    result is cut to namelengthmax (63)."""
+    text = re.sub(r"\s+([a-z])", lambda m: m.group(1).upper(), name.strip())
+    text = re.sub(r"\s+", "", text)
+    text = re.sub(r"[^A-Za-z0-9_]", "_", text)
+    if text in _MATLAB_KEYWORDS:
+        text = "x" + text[0].upper() + text[1:]
+    elif not text or not text[0].isalpha():
         text = "x" + text
     return text[:63]
 

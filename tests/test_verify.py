@@ -278,3 +278,20 @@ def test_activations_that_name_no_layer_are_reported(
     scipy.io.savemat(refmat, {"X": x, "Y": y, "activations": {"fc": y * 2}})
     code, out = _verify(capsys, str(path), "--reference", str(refmat))
     assert code == 1 and "first layer where they diverge: 'fc'" in out
+
+
+@pytest.mark.parametrize(
+    ("name", "field"),
+    [
+        ("conv_1", "conv_1"),
+        ("my layer", "myLayer"),
+        ("conv 1", "conv1"),
+        ("1st-conv", "x1st_conv"),
+        ("for", "xFor"),
+        ("res2a/branch", "res2a_branch"),
+    ],
+)
+def test_activation_field_names_follow_make_valid_name(name: str, field: str) -> None:
+    from codegen.verify import valid_field_name
+
+    assert valid_field_name(name) == field
