@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import jinja2
+
 from codegen import emit, weights
 from codegen import plugins as plugin_api
 from codegen.errors import ConversionError
@@ -86,7 +88,16 @@ def convert_file(
     templates for user-defined layer classes (docs/plugins.md); loading one runs it.
     """
     with plugin_api.loaded(plugins):
-        return _convert_file(path, variable, class_name, stub_unsupported, plugins)
+        try:
+            return _convert_file(path, variable, class_name, stub_unsupported, plugins)
+        except (jinja2.TemplateError, emit.TemplateError) as exc:
+            if not plugins:
+                raise
+            detail = " ".join(str(exc).split("\n")[0].split())
+            raise ConversionError(
+                f"{Path(path).name}: a plugin's template did not render valid Python "
+                f"({type(exc).__name__}: {detail}); fix the template of its op."
+            ) from None
 
 
 def _convert_file(
