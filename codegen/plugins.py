@@ -132,7 +132,8 @@ def register_layer(
             module = emit.environment().from_string(source).module
         except Exception as exc:  # a Jinja syntax error in the user's template
             raise ConversionError(
-                f"plugin {_plugin_name()}: the template of op {op!r} does not compile ({exc})."
+                f"plugin {_plugin_name()}: the template of op {op!r} does not compile "
+                f"({' '.join(str(exc).split())})."
             ) from None
         missing = [m for m in ("init", "forward") if not hasattr(module, m)]
         if missing:
@@ -220,7 +221,8 @@ def _load_file(path: Path) -> None:
         raise
     except Exception as exc:
         raise ConversionError(
-            f"--plugin {path.name}: the plugin raised {type(exc).__name__}: {exc}"
+            f"--plugin {path.name}: the plugin raised {type(exc).__name__}: "
+            f"{' '.join(str(exc).split())}"
         ) from None
     finally:
         _CURRENT.pop()

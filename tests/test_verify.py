@@ -295,3 +295,65 @@ def test_activation_field_names_follow_make_valid_name(name: str, field: str) ->
     from codegen.verify import valid_field_name
 
     assert valid_field_name(name) == field
+
+
+def test_two_inputs_and_two_outputs(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """X1, X2 in the network's input order; Y1, Y2 in its output order (a dlnetwork,
+    whose predict returns K×N). Expected values from the NumPy reference."""
+    rng = np.random.default_rng(6)
+
+    def f32(*shape: int) -> np.ndarray:
+        return rng.standard_normal(shape).astype(np.float32)
+
+    layers = [
+        w.feature_input("a", 3),
+        w.feature_input("b", 2),
+        w.fully_connected("fa", f32(4, 3), f32(4)),
+        w.fully_connected("fb", f32(4, 2), f32(4)),
+        w.addition("add", 2),
+        w.relu("relu"),
+    ]
+    conns = [
+        ("a", "fa"),
+        ("b", "fb"),
+        ("fa", "add/in1"),
+        ("fb", "add/in2"),
+        ("add", "relu"),
+    ]
+    net = w.dlnetwork(layers, conns, output_names=["relu", "fb"])
+    path = tmp_path / "two.mat"
+    w.write_mat(path, {"net": net})
+    xa, xb = rng.standard_normal((3, 5)), rng.standard_normal((2, 5))
+    objects, connections = ref.network_layers(net)
+    expected = ref.run_graph(objects, connections, {"a": xa, "b": xb})
+    refmat = tmp_path / "ref.mat"
+    scipy.io.savemat(
+        refmat,
+        {
+            "X1": xa,
+            "X2": xb,
+            "Y1": expected["relu"],
+            "Y2": expected["fb"],
+            "activations": {"add": expected["add"]},
+        },
+    )
+    code, out = _verify(capsys, str(path), "--reference", str(refmat))
+    assert code == 0, out
+    assert [
+        line.split()[:2]
+        for line in out.splitlines()
+        if line.split()[:1] in (["layer"], ["output"])
+    ] == [
+        ["layer", "add"],
+        ["output", "relu"],
+        ["output", "fb"],
+    ]
+    scipy.io.savemat(
+        refmat, {"X1": xa, "X2": xb, "Y1": expected["relu"], "Y2": expected["fa"]}
+    )
+    code, out = _verify(capsys, str(path), "--reference", str(refmat))
+    assert code == 1, out
+    code, out = _verify(capsys, str(path), "--random", "3")
+    assert code == 0, out
