@@ -111,6 +111,10 @@ def test_the_issue_example_reads_as_torch(tmp_path: Path) -> None:
     w.write_mat(path, {"net": _network("@(X) max(X, 0) + 0.1*exp(-X.^2)")})
     source = api.convert_file(path).source
     assert "fn = torch.clamp(fc, min=0) + 0.1 * torch.exp(-(fc**2))" in source
+    (entry,) = api.inspect_file(path)["networks"]
+    (fn,) = [la for la in entry["layers"] if la[0] == "fn"]
+    assert fn[2] == "function_expr"
+    assert fn[3] == "function='@(X) max(X, 0) + 0.1*exp(-X.^2)'"
 
 
 @pytest.mark.parametrize(

@@ -278,6 +278,7 @@ def accepts(layer: LayerRecord) -> bool:
 @register("nnet.cnn.layer.FunctionLayer", ops=(OP,), accepts=accepts)
 def function_layer(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
     text = predict_text(layer)
-    node = layer_node(layer, OP, inputs[0], {"expr": translate(text)})
+    # The text is kept for inspect (shown repr'd); the template writes only the tree.
+    node = layer_node(layer, OP, inputs[0], {"function": text, "expr": translate(text)})
     node.forward_comment = f"MATLAB FunctionLayer {text}, elementwise"
     return node
