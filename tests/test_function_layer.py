@@ -252,3 +252,92 @@ def test_parser_follows_matlab_precedence(text: str, tree: object) -> None:
     from codegen.matlab_expression import parse
 
     assert _shape(parse(text, {"max"})) == tree
+
+
+# --- random expressions: parser and writer against a direct NumPy evaluation ----------
+
+
+class _Expr:
+    """A random MATLAB expression: its text (minimal parentheses, by MATLAB's
+    precedence), its precedence, and its value computed directly in NumPy."""
+
+    def __init__(self, text: str, prec: int, value: np.ndarray) -> None:
+        self.text, self.prec, self.value = text, prec, value
+
+
+def _wrap(e: _Expr, needs: bool) -> str:
+    return f"({e.text})" if needs else e.text
+
+
+def _random_expr(rng: np.random.Generator, x: np.ndarray, depth: int) -> _Expr:
+    if depth == 0 or rng.random() < 0.2:
+        if rng.random() < 0.6:
+            return _Expr("X", 6, x)
+        c = float(rng.integers(1, 9)) / 4
+        return _Expr(repr(c), 6, np.full_like(x, c))
+    kind = rng.choice(["add", "sub", "mul", "div", "pow", "neg", "fun", "max", "cmp"])
+    a = _random_expr(rng, x, depth - 1)
+    if kind in ("add", "sub", "mul"):
+        b = _random_expr(rng, x, depth - 1)
+        op, prec = {"add": ("+", 2), "sub": ("-", 2), "mul": (".*", 3)}[kind]
+        value = {
+            "add": a.value + b.value,
+            "sub": a.value - b.value,
+            "mul": a.value * b.value,
+        }[kind]
+        return _Expr(
+            f"{_wrap(a, a.prec < prec)} {op} {_wrap(b, b.prec <= prec)}", prec, value
+        )
+    if kind == "div":  # a denominator that is never near zero
+        b = _random_expr(rng, x, depth - 1)
+        den = _Expr(f"2 + abs({b.text})", 2, 2 + np.abs(b.value))
+        return _Expr(f"{_wrap(a, a.prec < 3)} ./ ({den.text})", 3, a.value / den.value)
+    if kind == "pow":
+        k = int(rng.integers(2, 4))
+        return _Expr(f"{_wrap(a, a.prec < 5)}.^{k}", 5, a.value**k)
+    if kind == "neg":
+        return _Expr(f"-{_wrap(a, a.prec < 4)}", 4, -a.value)
+    if kind == "fun":
+        name = str(rng.choice(["tanh", "sin", "abs", "cos"]))
+        return _Expr(f"{name}({a.text})", 6, getattr(np, name)(a.value))
+    if kind == "max":
+        c = float(rng.integers(-4, 4)) / 4
+        name = str(rng.choice(["max", "min"]))
+        fn = np.maximum if name == "max" else np.minimum
+        return _Expr(f"{name}({a.text}, {c!r})", 6, fn(a.value, c))
+    b = _random_expr(rng, x, depth - 1)
+    return _Expr(
+        f"{_wrap(a, a.prec < 2)} > {_wrap(b, b.prec <= 1)}",
+        1,
+        (a.value > b.value).astype(float),
+    )
+
+
+def test_random_expressions_parse_and_write_like_matlab() -> None:
+    """The torch line written from the tree (the same template model.py uses) gives what
+    the MATLAB expression means; compiled here only because the test wrote the text."""
+    import torch
+
+    from codegen import emit
+
+    rng = np.random.default_rng(12)
+    x = rng.standard_normal(64)
+    template = emit.layer_template(fl.OP)
+    checked = 0
+    for _ in range(150):
+        e = _random_expr(rng, x, 4)
+        text = f"@(X) {e.text}"
+        try:
+            tree = fl.translate(text)
+        except fl.Untranslatable:
+            assert "X" not in e.text, text  # only constant expressions may be refused
+            continue
+        node = type("N", (), {"attrs": {"expr": tree}})()
+        line = " ".join(str(template.forward(node, ["x"])).split())
+        fn = eval(f"lambda x: {line}", {"torch": torch})
+        got = np.broadcast_to(fn(torch.from_numpy(x)).numpy(), x.shape)
+        np.testing.assert_allclose(
+            got, e.value, rtol=1e-9, atol=1e-9, err_msg=f"{text} → {line}"
+        )
+        checked += 1
+    assert checked > 100
