@@ -87,7 +87,10 @@ def test_perturbed_weight_names_the_first_diverging_layer(
     out_dir = tmp_path / "model"
     convert(net, out_dir)
     tensors = load_file(str(out_dir / "model.safetensors"))
-    tensors["conv_2.weight"][3] += 0.05  # one filter of conv_2
+    # One weight of conv_2, on an input channel that is not all zeros after relu_1.
+    pooled = scipy.io.loadmat(refmat)["activations"]["maxpool_1"][0, 0]
+    channel = int(np.abs(pooled).mean(axis=(0, 1, 3)).argmax())
+    tensors["conv_2.weight"][3, channel, 2, 2] += 0.5
     save_file(tensors, str(out_dir / "model.safetensors"))
 
     code, out = _verify(
