@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
+import jinja2
+
 from codegen import output, progress, weights
 from codegen import plugins as plugin_api
 from codegen.errors import ConversionError
@@ -103,8 +105,19 @@ def convert_file(
     of failing the conversion. ``plugins``: Python files registering converters and
     templates for user-defined layer classes (docs/plugins.md); loading one runs it.
     """
+    from codegen import emit  # black and Jinja: only conversion needs them, not inspect
+
     with plugin_api.loaded(plugins):
-        return _convert_file(path, variable, class_name, stub_unsupported, plugins)
+        try:
+            return _convert_file(path, variable, class_name, stub_unsupported, plugins)
+        except (jinja2.TemplateError, emit.TemplateError) as exc:
+            if not plugins:
+                raise
+            detail = " ".join(str(exc).split("\n")[0].split())
+            raise ConversionError(
+                f"{Path(path).name}: a plugin's template did not render valid Python "
+                f"({type(exc).__name__}: {detail}); fix the template of its op."
+            ) from None
 
 
 def _convert_file(
@@ -396,8 +409,15 @@ def key_properties(node: Any) -> str:
     )
 
 
-def inspect_file(path: str | Path) -> dict[str, Any]:
-    """What `mat2torch inspect` prints, as data."""
+def inspect_file(
+    path: str | Path, plugins: Sequence[str | Path] = ()
+) -> dict[str, Any]:
+    """What `mat2torch inspect` prints, as data (``plugins`` as for :func:`convert_file`)."""
+    with plugin_api.loaded(plugins):
+        return _inspect_file(path)
+
+
+def _inspect_file(path: str | Path) -> dict[str, Any]:
     file = mat.load(path)
     networks = []
     for found in mat.find_networks(file.variables):

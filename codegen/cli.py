@@ -82,6 +82,13 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="print the report as JSON (schema in docs/inspect-json.md)",
     )
+    insp.add_argument(
+        "--plugin",
+        metavar="FILE.py",
+        action="append",
+        default=[],
+        help="as for convert (docs/plugins.md); repeatable",
+    )
 
     sub.add_parser("layers", help="list the MATLAB layer classes mat2torch converts")
 
@@ -231,10 +238,11 @@ def _run(args: argparse.Namespace) -> int:
             if args.json:
                 from codegen import inspect_json
 
-                sys.stdout.write(inspect_json.dumps(inspect_json.report(args.file)))
+                document = inspect_json.report(args.file, args.plugin)
+                sys.stdout.write(inspect_json.dumps(document))
             else:
                 with progress.shown_on(sys.stderr if sys.stderr.isatty() else None):
-                    report = api.inspect_file(args.file)
+                    report = api.inspect_file(args.file, args.plugin)
                 _inspect(report)
             return 0
         if args.command == "layers":

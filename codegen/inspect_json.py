@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -62,9 +63,9 @@ def _network(entry: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def report(path: str | Path) -> dict[str, Any]:
+def report(path: str | Path, plugins: Sequence[str | Path] = ()) -> dict[str, Any]:
     """The schema-1 document for one file, as Python data."""
-    data = api.inspect_file(path)
+    data = api.inspect_file(path, plugins)
     return {
         "schema": SCHEMA,
         "file": data["file"],

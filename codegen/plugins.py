@@ -18,7 +18,9 @@ restored afterwards, so plugins never leak into other conversions.
 from __future__ import annotations
 
 import contextlib
+import functools
 import importlib.util
+import sys
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -130,7 +132,8 @@ def register_layer(
             module = emit.environment().from_string(source).module
         except Exception as exc:  # a Jinja syntax error in the user's template
             raise ConversionError(
-                f"plugin {_plugin_name()}: the template of op {op!r} does not compile ({exc})."
+                f"plugin {_plugin_name()}: the template of op {op!r} does not compile "
+                f"({' '.join(str(exc).split())})."
             ) from None
         missing = [m for m in ("init", "forward") if not hasattr(module, m)]
         if missing:
@@ -146,9 +149,35 @@ def register_layer(
         )
     decorate = registry.register(*classnames, ops=ops, input_names=input_names)
 
+    plugin = Path(_plugin_name()).name
+
     def deco(fn: registry.Converter) -> registry.Converter:
+        @functools.wraps(fn)
+        def guarded(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node | Dropped:
+            try:
+                result = fn(layer, inputs)
+            except ConversionError:
+                raise
+            except Exception as exc:  # a bug in the user's converter: say whose
+                detail = " ".join(str(exc).split())
+                raise layer.error(
+                    f"could not be converted by plugin {plugin} ({type(exc).__name__}: "
+                    f"{detail}); fix its converter {fn.__name__}()."
+                ) from None
+            if not isinstance(result, Node | Dropped):
+                raise layer.error(
+                    f"could not be converted: plugin {plugin}'s converter {fn.__name__}() "
+                    f"returned {type(result).__name__}, not a Node or Dropped."
+                )
+            if isinstance(result, Node) and result.op not in ops:
+                raise layer.error(
+                    f"could not be converted: plugin {plugin}'s converter {fn.__name__}() "
+                    f"returned op {result.op!r}, but registered {', '.join(ops) or 'none'}."
+                )
+            return result
+
         try:
-            decorate(fn)
+            decorate(guarded)
         except ValueError:
             taken = [c for c in classnames if c in registry.registrations()]
             raise ConversionError(
@@ -185,16 +214,19 @@ def _load_file(path: Path) -> None:
         raise ConversionError(f"--plugin {path}: not a Python file.")
     module = importlib.util.module_from_spec(spec)
     _CURRENT.append(str(path))
+    sys.modules[spec.name] = module  # so that the plugin may define dataclasses
     try:
         spec.loader.exec_module(module)
     except ConversionError:
         raise
     except Exception as exc:
         raise ConversionError(
-            f"--plugin {path.name}: the plugin raised {type(exc).__name__}: {exc}"
+            f"--plugin {path.name}: the plugin raised {type(exc).__name__}: "
+            f"{' '.join(str(exc).split())}"
         ) from None
     finally:
         _CURRENT.pop()
+        sys.modules.pop(spec.name, None)
 
 
 @contextlib.contextmanager

@@ -16,192 +16,42 @@ read when ``forward`` returns. Nothing is changed in the model to do so.
 from __future__ import annotations
 
 import importlib.util
-import itertools
 import re
 import sys
 import types
 import uuid
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from codegen import plugins as plugin_api
-from codegen.errors import ConversionError
-from codegen.ir import FEATURE, IMAGE, IMAGE_SEQUENCE, SEQUENCE, VOLUME, Graph
+from codegen.ir import FEATURE, Graph
+from codegen.verify_numpy import Handler, random_input, reference_activations
+from codegen.verify_report import (
+    DEFAULT_ATOL,
+    DEFAULT_RTOL,
+    Report,
+    Row,
+    VerifyError,
+    compare,
+    format_report,
+    matlab_to_torch,
+    torch_to_matlab,
+)
 
-DEFAULT_RTOL = 1e-4
-DEFAULT_ATOL = 1e-6
-# Sequence length of the random inputs of --random (the networks accept any).
-RANDOM_STEPS = 7
-
-
-class VerifyError(ConversionError):
-    """The comparison cannot run (missing variables, untrained network, ...): exit 2."""
-
-
-# --- layouts -------------------------------------------------------------------------
-
-_TO_TORCH = {  # MATLAB dims → PyTorch dims, for a full-rank array
-    IMAGE: (3, 2, 0, 1),
-    FEATURE: (1, 0),
-    SEQUENCE: (1, 2, 0),
-    VOLUME: (4, 3, 2, 0, 1),
-    IMAGE_SEQUENCE: (3, 4, 2, 0, 1),
-}
-_RANK = {IMAGE: 4, FEATURE: 2, SEQUENCE: 3, VOLUME: 5, IMAGE_SEQUENCE: 5}
-
-
-def matlab_to_torch(array: np.ndarray, layout: str) -> np.ndarray:
-    """A MATLAB-layout input (trailing singleton dimensions possibly dropped) as the
-    generated model takes it. One sequence may be C×T, one image sequence H×W×C×T."""
-    x = np.asarray(array, dtype=np.float32)
-    if layout == SEQUENCE and x.ndim == 2:
-        return np.ascontiguousarray(x.T[None])
-    if layout == IMAGE_SEQUENCE and x.ndim == 4:
-        return np.ascontiguousarray(x.transpose(3, 2, 0, 1)[None])
-    if layout == FEATURE and x.ndim == 1:
-        x = x[:, None]
-    while x.ndim < _RANK[layout]:
-        x = x[..., None]
-    return np.ascontiguousarray(x.transpose(_TO_TORCH[layout]))
-
-
-def torch_to_matlab(array: np.ndarray, layout: str | None) -> np.ndarray:
-    """A PyTorch-layout value as MATLAB holds it (layout told by the rank when unknown)."""
-    a = np.asarray(array, dtype=np.float64)
-    if layout is None or _RANK[layout] != a.ndim:
-        layout = {2: FEATURE, 3: SEQUENCE, 4: IMAGE, 5: layout or VOLUME}.get(a.ndim)
-        if layout is None:
-            return a
-    return a.transpose(np.argsort(_TO_TORCH[layout]))
-
-
-def _squeeze(a: np.ndarray) -> np.ndarray:
-    return a.reshape([d for d in a.shape if d != 1])
-
-
-# --- comparison ----------------------------------------------------------------------
-
-
-@dataclass
-class Row:
-    kind: str  # "output" or "layer"
-    name: str  # MATLAB name
-    shape: tuple[int, ...]
-    max_abs: float
-    max_rel: float
-    passed: bool
-    note: str = ""
-
-
-@dataclass
-class Report:
-    title: str
-    rows: list[Row] = field(default_factory=list)
-    rtol: float = DEFAULT_RTOL
-    atol: float = DEFAULT_ATOL
-
-    @property
-    def passed(self) -> bool:
-        return all(r.passed for r in self.rows)
-
-    @property
-    def first_divergence(self) -> str | None:
-        for r in self.rows:
-            if r.kind == "layer" and not r.passed:
-                return r.name
-        return None
-
-    @property
-    def exit_code(self) -> int:
-        return 0 if self.passed else 1
-
-
-def compare(
-    kind: str,
-    name: str,
-    actual: np.ndarray,
-    expected: np.ndarray,
-    rtol: float,
-    atol: float,
-    rows_first: bool = False,
-) -> Row:
-    """Pass when max|actual − expected| ≤ atol + rtol·max|expected|.
-
-    Singleton dimensions are ignored (MATLAB drops trailing ones; a fully connected layer
-    in an image network gives 1×1×C×N); a 2-D value may be N×C (``predict`` of a
-    SeriesNetwork or DAGNetwork returns scores one observation per row): ``rows_first``
-    tries that arrangement first.
-    """
-    e = _squeeze(np.asarray(expected, dtype=np.float64))
-    a = _squeeze(np.asarray(actual, dtype=np.float64))
-    candidates = [a, a.T] if a.ndim == 2 else [a]
-    if rows_first:
-        candidates.reverse()
-    match = next((c for c in candidates if c.shape == e.shape), None)
-    if match is None:
-        return Row(
-            kind,
-            name,
-            tuple(np.shape(expected)),
-            float("nan"),
-            float("nan"),
-            False,
-            f"shape {tuple(np.shape(actual))} (MATLAB layout) does not match the reference "
-            f"{tuple(np.shape(expected))}",
-        )
-    if e.size == 0:
-        return Row(kind, name, tuple(np.shape(expected)), 0.0, 0.0, True)
-    diff = np.abs(match - e)
-    max_abs = float(np.nan_to_num(diff, nan=np.inf).max())
-    scale = float(np.abs(e).max())
-    max_rel = max_abs / scale if scale > 0 else (0.0 if max_abs == 0 else np.inf)
-    ok = bool(max_abs <= atol + rtol * scale)
-    return Row(kind, name, tuple(np.shape(expected)), max_abs, max_rel, ok)
-
-
-def format_report(report: Report) -> str:
-    header = (
-        "compared",
-        "MATLAB name",
-        "shape (MATLAB)",
-        "max abs err",
-        "max rel err",
-        "",
-    )
-    lines = [report.title, ""]
-    table = [header]
-    for r in report.rows:
-        table.append(
-            (
-                r.kind,
-                r.name,
-                "×".join(str(d) for d in r.shape) or "scalar",
-                f"{r.max_abs:.3g}",
-                f"{r.max_rel:.3g}",
-                ("pass" if r.passed else "FAIL") + (f"  {r.note}" if r.note else ""),
-            )
-        )
-    widths = [max(len(row[i]) for row in table) for i in range(len(header) - 1)]
-    for row in table:
-        cells = [c.ljust(w) for c, w in zip(row[:-1], widths, strict=True)]
-        lines.append("  ".join([*cells, row[-1]]).rstrip())
-    lines.append("")
-    lines.append(
-        f"tolerance: max abs err <= {report.atol:g} + {report.rtol:g} × max |reference|"
-    )
-    first = report.first_divergence
-    if first is not None:
-        lines.append(f"first layer where they diverge: {first!r}")
-    if report.passed:
-        lines.append(f"PASS: {len(report.rows)} comparisons agree.")
-    else:
-        failed = sum(not r.passed for r in report.rows)
-        lines.append(f"FAIL: {failed} of {len(report.rows)} comparisons disagree.")
-    return "\n".join(lines)
+__all__ = [
+    "DEFAULT_ATOL",
+    "DEFAULT_RTOL",
+    "Report",
+    "Row",
+    "VerifyError",
+    "format_report",
+    "verify_random",
+    "verify_reference",
+]
 
 
 # --- the model -----------------------------------------------------------------------
@@ -221,8 +71,6 @@ def load(
     model_dir: str | Path | None,
 ) -> Loaded:
     """Convert in memory (or import DIR/model.py) and load the weights strictly."""
-    import torch  # noqa: F401  (the generated module needs it)
-
     from codegen import api
     from codegen.readers import mat
 
@@ -238,6 +86,7 @@ def load(
                 f"{file.path.name}, variable '{found.path}': the network is untrained (no stored "
                 "weights), so there is nothing to compare; train it in MATLAB first."
             )
+        # The generated source exactly as `convert` would write it, imported from memory.
         module = types.ModuleType(f"mat2torch_verify_{uuid.uuid4().hex}")
         exec(compile(conversion.source, "model.py", "exec"), module.__dict__)
         from safetensors.torch import load as load_tensors
@@ -259,9 +108,16 @@ def _load_dir(directory: Path) -> Any:
     )
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
     weights = directory / "model.safetensors"
-    model = module.load_model(weights) if weights.is_file() else module.load_model()
+    try:
+        spec.loader.exec_module(module)
+        model = module.load_model(weights) if weights.is_file() else module.load_model()
+    except Exception as exc:  # the user's edited model.py or weights
+        detail = " ".join(str(exc).split())
+        raise VerifyError(
+            f"{source}: cannot load the model ({type(exc).__name__}: {detail}); fix model.py "
+            "or convert again into that directory."
+        ) from None
     return model.eval()
 
 
@@ -333,11 +189,43 @@ def _layer_rows(
 # --- --reference REF.mat ---------------------------------------------------------------
 
 
+_MATLAB_KEYWORDS = frozenset(
+    [
+        "break",
+        "case",
+        "catch",
+        "classdef",
+        "continue",
+        "else",
+        "elseif",
+        "end",
+        "for",
+        "function",
+        "global",
+        "if",
+        "otherwise",
+        "parfor",
+        "persistent",
+        "return",
+        "spmd",
+        "switch",
+        "try",
+        "while",
+    ]
+)
+
+
 def valid_field_name(name: str) -> str:
-    """matlab.lang.makeValidName for the common cases: how a layer name becomes a struct
-    field (invalid characters → '_', a leading non-letter gets an 'x' prefix)."""
-    text = re.sub(r"[^A-Za-z0-9_]", "_", name)
-    if not text or not text[0].isalpha():
+    """matlab.lang.makeValidName, as documented: whitespace is deleted (a lowercase
+    letter after it is capitalised), other invalid characters become '_', a name not
+    starting with a letter gets an 'x' prefix, a keyword becomes 'x' + Keyword, and the
+    result is cut to namelengthmax (63)."""
+    text = re.sub(r"\s+([a-z])", lambda m: m.group(1).upper(), name.strip())
+    text = re.sub(r"\s+", "", text)
+    text = re.sub(r"[^A-Za-z0-9_]", "_", text)
+    if text in _MATLAB_KEYWORDS:
+        text = "x" + text[0].upper() + text[1:]
+    elif not text or not text[0].isalpha():
         text = "x" + text
     return text[:63]
 
@@ -401,7 +289,12 @@ def verify_reference(
     report = Report(f"{Path(net_path).name} against {name}", rtol=rtol, atol=atol)
     expected_layers: dict[str, np.ndarray] = {}
     acts = ref.variables.get("activations")
-    if acts is not None:
+    if acts is None:
+        report.notes.append(
+            f"{name} has no 'activations' struct: outputs only; save per-layer "
+            "activations (docs/verify.md) to find the first layer that differs."
+        )
+    else:
         if not (isinstance(acts, np.ndarray) and acts.dtype.names):
             raise VerifyError(
                 f"{name}: 'activations' is not a struct; save one field per layer "
@@ -414,6 +307,12 @@ def verify_reference(
                 expected_layers[node.name] = _array(
                     record[key], f"activations.{key}", name
                 )
+        if not expected_layers:
+            fields = ", ".join(acts.dtype.names[:5])
+            report.notes.append(
+                f"none of the 'activations' fields ({fields}) is a layer name made valid "
+                "with matlab.lang.makeValidName: outputs only."
+            )
     report.rows += _layer_rows(graph, values, expected_layers, rtol, atol)
     rows_first = loaded.matlab_kind in ("SeriesNetwork", "DAGNetwork")
     for out_name, actual, y in zip(graph.outputs, outs, ys, strict=True):
@@ -439,70 +338,16 @@ def _run(
         return run_capturing(model, inputs)
     except NotImplementedError as exc:
         raise VerifyError(
-            f"{where}: the model has a stub that is not ported yet ({exc}); port it first."
+            f"{where}: the model has a stub that is not ported yet ({' '.join(str(exc).split())}); "
+            "port it first."
         ) from None
     except RuntimeError as exc:
         shapes = ", ".join("×".join(map(str, x.shape)) for x in inputs)
+        detail = " ".join(str(exc).split())
         raise VerifyError(
-            f"{where}: the model cannot run on inputs of PyTorch shape {shapes} ({exc}); "
+            f"{where}: the model cannot run on inputs of PyTorch shape {shapes} ({detail}); "
             "check that the inputs are in MATLAB layout as docs/verify.md describes."
         ) from None
-
-
-# --- --random N ------------------------------------------------------------------------
-
-Handler = Callable[..., np.ndarray]
-
-
-def _random_input(
-    info: Any, n: int, rng: np.random.Generator, where: str
-) -> np.ndarray:
-    """A MATLAB-layout random array for one input (T = RANDOM_STEPS for sequences)."""
-    if any(s is None for s in info.shape):
-        raise VerifyError(
-            f"{where}: input size {info.describe()} is not fully known; verify it with "
-            "--reference REF.mat holding inputs of the size you use."
-        )
-    shape = tuple(int(s) for s in info.shape)
-    if info.layout == IMAGE:
-        c, h, w = shape
-        dims: tuple[int, ...] = (h, w, c, n)
-    elif info.layout == FEATURE:
-        dims = (shape[0], n)
-    elif info.layout == SEQUENCE:
-        dims = (shape[0], n, RANDOM_STEPS)
-    elif info.layout == VOLUME:
-        c, d, h, w = shape
-        dims = (h, w, d, c, n)
-    else:
-        c, h, w = shape
-        dims = (h, w, c, n, RANDOM_STEPS)
-    return rng.standard_normal(dims).astype(np.float32).astype(np.float64)
-
-
-def reference_activations(
-    network: Any,
-    kind: str,
-    inputs: Mapping[str, np.ndarray],
-    custom: Mapping[str, Handler] | None = None,
-) -> dict[str, np.ndarray]:
-    """Every layer's output from codegen.reference (MATLAB layout), by MATLAB name."""
-    from codegen.reference import matlab_numpy as ref
-
-    if kind in ("SimpleNN", "DagNN"):
-        raise VerifyError(
-            "verify --random covers Deep Learning Toolbox networks; for a MatConvNet "
-            "network use --reference REF.mat with MatConvNet's own outputs."
-        )
-    if kind == "LayerArray":
-        layers = list(np.asarray(network).ravel(order="F"))
-        connections = None
-    else:
-        layers, connections = ref.network_layers(network)
-    if connections is None:
-        names = [ref.layer_name(layer) for layer in layers]
-        connections = list(itertools.pairwise(names))
-    return ref.run_graph(layers, connections, inputs, custom)
 
 
 def verify_random(
@@ -528,16 +373,18 @@ def verify_random(
     graph = loaded.graph
     where = f"{Path(net_path).name}, variable '{graph.variable}'"
     rng = np.random.default_rng(seed)
-    xs = {gi.name: _random_input(gi.info, count, rng, where) for gi in graph.inputs}
+    xs = {gi.name: random_input(gi.info, count, rng, where) for gi in graph.inputs}
     handlers.update(custom or {})
     try:
         expected = reference_activations(
             loaded.network, loaded.matlab_kind, xs, handlers
         )
     except NotImplementedError as exc:
+        reason = str(exc).split(";")[0]  # drop the reference's hint for Python callers
         raise VerifyError(
-            f"{where}: the NumPy reference cannot run this network ({exc}); use "
-            "--reference REF.mat with MATLAB's outputs instead."
+            f"{where}: the NumPy reference cannot run this network ({reason}); for a "
+            "user-defined layer give its plugin a reference= function (docs/plugins.md), "
+            "or use --reference REF.mat with MATLAB's outputs."
         ) from None
     inputs = [matlab_to_torch(xs[gi.name], gi.info.layout) for gi in graph.inputs]
     outs, values = _run(loaded.model, inputs, where)

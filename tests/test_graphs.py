@@ -186,13 +186,8 @@ def test_resunet_untrained_unet_runs_at_256(
 
 
 def test_pac48_function_layers_fail_with_their_source_text() -> None:
-    path = corpus_file("dltoolbox", "pac48_TFNetPretrained.mat")
-    with pytest.raises(ConversionError) as info:
-        api.convert_file(path)
-    message = str(info.value)
-    assert "pac48_TFNetPretrained.mat, variable 'TFNet'" in message
-    assert "'backgroundscaleLayer' (function '@(x).001*x')" in message
-    assert "never evaluates" in message and "\n" not in message
+    """pac48_TFNetPretrained's FunctionLayers are elementwise and translate
+    (tests/test_function_layer.py); imagecontrolBC's are not and fail, naming them."""
     message = str(
         pytest.raises(
             ConversionError,
@@ -201,6 +196,8 @@ def test_pac48_function_layers_fail_with_their_source_text() -> None:
         ).value
     )
     assert repr("@(W)[XFlat*W;YFlat*W]") in message
+    assert "never evaluates" in message and "\n" not in message
+    assert "pac48_imagecontrolBC_dlnet.mat, variable 'dlnet'" in message
     assert (
         "Resize2DLayer" not in message
     )  # supported: only the FunctionLayers are named

@@ -4,6 +4,7 @@ that use such classes (mimo: sigmoidLayer; eeg: identityLayer)."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -147,6 +148,35 @@ def _convert_with(
         ("raise RuntimeError('boom')\n", "the plugin raised RuntimeError: boom"),
         (
             "from codegen.plugins import register_layer\n"
+            "@register_layer('sigmoidLayer', op='my_sig', template="
+            "'{% macro init(node) %}{% endmacro %}{% macro forward(node, args) %}x{% endmacro %}')\n"
+            "def my_converter(layer, inputs):\n    return {}['missing']\n"
+            "@register_layer('sigmoidClassificationLayer')\n"
+            "def out(layer, inputs):\n    return None\n",
+            "could not be converted by plugin my_layers.py (KeyError: 'missing'); "
+            "fix its converter my_converter()",
+        ),
+        (
+            "from codegen.plugins import register_layer, same_shape\n"
+            "@register_layer('sigmoidLayer', op='my_sig', template="
+            "'{% macro init(node) %}{% endmacro %}{% macro forward(node, args) %}x{% endmacro %}')\n"
+            "def conv(layer, inputs):\n    return same_shape(layer, inputs, 'relu')\n"
+            "@register_layer('sigmoidClassificationLayer')\n"
+            "def out(layer, inputs):\n    return None\n",
+            "returned op 'relu', but registered my_sig",
+        ),
+        (
+            "from codegen.plugins import Dropped, register_layer, same_shape\n"
+            "@register_layer('sigmoidLayer', op='my_sig', template="
+            "'{% macro init(node) %}{% endmacro %}{% macro forward(node, args) %}"
+            "{{ node.attrs.nothing }}{% endmacro %}')\n"
+            "def conv(layer, inputs):\n    return same_shape(layer, inputs, 'my_sig')\n"
+            "@register_layer('sigmoidClassificationLayer')\n"
+            "def out(layer, inputs):\n    return Dropped()\n",
+            "a plugin's template did not render valid Python (UndefinedError",
+        ),
+        (
+            "from codegen.plugins import register_layer\n"
             "@register_layer('sigmoidLayer', op='relu', template='')\n"
             "def f(layer, inputs):\n    return None\n",
             "op 'relu' is already taken",
@@ -157,8 +187,9 @@ def test_plugin_mistakes_are_one_sentence_and_exit_2(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], text: str, message: str
 ) -> None:
     code, err = _convert_with(tmp_path, capsys, text)
-    assert code == 2 and message in err and "my_layers.py" in err
-    assert len(err.strip().splitlines()) == 1
+    assert code == 2 and message in err
+    assert "my_layers.py" in err or "template" in err
+    assert len(err.strip().splitlines()) == 1 and "bug in mat2torch" not in err
 
 
 def test_plugins_are_documented() -> None:
@@ -173,3 +204,43 @@ def test_plugins_are_documented() -> None:
     ):
         assert needed in doc, needed
     assert "docs/plugins.md" in (REPO / "README.md").read_text()
+
+
+def test_inspect_with_a_plugin(capsys: pytest.CaptureFixture[str]) -> None:
+    path = corpus_file("dltoolbox", "mimo_trainedNet.mat")
+    assert cli.main(["inspect", "--json", str(path), "--plugin", str(SIGMOID)]) == 0
+    (net,) = json.loads(capsys.readouterr().out)["networks"]
+    assert net["error"] is None
+    assert {
+        "name": "layer",
+        "class": "sigmoidLayer",
+        "op": "mimo_sigmoid",
+        "properties": {},
+    } in net["layers"]
+
+
+def test_verify_random_needs_a_reference_for_user_layers(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bare = tmp_path / "no_reference.py"
+    bare.write_text(
+        SIGMOID.read_text().replace("    reference=_sigmoid_reference,\n", "")
+    )
+    path = corpus_file("dltoolbox", "mimo_trainedNet.mat")
+    code = cli.main(["verify", str(path), "--random", "1", "--plugin", str(bare)])
+    err = capsys.readouterr().err
+    assert code == 2 and "'sigmoidLayer'" in err and "reference= function" in err
+    assert "custom=" not in err
+
+
+def test_a_plugin_may_define_dataclasses(tmp_path: Path) -> None:
+    plugin = tmp_path / "with_dataclass.py"
+    plugin.write_text(
+        "from dataclasses import dataclass\n"
+        "@dataclass\n"
+        "class Settings:\n    gain: float = 1.0\n" + SIGMOID.read_text()
+    )
+    result = api.convert_file(
+        corpus_file("dltoolbox", "mimo_trainedNet.mat"), plugins=[plugin]
+    )
+    assert "torch.sigmoid(" in result.source

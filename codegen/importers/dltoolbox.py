@@ -39,7 +39,7 @@ from codegen.errors import ConversionError
 from codegen.importers.graphutil import topological_order
 from codegen.ir import Graph, GraphInput, Node, TensorInfo
 from codegen.layers.record import LayerRecord, function_text, text_list
-from codegen.layers.registry import SUPPORTED_HINT, Dropped, lookup
+from codegen.layers.registry import SUPPORTED_HINT, Dropped, lookup_record
 from codegen.layers.stub import builtin_toolbox
 
 
@@ -249,8 +249,9 @@ def _unsupported_message(where: str, layers: list[LayerRecord]) -> str:
         )
         parts.append(
             f"FunctionLayer{'s' if len(functions) > 1 else ''} {listed}: a FunctionLayer holds MATLAB code as "
-            "text, which mat2torch never evaluates; replace it with built-in layers in MATLAB and save the "
-            "network again"
+            "text, which mat2torch never evaluates and translates only when it is an elementwise function of "
+            "its one input (numbers, + - .* ./ .^, exp, log, tanh, max(X, c), ...); replace it with built-in "
+            "layers in MATLAB and save the network again, or convert with --stub-unsupported and port it"
         )
     custom = [r for r in others if builtin_toolbox(r.classname) is None]
     builtin = [r for r in others if builtin_toolbox(r.classname) is not None]
@@ -310,7 +311,7 @@ def training_only_layers(
     feeding = {e.source for e in edges}
     found: dict[str, str] = {}
     for record in records:
-        if record.name in feeding or lookup(record.classname) is not None:
+        if record.name in feeding or lookup_record(record) is not None:
             continue
         if _is_input_layer(record) or record.short_class == "FunctionLayer":
             continue
@@ -418,7 +419,7 @@ def import_network(
     unsupported = [
         r
         for r in ordered
-        if r.name not in training_only and lookup(r.classname, stub_unsupported) is None
+        if r.name not in training_only and lookup_record(r, stub_unsupported) is None
     ]
     if unsupported:
         raise ConversionError(_unsupported_message(where, unsupported))
@@ -446,7 +447,7 @@ def import_network(
             graph.notes.append(note)
             graph.left_out.append(note)
             continue
-        registration = lookup(record.classname, stub_unsupported)
+        registration = lookup_record(record, stub_unsupported)
         assert registration is not None
         indexed = []
         for e in incoming.get(record.name, []):

@@ -16,6 +16,9 @@ from codegen.layers.record import LayerRecord
 from codegen.layers.stub import STUB_OP, stub
 
 Converter = Callable[[LayerRecord, Sequence[TensorInfo]], "Node | Dropped"]
+# Whether a converter handles this particular layer (e.g. a FunctionLayer whose function
+# translates); a layer it declines is unsupported, like an unregistered class.
+Accepts = Callable[[LayerRecord], bool]
 
 
 # A converter's declared schema: the stored ``Version`` values it reads (each with every
@@ -86,6 +89,8 @@ class Registration:
                 "come from a MATLAB release this version of mat2torch does not support."
             )
 
+    accepts: Accepts | None = None
+
     def input_index(self, port: str) -> int | None:
         """0-based index of a Connections destination port: 'in2' → 1, 'hidden' → 1."""
         if port in ("", "in"):
@@ -114,6 +119,7 @@ def register(
     input_names: Sequence[str] = ("in",),
     versions: Sequence[int] | str | Mapping[str, Sequence[int] | str] | None = None,
     properties: Sequence[str] | None = None,
+    accepts: Accepts | None = None,
 ) -> Callable[[Converter], Converter]:
     """Register ``fn`` for fully qualified MATLAB class names (e.g. nnet.cnn.layer.ReLULayer).
 
@@ -154,6 +160,7 @@ def register(
                 tuple(input_names),
                 declared[classname],
                 None if properties is None else tuple(properties),
+                accepts,
             )
         return fn
 
@@ -167,6 +174,20 @@ def lookup(classname: str, stub_unsupported: bool = False) -> Registration | Non
     found = _REGISTRY.get(classname)
     if found is None and stub_unsupported:
         return Registration(classname, (STUB_OP,), stub, "stub", ("in",), UNVERSIONED)
+    return found
+
+
+def lookup_record(
+    record: LayerRecord, stub_unsupported: bool = False
+) -> Registration | None:
+    """:func:`lookup` for one layer: a converter that declines it counts as none."""
+    found = lookup(record.classname)
+    if found is not None and found.accepts is not None and not found.accepts(record):
+        found = None
+    if found is None and stub_unsupported:
+        return Registration(
+            record.classname, (STUB_OP,), stub, "stub", ("in",), UNVERSIONED
+        )
     return found
 
 
