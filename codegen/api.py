@@ -16,6 +16,7 @@ from codegen.passes.names import assign_names, default_class_name
 from codegen.readers import mat
 
 MATCONVNET_KINDS = ("SimpleNN", "DagNN")
+SHALLOW_KINDS = ("network", "Autoencoder")
 
 
 @dataclass
@@ -66,6 +67,10 @@ def import_graph(
         return matconvnet.import_network(
             found.value, found.kind, where, stub_unsupported
         )
+    if found.kind in SHALLOW_KINDS:
+        from codegen.importers import shallow
+
+        return shallow.import_network(found.value, found.kind, where)
     return dltoolbox.import_network(found.value, found.kind, where, stub_unsupported)
 
 
