@@ -142,6 +142,11 @@ def process_reverse(name: str, s: dict[str, Any], y: np.ndarray) -> np.ndarray:
 
 def transfer(name: str, n: np.ndarray) -> np.ndarray:
     """The toolbox's transfer functions, per their documented formulas (n is S × Q)."""
+    with np.errstate(over="ignore", divide="ignore"):  # exp(big) = inf gives the limits
+        return _transfer(name, n)
+
+
+def _transfer(name: str, n: np.ndarray) -> np.ndarray:
     if name == "purelin":
         return n.copy()
     if name == "tansig":
