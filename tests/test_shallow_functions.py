@@ -111,9 +111,11 @@ def check(tmp_path: Path, net: Any, x: np.ndarray, tol32: float = TOL) -> str:
     model = module.load_model().double()
     model.load_state_dict(load_file(str(tmp_path / "out" / "model.safetensors")))
     got = model(torch.from_numpy(np.ascontiguousarray(x.T))).numpy().T
-    assert rel_err(got, expected) <= 1e-10
     got32 = module.load_model()(module.from_matlab(x)).numpy().astype(np.float64).T
-    assert rel_err(got32, expected) <= tol32
+    nan = np.isnan(expected)  # NaN inputs give NaN, as in MATLAB
+    assert np.array_equal(np.isnan(got), nan) and np.array_equal(np.isnan(got32), nan)
+    assert rel_err(got[~nan], expected[~nan]) <= 1e-10
+    assert rel_err(got32[~nan], expected[~nan]) <= tol32
     return (tmp_path / "out" / "model.py").read_text()
 
 
@@ -140,7 +142,9 @@ def test_transfer_function_of_the_hidden_layer(tmp_path: Path, fcn: str) -> None
 def test_transfer_function_of_the_output_layer(tmp_path: Path, fcn: str) -> None:
     net = fitnet()
     cell(net, "layers", 1)["transferFcn"] = text(fcn)
-    check(tmp_path, net, inputs(2))
+    x = inputs(2)
+    x[1, 3] = np.nan  # the toolbox's apply keeps NaN for every function here
+    check(tmp_path, net, x)
 
 
 @pytest.mark.parametrize("weight_fcn", ["dist", "negdist", "mandist", "dotprod"])
@@ -318,3 +322,45 @@ def test_app_export_struct_and_several_networks(
         got = model(torch.from_numpy(np.ascontiguousarray(x.T))).numpy().T
         assert rel_err(got, R.sim(source, x)[0]) <= 1e-10
         assert result.graph.variable == variable
+
+
+def test_reference_functions_on_hand_computed_values() -> None:
+    """The reference itself, on values worked out by hand from the documented formulas."""
+    n = np.array([[-1.0, 0.0, 2.0, np.nan]])
+    np.testing.assert_array_equal(R.transfer("hardlim", n), [[0, 1, 1, np.nan]])
+    np.testing.assert_array_equal(R.transfer("hardlims", n), [[-1, 1, 1, np.nan]])
+    np.testing.assert_array_equal(R.transfer("satlins", n), [[-1, 0, 1, np.nan]])
+    np.testing.assert_array_equal(R.transfer("tribas", n), [[0, 1, 0, np.nan]])
+    np.testing.assert_allclose(R.transfer("tansig", n[:, :3]), np.tanh(n[:, :3]))
+    np.testing.assert_allclose(R.transfer("elliotsig", n[:, :3]), [[-0.5, 0, 2 / 3]])
+    ties = np.array([[1.0, 0.0, np.nan], [1.0, 3.0, 0.0]])
+    np.testing.assert_array_equal(
+        R.transfer("compet", ties), [[1, 0, np.nan], [0, 1, np.nan]]
+    )
+    far = np.array([[40.0], [41.0]])  # exp(-1600) underflows: the shift keeps it exact
+    np.testing.assert_allclose(
+        R.transfer("radbasn", far), [[1 / (1 + np.exp(-81.0))], [np.exp(-81.0)]]
+    )
+    w, p = np.array([[0.0, 0.0], [3.0, 4.0]]), np.array([[3.0], [4.0]])
+    np.testing.assert_array_equal(R.weight("dist", w, p), [[5.0], [0.0]])
+    np.testing.assert_array_equal(R.weight("mandist", w, p), [[7.0], [0.0]])
+    settings = {
+        "keep": np.array([[1.0, 3.0]]),
+        "remove": np.array([[2.0]]),
+        "constants": np.array([[9.0]]),
+        "xrows": np.array([[3.0]]),
+    }
+    y = np.array([[1.0, 2.0], [5.0, 6.0]])
+    np.testing.assert_array_equal(
+        R.process_reverse("removeconstantrows", settings, y), [[1, 2], [9, 9], [5, 6]]
+    )
+    mm = {
+        "xoffset": np.array([[2.0]]),
+        "gain": np.array([[0.5]]),
+        "ymin": np.array([[-1.0]]),
+    }
+    x = np.array([[2.0, 6.0]])
+    np.testing.assert_array_equal(R.process_apply("mapminmax", mm, x), [[-1, 1]])
+    np.testing.assert_array_equal(
+        R.process_reverse("mapminmax", mm, np.array([[-1.0, 1.0]])), x
+    )

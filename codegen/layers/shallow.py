@@ -52,14 +52,12 @@ TRANSFER_NOTES = {
     "poslin": "poslin(n) = max(0, n)",
     "satlin": "satlin: n clipped to [0, 1]",
     "satlins": "satlins: n clipped to [-1, 1]",
-    "hardlim": "hardlim(n) = 1 where n >= 0, else 0",
-    "hardlims": "hardlims(n) = 1 where n >= 0, else -1",
     "radbas": "radbas(n) = exp(-n^2)",
-    "radbasn": "radbasn: exp(-n^2) normalised to sum 1 over each sample's neurons",
+    "radbasn": "radbasn: exp(-n^2) normalised to sum 1 over each sample's neurons, "
+    "i.e. softmax(-n^2)",
     "tribas": "tribas(n) = max(0, 1 - |n|)",
     "elliotsig": "elliotsig(n) = n / (1 + |n|), PyTorch's softsign",
     "netinv": "netinv(n) = 1/n",
-    "compet": "compet: 1 for the neuron with the largest net input (the first on ties), else 0",
     "softmax": "softmax over each sample's neurons",
 }
 

@@ -171,8 +171,15 @@ def _transfer(name: str, n: np.ndarray) -> np.ndarray:
     if name == "radbas":
         return np.exp(-(n * n))
     if name == "radbasn":
-        a = np.exp(-(n * n))
-        return a / np.sum(a, axis=0, keepdims=True)
+        # As the toolbox computes it: shifted by the smallest n^2 for accuracy; a sample
+        # whose terms all vanish gives 0.
+        low = np.min(np.abs(n), axis=0, keepdims=True)
+        a = np.exp(-(n * n) + low * low)
+        total = np.sum(a, axis=0, keepdims=True)
+        with np.errstate(invalid="ignore"):
+            a = a / total
+        a[:, (total == 0).ravel()] = 0.0
+        return a
     if name == "tribas":
         return np.maximum(0.0, 1.0 - np.abs(n))
     if name == "elliotsig":
@@ -180,9 +187,14 @@ def _transfer(name: str, n: np.ndarray) -> np.ndarray:
     if name == "netinv":
         return 1.0 / n
     if name == "compet":
+        # 1 at each column's first maximum; a column holding NaN is NaN throughout.
         a = np.zeros_like(n)
         if n.shape[0]:
-            a[np.argmax(n, axis=0), np.arange(n.shape[1])] = 1.0
+            a[
+                np.argmax(np.where(np.isnan(n), -np.inf, n), axis=0),
+                np.arange(n.shape[1]),
+            ] = 1.0
+        a[:, np.isnan(n).any(axis=0)] = np.nan
         return a
     raise ValueError(f"transfer function {name!r} is not in this reference")
 
