@@ -11,6 +11,9 @@ def supported_layers_markdown() -> str:
         "",
         "Generated from the converter registry by `python scripts/generate_examples.py`; do not edit by hand.",
         "",
+        "Keys `network.<property>.<function>` are the functions a shallow `network` object names "
+        "(`layers{i}.transferFcn`, `inputWeights{i,j}.weightFcn`, `inputs{j}.processFcns`, ...).",
+        "",
         "| MATLAB class | family | emitted as |",
         "|---|---|---|",
     ]
