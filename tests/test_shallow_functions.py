@@ -364,3 +364,60 @@ def test_reference_functions_on_hand_computed_values() -> None:
     np.testing.assert_array_equal(
         R.process_reverse("mapminmax", mm, np.array([[-1.0, 1.0]])), x
     )
+
+
+def test_unconfigured_network_is_refused(tmp_path: Path) -> None:
+    """feedforwardnet(10) saved before train/configure has inputs{1}.size = 0."""
+    net = fitnet()
+    cell(net, "inputs", 0)["size"] = np.array([[0.0]])
+    path = tmp_path / "fresh.mat"
+    sio.savemat(path, {"net": net})
+    with pytest.raises(ConversionError, match="configure"):
+        api.convert_file(path)
+
+
+def test_second_output_and_second_input(tmp_path: Path) -> None:
+    """Layer 1 is an output too (outputConnect [1 1]) and a second input (3 features, no
+    processing) feeds layer 1; forward takes (Input, Input_2) and returns both outputs
+    in layer order, as sim does. The extra structs copy the observed ones."""
+    net = fitnet()
+    r = rec(net)
+    r["outputConnect"] = np.array([[True, True]])
+    first_out = copy.deepcopy(r["outputs"][0, 1])
+    first_out[0, 0]["size"] = np.array([[10.0]])
+    first_out[0, 0]["processFcns"] = np.zeros((1, 0), dtype=object)
+    first_out[0, 0]["processSettings"] = np.zeros((1, 0), dtype=object)
+    r["outputs"][0, 0] = first_out
+    r["numInputs"] = np.array([[2.0]])
+    second_in = copy.deepcopy(r["inputs"][0, 0])
+    second_in[0, 0]["size"] = np.array([[3.0]])
+    second_in[0, 0]["processFcns"] = np.zeros((1, 0), dtype=object)
+    second_in[0, 0]["processSettings"] = np.zeros((1, 0), dtype=object)
+    inputs_cell = np.empty((1, 2), dtype=object)
+    inputs_cell[0, 0], inputs_cell[0, 1] = r["inputs"][0, 0], second_in
+    r["inputs"] = inputs_cell
+    r["inputConnect"] = np.array([[True, True], [False, False]])
+    for key, value in (
+        ("IW", np.random.default_rng(11).normal(0, 0.5, (10, 3))),
+        ("inputWeights", copy.deepcopy(r["inputWeights"][0, 0])),
+    ):
+        grown = np.empty((2, 2), dtype=object)
+        grown[:, 0] = r[key][:, 0]
+        grown[0, 1], grown[1, 1] = value, np.zeros((0, 0))
+        r[key] = grown
+    path = tmp_path / "two.mat"
+    sio.savemat(path, {"net": net})
+    out = tmp_path / "out"
+    api.convert(path, out, force=True)
+    module = import_generated(out)
+    model = module.load_model().double()
+    model.load_state_dict(load_file(str(out / "model.safetensors")))
+    x1, x2 = inputs(12, 20), np.random.default_rng(13).normal(size=(3, 20))
+    got = model(
+        torch.from_numpy(np.ascontiguousarray(x1.T)),
+        torch.from_numpy(np.ascontiguousarray(x2.T)),
+    )
+    expected = R.sim(net, x1, x2)
+    assert len(got) == len(expected) == 2
+    for g, e in zip(got, expected, strict=True):
+        assert rel_err(g.numpy().T, e) <= 1e-10

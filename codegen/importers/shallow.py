@@ -223,6 +223,11 @@ class _Builder:
                     "mat2torch converts static networks only."
                 )
             size = _number(s, "size", self.where)
+            if size <= 0:
+                raise self.fail(
+                    f"input {j + 1} of the network has size 0: the network was saved before it was "
+                    "configured or trained; train it (or configure(net, x, t)) in MATLAB and save it again."
+                )
             name = self.unique(_text(s.get("name")) or f"input{j + 1}")
             info = TensorInfo(FEATURE, (size,))
             graph.inputs.append(GraphInput(name, info))
@@ -421,6 +426,11 @@ class _Builder:
             args.append(node.name)
             infos.append(node.out)  # type: ignore[arg-type]
         size = _number(spec, "size", self.where)
+        if size <= 0:
+            raise self.fail(
+                f"{what} has no neurons (size 0): the network was saved before it was configured "
+                "or trained; train it (or configure(net, x, t)) in MATLAB and save it again."
+            )
         fields = {
             "Name": name,
             "transferFcn": transfer,
