@@ -279,6 +279,7 @@ def test_removeconstantrows_on_inputs_matches_reference(tmp_path: Path) -> None:
         ),
         (("inputWeights", 0, "delays", np.array([[0.0, 1.0]])), "tapped delays"),
         (("outputs", 1, "feedbackMode", text("closed")), "feedbackMode 'closed'"),
+        ((None, 0, "version", text("9")), "format version '9'"),
     ],
 )
 def test_what_is_not_understood_is_an_error_naming_it(
@@ -286,7 +287,7 @@ def test_what_is_not_understood_is_an_error_naming_it(
 ) -> None:
     net = fitnet()
     key, index, field, value = change
-    cell(net, key, index)[field] = value
+    (cell(net, key, index) if key else rec(net))[field] = value
     path = tmp_path / "odd.mat"
     sio.savemat(path, {"odd": net})
     with pytest.raises(ConversionError) as err:

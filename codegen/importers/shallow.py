@@ -27,6 +27,7 @@ from codegen.layers.registry import SUPPORTED_HINT, lookup
 from codegen.readers.mat import shallow_kind
 
 KINDS = ("network", "Autoencoder")
+KNOWN_VERSIONS = ("8",)
 REQUIRED = (
     "numInputs",
     "numLayers",
@@ -161,6 +162,16 @@ class _Builder:
         self.taken.add(name)
         return name
 
+    def check_version(self) -> None:
+        """The saveobj format: version '8' in every file seen (saved 2017 to 2023)."""
+        version = _text(self.f.get("version"))
+        if version not in KNOWN_VERSIONS:
+            raise self.fail(
+                f"the network object is stored in format version {version!r}, which mat2torch "
+                f"has not seen (it reads version {', '.join(KNOWN_VERSIONS)}); load and save it "
+                "again in a recent MATLAB release."
+            )
+
     def check_static(self) -> None:
         delays = {
             key: _number(self.f, key, self.where)
@@ -188,6 +199,7 @@ class _Builder:
             )
 
     def graph(self) -> Graph:
+        self.check_version()
         self.check_static()
         n_in, n_layers = self.n_in, self.n_layers
         bias_c = _flags(self.f, "biasConnect", n_layers, 1, self.where)[:, 0]
