@@ -34,6 +34,7 @@ torch.set_grad_enabled(False)
 
 TRANSFER_FCNS = [
     "compet",
+    "elliot2sig",
     "elliotsig",
     "hardlim",
     "hardlims",
@@ -334,6 +335,7 @@ def test_reference_functions_on_hand_computed_values() -> None:
     np.testing.assert_array_equal(R.transfer("tribas", n), [[0, 1, 0, np.nan]])
     np.testing.assert_allclose(R.transfer("tansig", n[:, :3]), np.tanh(n[:, :3]))
     np.testing.assert_allclose(R.transfer("elliotsig", n[:, :3]), [[-0.5, 0, 2 / 3]])
+    np.testing.assert_allclose(R.transfer("elliot2sig", n[:, :3]), [[-0.5, 0, 0.8]])
     ties = np.array([[1.0, 0.0, np.nan], [1.0, 3.0, 0.0]])
     np.testing.assert_array_equal(
         R.transfer("compet", ties), [[1, 0, np.nan], [0, 1, np.nan]]

@@ -16,7 +16,7 @@ feedback are refused: a static forward cannot reproduce them.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NoReturn
 
 import numpy as np
 
@@ -26,7 +26,6 @@ from codegen.layers.record import LayerRecord, is_empty, text_list, to_text
 from codegen.layers.registry import SUPPORTED_HINT, lookup
 from codegen.readers.mat import shallow_kind
 
-KINDS = ("network", "Autoencoder")
 KNOWN_VERSIONS = ("8",)
 REQUIRED = (
     "numInputs",
@@ -76,11 +75,11 @@ def _empty(value: Any) -> bool:
 def _number(fields: dict[str, Any], key: str, where: str) -> int:
     value = fields.get(key)
     if _empty(value) or np.asarray(value).dtype.kind not in "biuf":
-        return _missing(where, key)
+        _missing(where, key)
     return round(float(np.asarray(value).ravel()[0]))
 
 
-def _missing(where: str, key: str) -> int:
+def _missing(where: str, key: str) -> NoReturn:
     raise ConversionError(
         f"{where}: the network object has no usable '{key}'; save it again from MATLAB "
         "(save('net.mat','net')) with a release that opens it."

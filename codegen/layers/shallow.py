@@ -27,6 +27,7 @@ from codegen.layers.registry import register
 # The toolbox's transfer functions that a static sim computes elementwise or per sample.
 TRANSFER_FCNS = (
     "compet",
+    "elliot2sig",
     "elliotsig",
     "hardlim",
     "hardlims",

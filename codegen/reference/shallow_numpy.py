@@ -184,6 +184,8 @@ def _transfer(name: str, n: np.ndarray) -> np.ndarray:
         return np.maximum(0.0, 1.0 - np.abs(n))
     if name == "elliotsig":
         return n / (1.0 + np.abs(n))
+    if name == "elliot2sig":
+        return np.sign(n) * (n * n) / (1.0 + n * n)
     if name == "netinv":
         return 1.0 / n
     if name == "compet":
