@@ -270,9 +270,9 @@ def test_removeconstantrows_on_inputs_matches_reference(tmp_path: Path) -> None:
                 "inputs",
                 0,
                 "processFcns",
-                np.array([[text("processpca")]], dtype=object),
+                np.array([[text("lvqoutputs")]], dtype=object),
             ),
-            "processFcns 'processpca'",
+            "processFcns 'lvqoutputs'",
         ),
         (
             ("layers", 0, "transferParam", _settings(alpha=np.array([[2.0]]))),
@@ -424,3 +424,141 @@ def test_second_output_and_second_input(tmp_path: Path) -> None:
     assert len(got) == len(expected) == 2
     for g, e in zip(got, expected, strict=True):
         assert rel_err(g.numpy().T, e) <= 1e-10
+
+
+def _processing(net: Any, key: str, index: int, steps: list[tuple[str, Any]]) -> None:
+    """Set ``key``{index+1}.processFcns / processSettings to ``steps`` (name, struct)."""
+    spec = cell(net, key, index)
+    fcns = np.empty((1, len(steps)), dtype=object)
+    settings = np.empty((1, len(steps)), dtype=object)
+    for k, (name, value) in enumerate(steps):
+        fcns[0, k], settings[0, k] = text(name), value
+    spec["processFcns"], spec["processSettings"] = fcns, settings
+
+
+def _rows(*values: float) -> np.ndarray:
+    return np.array([values], dtype=np.float64)
+
+
+def test_processpca_on_inputs_and_outputs(tmp_path: Path) -> None:
+    """processpca settings (transform, inverseTransform): inferred schema."""
+    net = fitnet()
+    rng = np.random.default_rng(21)
+    transform = rng.normal(0, 0.01, (4, 5))
+    _processing(
+        net,
+        "inputs",
+        0,
+        [
+            (
+                "processpca",
+                _settings(
+                    name=text("processpca"),
+                    xrows=_rows(5),
+                    yrows=_rows(4),
+                    transform=transform,
+                    inverseTransform=np.linalg.pinv(transform),
+                ),
+            )
+        ],
+    )
+    rec(net)["IW"][0, 0] = rng.normal(0, 1, (10, 4))
+    out_transform = np.array([[0.6, 0.8]])
+    _processing(
+        net,
+        "outputs",
+        1,
+        [
+            (
+                "processpca",
+                _settings(
+                    name=text("processpca"),
+                    xrows=_rows(2),
+                    yrows=_rows(1),
+                    transform=out_transform,
+                    inverseTransform=out_transform.T,
+                ),
+            )
+        ],
+    )
+    cell(net, "outputs", 1)["size"] = _rows(2)
+    source = check(tmp_path, net, inputs(22))
+    assert "Output_processpca_reverse_matrix.T" in source
+
+
+def test_removerows_on_inputs_and_outputs(tmp_path: Path) -> None:
+    """removerows settings (keep_ind, remove_ind, xrows, yrows): inferred schema; the
+    removed output row comes back as NaN, as the toolbox's reverse writes it."""
+    net = fitnet()
+    _processing(
+        net,
+        "inputs",
+        0,
+        [
+            (
+                "removerows",
+                _settings(
+                    name=text("removerows"),
+                    xrows=_rows(5),
+                    yrows=_rows(4),
+                    keep_ind=_rows(1, 2, 4, 5),
+                    remove_ind=_rows(3),
+                ),
+            )
+        ],
+    )
+    rec(net)["IW"][0, 0] = np.random.default_rng(23).normal(0, 0.01, (10, 4))
+    _processing(
+        net,
+        "outputs",
+        1,
+        [
+            (
+                "removerows",
+                _settings(
+                    name=text("removerows"),
+                    xrows=_rows(2),
+                    yrows=_rows(1),
+                    keep_ind=_rows(2),
+                    remove_ind=_rows(1),
+                ),
+            )
+        ],
+    )
+    cell(net, "outputs", 1)["size"] = _rows(2)
+    check(tmp_path, net, inputs(24))
+
+
+def _fixunknowns() -> Any:
+    """Rows 2 and 4 had unknowns in training: each is followed by its known-flag row."""
+    return _settings(
+        name=text("fixunknowns"),
+        xrows=_rows(5),
+        yrows=_rows(7),
+        unknown=_rows(2, 4),
+        known=_rows(1, 3, 5),
+        shift=_rows(0, 0, 1, 1, 2),
+        xmeans=np.array([[1.0], [2.0], [3.0], [4.0], [5.0]]),
+    )
+
+
+def test_fixunknowns_on_inputs(tmp_path: Path) -> None:
+    """fixunknowns settings (xrows, yrows, unknown, known, shift, xmeans): inferred."""
+    net = fitnet()
+    _processing(net, "inputs", 0, [("fixunknowns", _fixunknowns())])
+    rec(net)["IW"][0, 0] = np.random.default_rng(25).normal(0, 0.01, (10, 7))
+    x = inputs(26)
+    x[1, ::3] = np.nan
+    x[3, 1::4] = np.nan
+    assert not np.isnan(R.sim(net, x)[0]).any()  # every unknown was filled
+    source = check(tmp_path, net, x)
+    assert "torch.isnan(Input)" in source
+
+
+def test_fixunknowns_on_outputs_is_refused(tmp_path: Path) -> None:
+    net = fitnet()
+    _processing(net, "outputs", 1, [("fixunknowns", _fixunknowns())])
+    path = tmp_path / "out.mat"
+    sio.savemat(path, {"net": net})
+    with pytest.raises(ConversionError, match="fixunknowns"):
+        api.convert_file(path)

@@ -355,9 +355,7 @@ class _Builder:
         # Output processing mapped the targets to the layer's range: sim undoes it last-first.
         for fcn, s in reversed(steps) if reverse else steps:
             assert s is not None
-            if _flag(s.get("no_change")) or (
-                fcn == "removeconstantrows" and is_empty(s.get("remove"))
-            ):
+            if _flag(s.get("no_change")) or _removes_nothing(fcn, s):
                 continue  # MATLAB's apply and reverse return the data unchanged
             fields = dict(s)
             fields["Name"] = self.unique(
@@ -475,6 +473,11 @@ class _Builder:
         node.inputs = inputs
         self.nodes.append(node)
         return node.name, node.out  # type: ignore[return-value]
+
+
+def _removes_nothing(fcn: str, settings: dict[str, Any]) -> bool:
+    key = {"removeconstantrows": "remove", "removerows": "remove_ind"}.get(fcn)
+    return key is not None and is_empty(settings.get(key))
 
 
 def _flag(value: Any) -> bool:

@@ -169,6 +169,100 @@ def remove_constant_rows(record: LayerRecord, inputs: Sequence[TensorInfo]) -> N
     )
 
 
+@register("network.processFcns.removerows", ops=("shallow_rows",))
+def remove_rows(record: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
+    """Apply keeps rows ``keep_ind``; reverse puts them back and NaN at ``remove_ind``."""
+    xrows = round(_scalar(record, "xrows"))
+    keep, remove = _indices(record, "keep_ind"), _indices(record, "remove_ind")
+    if sorted(np.concatenate([keep, remove]).tolist()) != list(range(xrows)):
+        raise record.error(
+            f"has 'keep_ind' and 'remove_ind' rows that do not split its {xrows} rows; "
+            "save the network again."
+        )
+    if not record.flag("reverse"):
+        return Node(
+            name=record.name,
+            op="shallow_rows",
+            matlab_class=record.classname,
+            attrs={"reverse": False},
+            buffers={"keep": keep},
+            out=TensorInfo(FEATURE, (len(keep),)),
+            comment=f"removerows: MATLAB drops input rows {(remove + 1).tolist()} (0-based "
+            "indices of the rows kept)",
+        )
+    order = np.argsort(np.concatenate([keep, remove]), kind="stable").astype(np.int64)
+    return Node(
+        name=record.name,
+        op="shallow_rows",
+        matlab_class=record.classname,
+        attrs={"reverse": True, "fill": len(remove)},
+        buffers={"order": order},
+        out=TensorInfo(FEATURE, (xrows,)),
+        comment=f"removerows undone: MATLAB puts NaN in the {len(remove)} removed output rows",
+    )
+
+
+@register("network.processFcns.processpca", ops=("shallow_project",))
+def process_pca(record: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
+    """Apply: y = transform * x; reverse: x = inverseTransform * y."""
+    reverse = record.flag("reverse")
+    key = "inverseTransform" if reverse else "transform"
+    matrix = record.array(key)
+    if matrix is None or matrix.ndim != 2:
+        raise record.error(
+            f"has no '{key}' matrix in its settings; save the network again."
+        )
+    if inputs[0].channels is not None and matrix.shape[1] != inputs[0].channels:
+        raise record.error(
+            f"has a {matrix.shape[0]}×{matrix.shape[1]} '{key}' for {inputs[0].channels} rows."
+        )
+    return Node(
+        name=record.name,
+        op="shallow_project",
+        matlab_class=record.classname,
+        buffers={"matrix": f64(matrix)},
+        out=TensorInfo(FEATURE, (matrix.shape[0],)),
+        comment=f"processpca{' undone' if reverse else ''}: rows mapped by MATLAB's "
+        f"settings.{key}",
+    )
+
+
+@register("network.processFcns.fixunknowns", ops=("shallow_fixunknowns",))
+def fix_unknowns(record: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
+    """NaN in the rows that had unknowns in training becomes the row's training mean, and
+    a row flagging known values (1) follows each such row."""
+    if record.flag("reverse"):
+        raise record.error(
+            "is an output processing function; MATLAB never reverses it for outputs, so "
+            "mat2torch cannot either: remove it from net.outputs{i}.processFcns and retrain."
+        )
+    xrows = round(_scalar(record, "xrows"))
+    unknown = _indices(record, "unknown")
+    shift = np.asarray(_vector(record, "shift", xrows)).round().astype(np.int64)
+    xmeans = _vector(record, "xmeans", xrows)
+    # y(shiftInd) = x with NaN replaced, y(flagInd) = ~isnan(x(unknown)), 1-based in MATLAB.
+    rows = np.arange(xrows) + shift
+    flags = unknown + shift[unknown] + 1
+    positions = np.concatenate([rows, flags])
+    if sorted(positions.tolist()) != list(range(xrows + len(unknown))):
+        raise record.error(
+            "has 'shift' and 'unknown' settings that do not fit together."
+        )
+    return Node(
+        name=record.name,
+        op="shallow_fixunknowns",
+        matlab_class=record.classname,
+        buffers={
+            "xmeans": xmeans,
+            "unknown": unknown,
+            "order": np.argsort(positions, kind="stable").astype(np.int64),
+        },
+        out=TensorInfo(FEATURE, (xrows + len(unknown),)),
+        comment="fixunknowns: NaN becomes the row's training mean, and a 1/0 row saying "
+        "whether the value was known follows each row that had unknowns in training",
+    )
+
+
 # --------------------------------------------------------------------------- weights
 
 

@@ -108,6 +108,20 @@ def process_apply(name: str, s: dict[str, Any], x: np.ndarray) -> np.ndarray:
         return (x - _col(s, "xoffset")) * _col(s, "gain") + float(s["ymean"].ravel()[0])
     if name == "removeconstantrows":
         return x[_indices(s, "keep"), :]
+    if name == "removerows":
+        return x[_indices(s, "keep_ind"), :]
+    if name == "processpca":
+        return np.asarray(s["transform"], dtype=np.float64) @ x
+    if name == "fixunknowns":
+        # y(shiftInd,:) = x with NaN replaced by xmeans; y(flagInd,:) = ~isnan(x(unknown,:))
+        xrows, yrows = _int(s["xrows"]), _int(s["yrows"])
+        shift = np.asarray(s["shift"]).ravel().astype(int)
+        unknown = _indices(s, "unknown")
+        y = np.zeros((yrows, x.shape[1]))
+        filled = np.where(np.isnan(x), _col(s, "xmeans"), x)
+        y[np.arange(xrows) + shift, :] = filled
+        y[unknown + shift[unknown] + 1, :] = ~np.isnan(x[unknown, :])
+        return y
     raise ValueError(f"processing function {name!r} is not in this reference")
 
 
@@ -134,6 +148,12 @@ def process_reverse(name: str, s: dict[str, Any], y: np.ndarray) -> np.ndarray:
         if remove.size:
             x[remove, :] = np.asarray(constants, dtype=np.float64).reshape(-1, 1)
         return x
+    if name == "removerows":
+        x = np.full((_int(s["xrows"]), y.shape[1]), np.nan)
+        x[_indices(s, "keep_ind"), :] = y
+        return x
+    if name == "processpca":
+        return np.asarray(s["inverseTransform"], dtype=np.float64) @ y
     raise ValueError(f"processing function {name!r} is not in this reference")
 
 
