@@ -213,3 +213,14 @@ def test_conversion_is_byte_identical(tmp_path: Path) -> None:
     first = api.convert_file(corpus_file("shallow", "letter_rcr.mat"))
     second = api.convert_file(corpus_file("shallow", "letter_rcr.mat"))
     assert first.source == second.source and first.tensors == second.tensors
+
+
+def test_command_line_convert_end_to_end(tmp_path: Path) -> None:
+    """mat2torch convert into a directory; the file imports on its own and loads strictly."""
+    out = tmp_path / "rcr"
+    path = corpus_file("shallow", "letter_rcr.mat")
+    assert cli.main(["convert", str(path), "-o", str(out)]) == 0
+    module = import_generated(out)
+    d = load("letter_rcr.mat")
+    y = module.load_model()(module.from_matlab(d["x"])).numpy().T
+    assert y.shape == (4, 20) and rel_err(y, d["y"]) <= TOL
