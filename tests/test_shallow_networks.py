@@ -224,3 +224,22 @@ def test_command_line_convert_end_to_end(tmp_path: Path) -> None:
     d = load("letter_rcr.mat")
     y = module.load_model()(module.from_matlab(d["x"])).numpy().T
     assert y.shape == (4, 20) and rel_err(y, d["y"]) <= TOL
+
+
+def test_v73_file_written_by_mat_io(tmp_path: Path) -> None:
+    """No MATLAB-saved v7.3 file with a shallow network is known; this one is mostafa_ff's
+    network as mat-io writes it in HDF5 (group with MATLAB_class 'network', as MATLAB
+    stores old-style objects), so the v7.3 path is exercised, not proven on MATLAB's bytes.
+    """
+    from matio import save_to_mat
+
+    source = corpus_file("shallow", "mostafa_ff.mat")
+    path = tmp_path / "net73.mat"
+    save_to_mat(str(path), {"net": load_from_mat(str(source))["net"]}, version="v7.3")
+    assert path.read_bytes()[512:520] == b"\x89HDF\r\n\x1a\n"
+    out = tmp_path / "out73"
+    api.convert(path, out)
+    module = import_generated(out)
+    d = load("mostafa_ff.mat")
+    y = run(module, d["TestInputs"].T)
+    assert rel_err(y, d["F1TsNET"]) <= STORED
