@@ -143,7 +143,7 @@ def test_autoencoder_encode_and_predict(tmp_path: Path) -> None:
     encoded = torch.sigmoid(model.Encoder(torch.from_numpy(np.ascontiguousarray(x.T))))
     assert rel_err(encoded.numpy().T, enc) <= STORED
     source = (tmp_path / "autoenc_cheo" / "model.py").read_text()
-    assert "encode(autoenc, x.T).T is the output of layer 'Encoder'" in source
+    assert "encode(autoenc, x.T).T is the output of layer 1 ('Encoder')" in source
 
 
 def test_ocr_logsig_softmax_self_consistency(tmp_path: Path) -> None:

@@ -16,13 +16,25 @@ feedback are refused: a static forward cannot reproduce them.
 
 from __future__ import annotations
 
-from typing import Any, NoReturn
+from typing import Any
 
 import numpy as np
 
 from codegen.errors import ConversionError
+from codegen.importers.shallow_structs import (
+    absent,
+    cell_rows,
+    flag,
+    flags,
+    missing,
+    number,
+    removes_nothing,
+    struct_fields,
+    text,
+    weight_delays,
+)
 from codegen.ir import FEATURE, Graph, GraphInput, Node, TensorInfo
-from codegen.layers.record import LayerRecord, is_empty, text_list, to_text
+from codegen.layers.record import LayerRecord, text_list
 from codegen.layers.registry import SUPPORTED_HINT, lookup
 from codegen.readers.mat import shallow_kind
 
@@ -45,71 +57,6 @@ REQUIRED = (
 )
 
 
-def _fields(value: Any) -> dict[str, Any] | None:
-    """A 1×1 struct (record array, or a cell holding one) as a dict; None when empty."""
-    if isinstance(value, np.ndarray) and value.dtype == object and value.size == 1:
-        value = value.flat[0]
-    if isinstance(value, np.ndarray) and value.dtype.names and value.size >= 1:
-        rec = value.ravel(order="F")[0]
-        return {k: rec[k] for k in value.dtype.names}
-    return None
-
-
-def _cells(value: Any, rows: int, cols: int) -> list[list[Any]]:
-    """A rows × cols cell as a list of rows; a 1×1 cell may be stored as its content."""
-    if isinstance(value, np.ndarray) and value.dtype == object:
-        if value.size != rows * cols:
-            raise ValueError(f"{value.size} cells, not {rows}×{cols}")
-        flat = list(value.ravel(order="F"))
-    else:
-        flat = [value]
-        if rows * cols != 1:
-            raise ValueError(f"1 cell, not {rows}×{cols}")
-    return [[flat[r + rows * c] for c in range(cols)] for r in range(rows)]
-
-
-def _empty(value: Any) -> bool:
-    return is_empty(value) or not isinstance(value, np.ndarray)
-
-
-def _number(fields: dict[str, Any], key: str, where: str) -> int:
-    value = fields.get(key)
-    if _empty(value) or np.asarray(value).dtype.kind not in "biuf":
-        _missing(where, key)
-    return round(float(np.asarray(value).ravel()[0]))
-
-
-def _missing(where: str, key: str) -> NoReturn:
-    raise ConversionError(
-        f"{where}: the network object has no usable '{key}'; save it again from MATLAB "
-        "(save('net.mat','net')) with a release that opens it."
-    )
-
-
-def _flags(
-    fields: dict[str, Any], key: str, rows: int, cols: int, where: str
-) -> np.ndarray:
-    value = fields.get(key)
-    if value is None:
-        _missing(where, key)
-    array = np.asarray(value) if not _empty(value) else np.zeros((rows, cols))
-    if array.size != rows * cols:
-        raise ConversionError(
-            f"{where}: the network's '{key}' is {array.shape}, not {rows}×{cols}; save it again from MATLAB."
-        )
-    return array.reshape((rows, cols), order="F").astype(bool)
-
-
-def _delays(settings: dict[str, Any] | None) -> list[float]:
-    if settings is None or _empty(settings.get("delays")):
-        return []
-    return [float(v) for v in np.asarray(settings["delays"]).ravel()]
-
-
-def _text(value: Any) -> str:
-    return to_text(value, "") or ""
-
-
 def import_network(value: Any, kind: str, where: str) -> Graph:
     """The IR of a static network; ``kind`` 'Autoencoder' reads its ``Network``."""
     if kind == "Autoencoder":
@@ -121,14 +68,14 @@ def import_network(value: Any, kind: str, where: str) -> Graph:
                 "save the trained autoencoder again (save('autoenc.mat','autoenc'))."
             )
         value = inner
-    fields = _fields(value)
+    fields = struct_fields(value)
     if fields is None:
         raise ConversionError(
             f"{where}: the network object is empty; save the trained network again."
         )
     for key in REQUIRED:
         if key not in fields:
-            _missing(where, key)
+            missing(where, key)
     return _Builder(fields, kind, where).graph()
 
 
@@ -137,8 +84,8 @@ class _Builder:
         self.f = fields
         self.kind = kind
         self.where = where
-        self.n_in = _number(fields, "numInputs", where)
-        self.n_layers = _number(fields, "numLayers", where)
+        self.n_in = number(fields, "numInputs", where)
+        self.n_layers = number(fields, "numLayers", where)
         self.nodes: list[Node] = []
         self.taken: set[str] = set()
         self.explained: set[str] = set()
@@ -148,7 +95,7 @@ class _Builder:
 
     def cells(self, key: str, rows: int, cols: int) -> list[list[Any]]:
         try:
-            return _cells(self.f[key], rows, cols)
+            return cell_rows(self.f[key], rows, cols)
         except ValueError as exc:
             raise self.fail(
                 f"the network's '{key}' has {exc}; save it again from MATLAB."
@@ -163,7 +110,7 @@ class _Builder:
 
     def check_version(self) -> None:
         """The saveobj format: version '8' in every file seen (saved 2017 to 2023)."""
-        version = _text(self.f.get("version"))
+        version = text(self.f.get("version"))
         if version not in KNOWN_VERSIONS:
             raise self.fail(
                 f"the network object is stored in format version {version!r}, which mat2torch "
@@ -173,7 +120,7 @@ class _Builder:
 
     def check_static(self) -> None:
         delays = {
-            key: _number(self.f, key, self.where)
+            key: number(self.f, key, self.where)
             for key in ("numInputDelays", "numLayerDelays", "numFeedbackDelays")
             if key in self.f
         }
@@ -184,9 +131,9 @@ class _Builder:
                 ("layerWeights", self.n_layers),
             )
             for row in self.cells(key, self.n_layers, cols)
-            for s in (_fields(c) for c in row)
+            for s in (struct_fields(c) for c in row)
         ]
-        if any(delays.values()) or any(any(_delays(s)) for s in weights):
+        if any(delays.values()) or any(any(weight_delays(s)) for s in weights):
             said = (
                 ", ".join(f"{k} {v}" for k, v in delays.items() if v)
                 or "weights with nonzero delays"
@@ -201,10 +148,10 @@ class _Builder:
         self.check_version()
         self.check_static()
         n_in, n_layers = self.n_in, self.n_layers
-        bias_c = _flags(self.f, "biasConnect", n_layers, 1, self.where)[:, 0]
-        input_c = _flags(self.f, "inputConnect", n_layers, n_in, self.where)
-        layer_c = _flags(self.f, "layerConnect", n_layers, n_layers, self.where)
-        output_c = _flags(self.f, "outputConnect", 1, n_layers, self.where)[0]
+        bias_c = flags(self.f, "biasConnect", n_layers, 1, self.where)[:, 0]
+        input_c = flags(self.f, "inputConnect", n_layers, n_in, self.where)
+        layer_c = flags(self.f, "layerConnect", n_layers, n_layers, self.where)
+        output_c = flags(self.f, "outputConnect", 1, n_layers, self.where)[0]
         inputs = self.cells("inputs", 1, n_in)[0]
         layers = [row[0] for row in self.cells("layers", n_layers, 1)]
         outputs = self.cells("outputs", 1, n_layers)[0]
@@ -223,29 +170,31 @@ class _Builder:
         # Processed inputs: (node name, info) per MATLAB input.
         sources: list[tuple[str, TensorInfo]] = []
         for j, spec in enumerate(inputs):
-            s = _fields(spec)
+            s = struct_fields(spec)
             if s is None:
                 raise self.fail(
                     f"input {j + 1} of the network has no settings; save it again from MATLAB."
                 )
-            if not _empty(s.get("feedbackOutput")):
+            if not absent(s.get("feedbackOutput")):
                 raise self.fail(
                     f"input {j + 1} is the feedback of an output (an open-loop NARX network); "
                     "mat2torch converts static networks only."
                 )
-            size = _number(s, "size", self.where)
+            size = number(s, "size", self.where)
             if size <= 0:
                 raise self.fail(
                     f"input {j + 1} of the network has size 0: the network was saved before it was "
                     "configured or trained; train it (or configure(net, x, t)) in MATLAB and save it again."
                 )
-            name = self.unique(_text(s.get("name")) or f"input{j + 1}")
+            name = self.unique(text(s.get("name")) or f"input{j + 1}")
             info = TensorInfo(FEATURE, (size,))
             graph.inputs.append(GraphInput(name, info))
             sources.append(self.process(name, info, s, f"input {j + 1}", reverse=False))
 
         names = [
-            self.unique(_text((_fields(spec) or {}).get("name")) or f"layer{i + 1}")
+            self.unique(
+                text((struct_fields(spec) or {}).get("name")) or f"layer{i + 1}"
+            )
             for i, spec in enumerate(layers)
         ]
         done: dict[int, tuple[str, TensorInfo]] = {}
@@ -270,7 +219,7 @@ class _Builder:
             done[i] = self.layer(
                 i,
                 names[i],
-                _fields(layers[i]),
+                struct_fields(layers[i]),
                 parts,
                 iw,
                 lw,
@@ -278,18 +227,18 @@ class _Builder:
             )
 
         for i in map(int, np.flatnonzero(output_c)):
-            s = _fields(outputs[i])
+            s = struct_fields(outputs[i])
             if s is None:
                 raise self.fail(
                     f"output {i + 1} of the network has no settings; save it again from MATLAB."
                 )
-            mode = _text(s.get("feedbackMode")) or "none"
+            mode = text(s.get("feedbackMode")) or "none"
             if mode != "none":
                 raise self.fail(
                     f"output of layer {i + 1} has feedbackMode '{mode}' (a NARX network); "
                     "mat2torch converts static networks only."
                 )
-            label = _text(s.get("name")) or f"output{i + 1}"
+            label = text(s.get("name")) or f"output{i + 1}"
             final, _ = self.process(
                 label,
                 done[i][1],
@@ -302,15 +251,16 @@ class _Builder:
         if not graph.outputs:
             raise self.fail("the network has no output (outputConnect is all false).")
         graph.nodes = self.nodes
-        network_name = _text(self.f.get("name"))
-        if network_name:
-            graph.notes.append(
-                f"MATLAB network name: {network_name!r}. forward(x) equals MATLAB's sim(net, x.T).T for x of shape (N, features)."
-            )
+        network_name = text(self.f.get("name"))
+        said = f"MATLAB network name: {network_name!r}. " if network_name else ""
         if self.kind == "Autoencoder":
-            first = self.nodes[[n.op for n in self.nodes].index("shallow_layer")].name
             graph.notes.append(
-                f"forward is predict(autoenc, x.T).T; encode(autoenc, x.T).T is the output of layer {first!r}."
+                f"{said}forward(x) is MATLAB's predict(autoenc, x.T).T for x of shape "
+                f"(N, features); encode(autoenc, x.T).T is the output of layer 1 ({names[0]!r})."
+            )
+        else:
+            graph.notes.append(
+                f"{said}forward(x) is MATLAB's sim(net, x.T).T for x of shape (N, features)."
             )
         return graph
 
@@ -342,7 +292,7 @@ class _Builder:
         fcns = text_list(spec.get("processFcns"))
         settings_value = spec.get("processSettings")
         settings = (
-            [_fields(c) for c in settings_value.ravel(order="F")]
+            [struct_fields(c) for c in settings_value.ravel(order="F")]
             if isinstance(settings_value, np.ndarray) and settings_value.dtype == object
             else []
         )
@@ -355,7 +305,7 @@ class _Builder:
         # Output processing mapped the targets to the layer's range: sim undoes it last-first.
         for fcn, s in reversed(steps) if reverse else steps:
             assert s is not None
-            if _flag(s.get("no_change")) or _removes_nothing(fcn, s):
+            if flag(s.get("no_change")) or removes_nothing(fcn, s):
                 continue  # MATLAB's apply and reverse return the data unchanged
             fields = dict(s)
             fields["Name"] = self.unique(
@@ -383,13 +333,13 @@ class _Builder:
                 f"layer {i + 1} of the network has no settings; save it again from MATLAB."
             )
         for key in ("netInputParam", "transferParam"):
-            extra = _fields(spec.get(key))
+            extra = struct_fields(spec.get(key))
             if extra:
                 raise self.fail(
                     f"layer {i + 1} ('{name}') sets {key} fields {sorted(extra)}, which mat2torch does not "
                     "convert; reset them to the defaults in MATLAB and save again."
                 )
-        transfer, net_input = _text(spec.get("transferFcn")), _text(
+        transfer, net_input = text(spec.get("transferFcn")), text(
             spec.get("netInputFcn")
         )
         what = f"layer {i + 1} ('{name}')"
@@ -406,15 +356,15 @@ class _Builder:
         folded = None
         if net_input == "netsum":
             for index, part in enumerate(parts):
-                if _text((_fields(part[2]) or {}).get("weightFcn")) == "dotprod":
+                if text((struct_fields(part[2]) or {}).get("weightFcn")) == "dotprod":
                     folded = parts.pop(index)
                     break
         args: list[str] = []
         infos: list[TensorInfo] = []
         for kind, (r, c), wspec, (src, info), source_what in parts:
-            ws = _fields(wspec) or {}
-            fcn = _text(ws.get("weightFcn"))
-            extra = _fields(ws.get("weightParam"))
+            ws = struct_fields(wspec) or {}
+            fcn = text(ws.get("weightFcn"))
+            extra = struct_fields(ws.get("weightParam"))
             if extra:
                 raise self.fail(
                     f"{kind}{{{r + 1},{c + 1}}} sets weightParam fields {sorted(extra)}, which mat2torch does "
@@ -424,7 +374,7 @@ class _Builder:
             label = f"{name}_{kind}{c + 1}"
             fields = {
                 "Name": self.unique(label),
-                "weight": None if _empty(values) else values,
+                "weight": None if absent(values) else values,
                 "comment": f"{kind}{{{r + 1},{c + 1}}}: weights from {source_what} into layer {r + 1}",
             }
             node = self.convert(
@@ -434,7 +384,7 @@ class _Builder:
             self.nodes.append(node)
             args.append(node.name)
             infos.append(node.out)  # type: ignore[arg-type]
-        size = _number(spec, "size", self.where)
+        size = number(spec, "size", self.where)
         if size <= 0:
             raise self.fail(
                 f"{what} has no neurons (size 0): the network was saved before it was configured "
@@ -445,14 +395,14 @@ class _Builder:
             "transferFcn": transfer,
             "netInputFcn": net_input,
             "size": np.array([[size]]),
-            "b": None if bias is None or _empty(bias) else bias,
+            "b": None if bias is None or absent(bias) else bias,
             "weight": None,
         }
         inputs = list(args)
         if folded is not None:
             kind, (r, c), _, (src, info), source_what = folded
             values = (iw if kind == "IW" else lw)[r][c]
-            if _empty(values):
+            if absent(values):
                 raise self.fail(
                     f"{kind}{{{r + 1},{c + 1}}} stores no weights; save the trained network again."
                 )
@@ -462,7 +412,7 @@ class _Builder:
             )
             inputs = [src, *args]
             infos = [info, *infos]
-        if bias is not None and _empty(bias):
+        if bias is not None and absent(bias):
             raise self.fail(
                 f"b{{{i + 1}}} stores no values; save the trained network again."
             )
@@ -473,12 +423,3 @@ class _Builder:
         node.inputs = inputs
         self.nodes.append(node)
         return node.name, node.out  # type: ignore[return-value]
-
-
-def _removes_nothing(fcn: str, settings: dict[str, Any]) -> bool:
-    key = {"removeconstantrows": "remove", "removerows": "remove_ind"}.get(fcn)
-    return key is not None and is_empty(settings.get(key))
-
-
-def _flag(value: Any) -> bool:
-    return not _empty(value) and bool(np.asarray(value).ravel()[0])
