@@ -239,7 +239,7 @@ class _Builder:
                     "mat2torch converts static networks only."
                 )
             label = text(s.get("name")) or f"output{i + 1}"
-            final, _ = self.process(
+            final, info = self.process(
                 label,
                 done[i][1],
                 s,
@@ -247,6 +247,12 @@ class _Builder:
                 reverse=True,
                 source=done[i][0],
             )
+            size = number(s, "size", self.where)
+            if info.channels != size:
+                raise self.fail(
+                    f"the output of layer {i + 1} has {info.channels} rows after its processFcns "
+                    f"are undone, but the network says {size}; save the network again from MATLAB."
+                )
             graph.outputs.append(final)
         if not graph.outputs:
             raise self.fail("the network has no output (outputConnect is all false).")
