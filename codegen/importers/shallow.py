@@ -405,6 +405,8 @@ class _Builder:
             "weight": None,
         }
         inputs = list(args)
+        if bias is not None:
+            fields["comment"] = f"b{{{i + 1}}}: the bias of layer {i + 1}"
         if folded is not None:
             kind, (r, c), _, (src, info), source_what = folded
             values = (iw if kind == "IW" else lw)[r][c]
@@ -421,6 +423,11 @@ class _Builder:
         if bias is not None and absent(bias):
             raise self.fail(
                 f"b{{{i + 1}}} stores no values; save the trained network again."
+            )
+        matlab_name = text(spec.get("name"))
+        if matlab_name and matlab_name != name:  # a repeated name made unique
+            fields["comment"] = f"layer {i + 1}, named {matlab_name!r} in MATLAB" + (
+                f": {fields['comment']}" if fields.get("comment") else ""
             )
         node = self.convert(f"network.transferFcn.{transfer}", fields, infos, what)
         if transfer in self.explained and net_input == "netsum":
