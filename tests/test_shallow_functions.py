@@ -8,7 +8,9 @@ written back as a ``network`` object with scipy.io.savemat, after changing funct
 names, weights and processing settings. So the 41-field schema is exactly the observed
 one; the *values* of the changed fields (a mapstd settings struct, a cascade
 connection's weight struct, a function name the corpus never uses) are inferred from
-the toolbox's documentation and source, not observed in a MATLAB-saved file.
+the toolbox's documentation and source, not observed in a MATLAB-saved file. One
+difference from MATLAB's bytes: scipy cannot write a struct with no fields, so the empty
+``*Param`` structs and the empty cells are written as empty doubles.
 """
 
 from __future__ import annotations
