@@ -25,6 +25,7 @@ from codegen.passes.names import (
 from codegen.readers import mat
 
 MATCONVNET_KINDS = ("SimpleNN", "DagNN")
+SHALLOW_KINDS = ("network", "Autoencoder")
 
 
 @dataclass
@@ -86,6 +87,10 @@ def import_graph(
         return matconvnet.import_network(
             found.value, found.kind, where, stub_unsupported
         )
+    if found.kind in SHALLOW_KINDS:
+        from codegen.importers import shallow
+
+        return shallow.import_network(found.value, found.kind, where)
     graph = dltoolbox.import_network(found.value, found.kind, where, stub_unsupported)
     detector_meta.apply(graph, found.siblings)
     return graph

@@ -38,6 +38,9 @@ def supported_layers_markdown() -> str:
         "loss layers, any layer ending a SeriesNetwork or DAGNetwork — are training-only:",
         "they are left out with a note, like the built-in output layers.",
         "",
+        "Keys `network.<property>.<function>` are the functions a shallow `network` object names "
+        "(`layers{i}.transferFcn`, `inputWeights{i,j}.weightFcn`, `inputs{j}.processFcns`, ...).",
+        "",
         "| MATLAB class | family | emitted as | schema versions |",
         "|---|---|---|---|",
     ]

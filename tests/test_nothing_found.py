@@ -12,20 +12,20 @@ from codegen.errors import ConversionError
 from tests.conftest import corpus_file
 
 
-def test_shallow_network_file_says_what_it_found() -> None:
-    path = corpus_file("shallow", "abj_deep.mat")
+def test_data_only_file_says_what_it_found() -> None:
+    path = corpus_file("shallow", "autoenc_cheo__data.mat")
     with pytest.raises(ConversionError) as err:
         api.convert_file(path)
     text = str(err.value)
-    assert "'network1' (network: a shallow network object" in text
-    assert "'i' (double 3×18)" in text and "save('net.mat','net')" in text
+    assert "'NData' (double 6000×79)" in text and "save('net.mat','net')" in text
+    assert "shallow network objects" in text
 
 
-def test_autoencoder_and_cell_only_files(
+def test_data_and_cell_only_files(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
-    assert cli.main(["inspect", str(corpus_file("shallow", "autoenc_cheo.mat"))]) == 0
-    assert "'autoenc' (Autoencoder: an Autoencoder" in capsys.readouterr().out
+    assert cli.main(["inspect", str(corpus_file("shallow", "ocr__A.mat"))]) == 0
+    assert "'A' (double 256×1000)" in capsys.readouterr().out
     classes = corpus_file("dltoolbox", "fuma28_classes.mat")
     code = cli.main(["convert", str(classes), "-o", str(tmp_path)])
     err = capsys.readouterr().err

@@ -219,7 +219,21 @@ def find_networks(variables: dict[str, Any]) -> list[FoundNetwork]:
     return found
 
 
+def shallow_kind(value: Any) -> str | None:
+    """'network' for a saved shallow network object (feedforwardnet, fitnet, patternnet,
+    ...: a struct tagged with the class), 'Autoencoder' for trainAutoencoder's object.
+    """
+    if isinstance(value, MatlabObject) and str(value.classname) == "network":
+        return "network"
+    if isinstance(value, MatlabOpaque) and str(value.classname) == "Autoencoder":
+        return "Autoencoder"
+    return None
+
+
 def _network_kind(value: Any) -> str | None:
+    shallow = shallow_kind(value)
+    if shallow:
+        return shallow
     if isinstance(value, MatlabOpaque):
         kind = NETWORK_CLASSES.get(str(value.classname))
         if kind:
@@ -237,10 +251,6 @@ def _network_kind(value: Any) -> str | None:
 
 # Classes people save as "the network" that hold no network this release converts, and why.
 NOT_CONVERTIBLE = {
-    "network": "a shallow network object (feedforwardnet, fitnet, patternnet, ...), "
-    "which this release does not convert",
-    "Autoencoder": "an Autoencoder (trainAutoencoder), which wraps a shallow network "
-    "object that this release does not convert",
     # Reached only when the detector's Network property holds nothing readable: a
     # detector whose network was saved is found through that property.
     "yolov2ObjectDetector": "a YOLO v2 detector whose Network property holds no network "
@@ -283,5 +293,6 @@ def nothing_found(file: MatFile) -> str:
         f"{file.display_name}: no MATLAB network found; the file holds "
         f"{held or 'no variables'}. mat2torch converts Deep Learning Toolbox networks "
         "(SeriesNetwork, DAGNetwork, dlnetwork, LayerGraph, layer arrays, anywhere in the "
-        "file) and MatConvNet structs: save one of those, e.g. save('net.mat','net')."
+        "file), shallow network objects (feedforwardnet, fitnet, patternnet, Autoencoder) "
+        "and MatConvNet structs: save one of those, e.g. save('net.mat','net')."
     )
