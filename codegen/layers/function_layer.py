@@ -275,7 +275,13 @@ def accepts(layer: LayerRecord) -> bool:
     return True
 
 
-@register("nnet.cnn.layer.FunctionLayer", ops=(OP,), accepts=accepts)
+@register(
+    "nnet.cnn.layer.FunctionLayer",
+    ops=(OP,),
+    accepts=accepts,
+    versions=(1,),
+    properties=("PredictFcn", "Formattable", "Acceleratable"),
+)
 def function_layer(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
     text = predict_text(layer)
     # The text is kept for inspect (shown repr'd); the template writes only the tree.
