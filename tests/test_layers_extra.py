@@ -57,7 +57,7 @@ def check(
     _, model = convert_and_load(path, tmp_path / "out")
     with torch.no_grad():
         # Positional, in the file's order of input layers (the generated forward's order).
-        got = to_matlab(model(*[to_torch(v) for v in inputs.values()]))
+        got = to_matlab(model.predict(*[to_torch(v) for v in inputs.values()]))
     objects, conns = ref.network_layers(ref.load_mat(str(path))["net"])
     if conns is None:
         names = [ref.layer_name(layer) for layer in objects]

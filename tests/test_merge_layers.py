@@ -99,7 +99,8 @@ def test_addition_of_three_inputs_in_port_order(tmp_path, rng):
     )
     assert rel_err(from_torch(got), expected) <= TOL
     source = (tmp_path / "out_net" / "model.py").read_text()
-    assert "add = b1 + b2 + b3" in source
+    # b3, computed on the line before, flows in as x.
+    assert "x = self.b3(in_)\n        add = b1 + b2 + x\n" in source
 
 
 def test_multiplication(tmp_path, rng):
@@ -115,7 +116,10 @@ def test_multiplication(tmp_path, rng):
         tmp_path, w.dag_network(layers, conns), {"in": x}, "mul"
     )
     assert rel_err(from_torch(got), expected) <= TOL
-    assert "mul = a * b" in (tmp_path / "out_net" / "model.py").read_text()
+    assert (
+        "x = self.b(in_)\n        mul = a * x\n"
+        in (tmp_path / "out_net" / "model.py").read_text()
+    )
 
 
 def test_addition_of_features(tmp_path, rng):
