@@ -156,7 +156,7 @@ def denoise_set(
             noisy = clean + rng.standard_normal(clean.shape) * (sigma / 255.0)
             with torch.no_grad():
                 x = module.from_matlab(noisy.astype(np.float32))  # H×W → (1, 1, H, W)
-                noise = model(x)[0, 0].numpy().astype(np.float64)
+                noise = model.predict(x)[0, 0].numpy().astype(np.float64)
             denoised = noisy - noise  # residual learning: the net predicts the noise
             label = im2uint8(clean)
             results.append(

@@ -9,6 +9,7 @@ shapes without computing — the bytes are those a CPU run holds, as the last te
 
 from __future__ import annotations
 
+import ast
 from pathlib import Path
 
 import pytest
@@ -18,10 +19,11 @@ from torch import nn
 from codegen.api import convert
 from codegen.testing.memory import peak_forward_bytes
 from tests import hand_ports
-from tests.conftest import corpus_file, import_generated
+from tests.conftest import REPO, corpus_file, import_generated
 
 # Peak bytes of the generated forward / peak bytes of the hand-written port.
 MAX_RATIO = 1.3
+EXAMPLES = REPO / "generated_examples"
 
 NETWORKS: dict[str, tuple[tuple[str, str], hand_ports.Port]] = {
     "dncnn_simplenn": (("matconvnet", "dncnn_sigma25.mat"), hand_ports.chain),
@@ -79,3 +81,59 @@ def test_meta_measurement_equals_a_cpu_run(tmp_path: Path) -> None:
     x = x.to("meta")
     on_meta = peak_forward_bytes(lambda: model(x))
     assert abs(on_meta - on_cpu) <= 0.01 * on_cpu, (on_meta, on_cpu)
+
+
+def _forward_of(source: str) -> ast.FunctionDef:
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.ClassDef) and any(
+            isinstance(f, ast.FunctionDef) and f.name == "predict" for f in node.body
+        ):
+            return next(
+                f
+                for f in node.body
+                if isinstance(f, ast.FunctionDef) and f.name == "forward"
+            )
+    raise AssertionError("no model class with forward and predict")
+
+
+@pytest.mark.parametrize(
+    "example", sorted(p.parent.name for p in EXAMPLES.glob("*/model.py"))
+)
+def test_generated_forward_drops_every_value_after_its_last_use(example: str) -> None:
+    """In every checked-in example: each local but the returned ones is either the
+    reused ``x`` (overwritten by the next line) or deleted right after its last read,
+    and no line is a bare ``x = x``."""
+    forward = _forward_of((EXAMPLES / example / "model.py").read_text())
+    params = {a.arg for a in forward.args.args}
+    returned = {
+        n.id
+        for stmt in forward.body
+        if isinstance(stmt, ast.Return)
+        for n in ast.walk(stmt)
+        if isinstance(n, ast.Name)
+    }
+    assigned: set[str] = set()
+    last_read: dict[str, int] = {}
+    deleted: dict[str, int] = {}
+    for index, stmt in enumerate(forward.body):
+        if isinstance(stmt, ast.Delete):
+            deleted.update(
+                {t.id: index for t in stmt.targets if isinstance(t, ast.Name)}
+            )
+            continue
+        if isinstance(stmt, ast.Assign):
+            assert not (
+                isinstance(stmt.value, ast.Name)
+                and isinstance(stmt.targets[0], ast.Name)
+                and stmt.value.id == stmt.targets[0].id
+            ), ast.unparse(stmt)
+            for target in ast.walk(stmt.targets[0]):
+                if isinstance(target, ast.Name):
+                    assigned.add(target.id)
+        for n in ast.walk(stmt.value if isinstance(stmt, ast.Assign) else stmt):
+            if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load):
+                last_read[n.id] = index
+    kept = assigned - params - returned - {"x"}
+    for name in kept:
+        assert name in last_read, f"{example}: {name} is never read"
+        assert deleted.get(name) == last_read[name] + 1, f"{example}: {name} kept alive"

@@ -181,8 +181,9 @@ def test_depth_concatenation_of_images(tmp_path, rng):
     )
     assert tuple(got.shape) == (2, 7, 6, 5)
     assert rel_err(from_torch(got), expected) <= TOL
+    # b2, computed on the line before, flows in as x.
     assert (
-        "cat = torch.cat([b1, b2], dim=1)"
+        "cat = torch.cat([b1, x], dim=1)"
         in (tmp_path / "out_net" / "model.py").read_text()
     )
 
@@ -209,7 +210,7 @@ def test_concatenation_dim_maps_through_image_layout(
     assert tuple(got.shape) == shape
     assert rel_err(from_torch(got), expected) <= TOL
     assert (
-        f"torch.cat([b1, b2], dim={torch_dim})"
+        f"cat = torch.cat([b1, x], dim={torch_dim})"  # b2 flows in as x
         in (tmp_path / "out_net" / "model.py").read_text()
     )
 
