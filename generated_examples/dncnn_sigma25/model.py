@@ -7,7 +7,8 @@ array into it, and ``load_model()`` returns the model with its weights.
 
 Fine-tuning after editing a layer in ``__init__``: ``load_model(strict=False)`` starts
 from every converted weight that still fits (a warning names the others); save with
-``safetensors.torch.save_file(model.state_dict(), path)``, reload with ``load_model(path)``.
+``safetensors.torch.save_file(model.state_dict(), path)`` and reload with
+``load_model(path)``.
 """
 
 import warnings
@@ -25,10 +26,10 @@ class DncnnSigma25Net(nn.Module):
         accept; MATLAB stores images as H×W×C×N.
     Output ``layer48``: (N, 1, H, W).
 
-    ``predict`` returns what ``forward`` returns, which is what MATLAB's ``predict`` returns;
-    scripts may call either.
-    Neither switches the mode or turns gradients off: ``load_model()`` returns the model in
-    eval mode (call ``.train()`` to fine-tune), and inference belongs under ``torch.no_grad()``.
+    ``predict`` returns what ``forward`` returns, which is what MATLAB's ``predict``
+    returns; scripts may call either.
+    Neither changes the mode or turns gradients off: ``load_model()`` returns the model
+    in eval mode (call ``.train()`` to fine-tune); infer under ``torch.no_grad()``.
 
     Use ``from_matlab(array)`` to turn a MATLAB-layout array into the input layout.
     """
@@ -124,7 +125,7 @@ def from_matlab(array) -> torch.Tensor:
 def _weights_that_fit(
     model: nn.Module, state: dict[str, torch.Tensor], source: Path
 ) -> dict[str, torch.Tensor]:
-    """The stored weights whose name and shape fit ``model``; a warning names the others."""
+    """The stored weights whose names and shapes fit ``model``; warns about the rest."""
     own = model.state_dict()
     fitting = {k: v for k, v in state.items() if k in own and own[k].shape == v.shape}
     not_loaded = sorted(set(state) - set(fitting))

@@ -7,13 +7,14 @@ array into it, and ``load_model()`` returns the model with its weights.
 
 Fine-tuning on other classes: give the head its new size in ``__init__``, e.g. for 5
 classes ``self.fc = nn.Linear(100, 5)`` (was ``nn.Linear(100, 8)``); then
-``model = load_model(strict=False).train()`` starts from every other converted weight (a
-warning names the head's, left at PyTorch's initialisation). Train on
-``nn.CrossEntropyLoss()(model(x), labels)``, save with ``safetensors.torch.save_file(
-model.state_dict(), "tuned.safetensors")`` and reload with ``load_model("tuned.safetensors")``.
+``model = load_model(strict=False).train()`` starts from every other converted weight
+(a warning names the head's, left at PyTorch's initialisation). Train on
+``nn.CrossEntropyLoss()(model(x), labels)``; save with
+``safetensors.torch.save_file(model.state_dict(), "tuned.safetensors")`` and reload
+with ``load_model("tuned.safetensors")``.
 CLASSES names the converted head's classes: give it the new ones.
-Without editing this file, ``model = load_model(); model.fc = nn.Linear(100, 5)``
-does the same for one session.
+Without editing this file, ``model = load_model()`` then
+``model.fc = nn.Linear(100, 5)`` does the same for one session.
 """
 
 import warnings
@@ -65,13 +66,13 @@ class FaultdetTrainedModelAirCompNet(nn.Module):
 
     Input ``sequenceinput``:
         float tensor (N, T, 10), batch first; MATLAB stores sequences as C×T.
-    Output ``fc``: (N, 8), one score per class in CLASSES order, before the softmax 'softmax'.
+    Output ``fc``: (N, 8), one score per class in CLASSES order (before the softmax).
 
-    ``forward`` returns the scores before MATLAB's final softmax (logits): what
-    ``nn.CrossEntropyLoss`` expects, for training. ``predict`` applies that softmax and returns
-    what MATLAB's ``predict`` returns (probabilities), for inference.
-    Neither switches the mode or turns gradients off: ``load_model()`` returns the model in
-    eval mode (call ``.train()`` to fine-tune), and inference belongs under ``torch.no_grad()``.
+    ``forward`` returns the scores before MATLAB's final softmax (logits), what
+    ``nn.CrossEntropyLoss`` expects: use it to train. ``predict`` applies that softmax
+    and returns what MATLAB's ``predict`` returns (probabilities): use it to infer.
+    Neither changes the mode or turns gradients off: ``load_model()`` returns the model
+    in eval mode (call ``.train()`` to fine-tune); infer under ``torch.no_grad()``.
 
     Use ``from_matlab(array)`` to turn a MATLAB-layout array into the input layout.
 
@@ -116,7 +117,7 @@ class FaultdetTrainedModelAirCompNet(nn.Module):
     def predict(
         self, sequenceinput: torch.Tensor, lengths: torch.Tensor | None = None
     ) -> torch.Tensor:
-        """What MATLAB's predict returns: ``forward``'s scores through the final softmax."""
+        """What MATLAB's predict returns: ``forward``'s scores through its softmax."""
         fc = self.forward(sequenceinput, lengths)
         return self.softmax(fc)
 
@@ -147,7 +148,7 @@ def pad_sequences(sequences) -> tuple[torch.Tensor, torch.Tensor]:
 def _weights_that_fit(
     model: nn.Module, state: dict[str, torch.Tensor], source: Path
 ) -> dict[str, torch.Tensor]:
-    """The stored weights whose name and shape fit ``model``; a warning names the others."""
+    """The stored weights whose names and shapes fit ``model``; warns about the rest."""
     own = model.state_dict()
     fitting = {k: v for k, v in state.items() if k in own and own[k].shape == v.shape}
     not_loaded = sorted(set(state) - set(fitting))

@@ -23,10 +23,10 @@ class ResunetNetLgraph(nn.Module):
         stores these images as H×W×C×N (16×16×1).
     Output ``Final_ConvolutionLayer``: (N, 1, 16, 16).
 
-    ``predict`` returns what ``forward`` returns, which is what MATLAB's ``predict`` returns;
-    scripts may call either.
-    Neither switches the mode or turns gradients off: ``load_model()`` returns the model in
-    eval mode (call ``.train()`` to fine-tune), and inference belongs under ``torch.no_grad()``.
+    ``predict`` returns what ``forward`` returns, which is what MATLAB's ``predict``
+    returns; scripts may call either.
+    Neither changes the mode or turns gradients off: ``load_model()`` returns the model
+    in eval mode (call ``.train()`` to fine-tune); infer under ``torch.no_grad()``.
 
     Use ``from_matlab(array)`` to turn a MATLAB-layout array into the input layout.
     """
@@ -219,7 +219,7 @@ def from_matlab(array) -> torch.Tensor:
 def _weights_that_fit(
     model: nn.Module, state: dict[str, torch.Tensor], source: Path
 ) -> dict[str, torch.Tensor]:
-    """The stored weights whose name and shape fit ``model``; a warning names the others."""
+    """The stored weights whose names and shapes fit ``model``; warns about the rest."""
     own = model.state_dict()
     fitting = {k: v for k, v in state.items() if k in own and own[k].shape == v.shape}
     not_loaded = sorted(set(state) - set(fitting))
