@@ -16,7 +16,7 @@ import black
 import jinja2
 import numpy as np
 
-from codegen import weights
+from codegen import forward_plan, weights
 from codegen.ir import FEATURE, IMAGE, IMAGE_SEQUENCE, SEQUENCE, VOLUME, Graph, Node
 from codegen.line_width import wrap_text
 
@@ -134,17 +134,24 @@ class Rendered:
     forward: list[str]
 
 
+def forward_expression(node: Node, args: list[str]) -> str:
+    """The node's forward computation on ``args``, as one line of Python (without the
+    comment a template may put after it)."""
+    raw = " ".join(str(layer_template(node.op).forward(node, args)).split())
+    return _split_comment(raw)[0]
+
+
 def render_node(
     node: Node, args: list[str], targets: list[str] | None = None
 ) -> Rendered:
-    """``targets``: the variables a multi-output node's tuple is unpacked into."""
+    """``targets``: the variables the node's output (a multi-output node's tuple) is
+    assigned to; by default its own name."""
     module = layer_template(node.op)
     init = [
         line for line in str(module.init(node)).strip("\n").splitlines() if line.strip()
     ]
-    expr, expr_comment = _split_comment(
-        " ".join(str(module.forward(node, args)).split())
-    )
+    raw = " ".join(str(module.forward(node, args)).split())
+    expr, expr_comment = _split_comment(raw)
     lhs = ", ".join(targets) if targets else node.ident
     forward = [] if expr == lhs else _assignment(lhs, expr)
     if expr_comment and forward:
@@ -154,15 +161,22 @@ def render_node(
             forward = [inline]
         else:
             forward = [expr_comment, *forward]
-    notes = []
-    if not _same_words(node.name, node.ident):
-        notes.append(f"# MATLAB layer {comment_text(repr(node.name))}")
+    name_note = f"# MATLAB layer {comment_text(repr(node.name))}"
+    notes = [] if _same_words(node.name, node.ident) else [name_note]
     if node.comment:
         notes.append(f"# {comment_text(node.comment)}")
     if init:
         init = notes + init
     elif forward:
         forward = notes + forward
+    if (
+        forward
+        and name_note not in forward
+        and not re.search(rf"\b{re.escape(node.ident)}\b", forward[-1])
+    ):
+        # The line writes a reused variable and has no attribute named after the
+        # layer: say which layer it is.
+        forward.insert(0, name_note)
     if node.forward_comment and forward:
         forward = [f"# {comment_text(node.forward_comment)}", *forward]
     return Rendered(init, forward)
@@ -236,27 +250,72 @@ def output_info(graph: Graph, output: str) -> Any:
     return None
 
 
+def chain_variable(taken: set[str]) -> str:
+    """The variable values flow through from one line to the next: ``x``, unless a
+    layer or input already has that name."""
+    for name in ("x", "y", "z"):
+        if name not in taken:
+            return name
+    k = 1
+    while f"x_{k}" in taken:
+        k += 1
+    return f"x_{k}"
+
+
 def render_model(graph: Graph) -> str:
     """The complete, black-formatted model.py for a named graph."""
     idents = {gi.name: gi.ident for gi in graph.inputs}
     idents.update({n.name: n.ident for n in graph.nodes})
     idents.update(port_idents(graph))
-    rendered = []
-    helpers: set[str] = set()
+    input_idents = {gi.name: gi.ident for gi in graph.inputs}
+    aliases: dict[str, int] = {}
     for node in graph.nodes:
         args = [idents[src] for src in node.inputs]
-        ports = list(node.attrs.get("output_ports") or ())
-        targets = (
-            [node.ident] + [idents[f"{node.name}/{p}"] for p in ports[1:]]
-            if len(ports) > 1
-            else None
-        )
-        rendered.append(render_node(node, args, targets))
+        if not node.attrs.get("output_ports"):
+            expr = forward_expression(node, args)
+            if expr in args:
+                aliases[node.name] = args.index(expr)
+    plan = forward_plan.plan_forward(graph, aliases)
+    chain = chain_variable(set(idents.values()) | {"self", "lengths"})
+
+    def variable(value: forward_plan.Value) -> str:
+        if value in plan.chained:
+            return chain
+        if value.producer is None:
+            return input_idents[value.name]
+        return idents[value.name]
+
+    init_lines: list[str] = []
+    helpers: set[str] = set()
+    for node in graph.nodes:
+        init_lines += render_node(node, [idents[src] for src in node.inputs]).init
         helpers.update(render_helpers(node))
+    forward_lines: list[str] = []
+    for index, line in enumerate(plan.lines):
+        targets = [variable(v) for v in line.results]
+        rendered = render_node(line.node, [variable(v) for v in line.args], targets)
+        forward_lines += rendered.forward
+        dead = plan.dead_after.get(index)
+        if dead:
+            forward_lines.append("del " + ", ".join(variable(v) for v in dead))
+    outputs = [variable(v) for v in plan.outputs]
+    predict_returns = [
+        forward_expression(head, [name]) if head is not None else name
+        for head, name in zip(plan.heads, outputs, strict=True)
+    ]
+    # A classifier's final linear layer: the module docstring shows how to replace it.
+    tune_head = None
+    if len(plan.outputs) == 1 and plan.heads[0] is not None:
+        producer = plan.outputs[0].producer
+        head = graph.nodes[producer] if producer is not None else None
+        if head is not None and head.op == "linear":
+            tune_head = {
+                "ident": head.ident,
+                "in_features": head.attrs["in_features"],
+                "out_features": head.attrs["out_features"],
+            }
     helper_list = sorted(helpers, key=_helper_order)
-    body_text = "\n".join(
-        [line for r in rendered for line in r.init + r.forward] + helper_list
-    )
+    body_text = "\n".join(init_lines + forward_lines + predict_returns + helper_list)
     layouts = sorted({gi.info.layout for gi in graph.inputs})
     preprocess = [
         str(layer_template("input").preprocess(n)).strip("\n")
@@ -265,9 +324,14 @@ def render_model(graph: Graph) -> str:
     ]
     context = {
         "graph": graph,
-        "init_lines": [line for r in rendered for line in r.init],
-        "forward_lines": [line for r in rendered for line in r.forward],
-        "outputs": [idents[o] for o in graph.outputs],
+        "init_lines": init_lines,
+        "forward_lines": forward_lines,
+        "outputs": outputs,
+        # What predict returns: forward's outputs, with the final softmax where forward
+        # stops before it.
+        "predict_returns": predict_returns,
+        "heads": plan.heads,
+        "tune_head": tune_head,
         # MATLAB names of the outputs (layer or layer/port), for the forward docstring.
         "output_names": list(graph.outputs),
         "output_infos": [output_info(graph, o) for o in graph.outputs],

@@ -159,7 +159,9 @@ def denoise_set(
             with torch.no_grad():
                 x = module.from_matlab(noisy.astype(np.float32))  # H×W → (1, 1, H, W)
                 # MatConvNet's preprocessing (none is stored for DnCNN: the image stays in [0, 1])
-                noise = model(model.preprocess(x))[0, 0].numpy().astype(np.float64)
+                noise = (
+                    model.predict(model.preprocess(x))[0, 0].numpy().astype(np.float64)
+                )
             denoised = noisy - noise  # residual learning: the net predicts the noise
             label = im2uint8(clean)
             results.append(

@@ -93,11 +93,12 @@ def as_matlab_features(e: np.ndarray) -> np.ndarray:
 def run(
     model: torch.nn.Module, *inputs: np.ndarray | torch.Tensor, **kwargs: Any
 ) -> Any:
-    """Call ``model`` without gradients; MATLAB-layout arrays are converted, tensors (lengths,
-    masks already in PyTorch layout) pass as they are."""
+    """``model.predict`` (what MATLAB's predict returns) without gradients; MATLAB-layout
+    arrays are converted, tensors (lengths, masks already in PyTorch layout) pass as they
+    are."""
     args = [to_torch(x) if isinstance(x, np.ndarray) else x for x in inputs]
     with torch.no_grad():
-        return model(*args, **kwargs)
+        return model.predict(*args, **kwargs)
 
 
 def convert_into(

@@ -354,7 +354,7 @@ def test_layer_norm_on_images(tmp_path: Path, dimension: str) -> None:
     x = rng.normal(1.0, 2.0, size=(4, 5, 3, N))  # H, W, C, N
     with torch.no_grad():
         out = (
-            model(torch.tensor(x.transpose(3, 2, 0, 1), dtype=torch.float32))
+            model.predict(torch.tensor(x.transpose(3, 2, 0, 1), dtype=torch.float32))
             .numpy()
             .transpose(2, 3, 1, 0)
         )
@@ -375,7 +375,7 @@ def test_layer_norm_on_features(tmp_path: Path) -> None:
     _, model = convert_network(tmp_path, net)
     x = rng.normal(size=(C, N))
     with torch.no_grad():
-        out = model(torch.tensor(x.T, dtype=torch.float32)).numpy().T
+        out = model.predict(torch.tensor(x.T, dtype=torch.float32)).numpy().T
     assert rel_error(out, ref.layer_norm(x, scale, offset)) <= TOL
 
 
@@ -395,7 +395,9 @@ def test_flatten_image_then_fully_connected(tmp_path: Path) -> None:
     x = rng.normal(size=(3, 4, 2, N))
     with torch.no_grad():
         out = (
-            model(torch.tensor(x.transpose(3, 2, 0, 1), dtype=torch.float32)).numpy().T
+            model.predict(torch.tensor(x.transpose(3, 2, 0, 1), dtype=torch.float32))
+            .numpy()
+            .T
         )
     assert (
         rel_error(out, ref.fully_connected(ref.flatten(x), w, None, 5).reshape(5, N))

@@ -89,7 +89,7 @@ def test_generated_file_is_standalone_black_stable_and_strict(tmp_path: Path) ->
         for n in ast.walk(tree)
         if isinstance(n, ast.ImportFrom) and n.module
     }
-    assert imported <= {"torch", "pathlib", "safetensors"}
+    assert imported <= {"torch", "pathlib", "safetensors", "warnings"}
     assert str(REPO) not in source and "/work" not in source
     from safetensors.numpy import load_file
 
@@ -248,7 +248,7 @@ def test_layer_names_never_shadow_helpers_or_the_class(tmp_path: Path) -> None:
     source = (tmp_path / "out" / "model.py").read_text()
     assert "def pad_symmetric(" in source and "pad_symmetric_1 = " in source
     assert "from_matlab_ = " in source and "class Net(nn.Module)" in source
-    assert model(torch.ones(1, 2, 5, 5)).shape == (1, 2, 5, 5)
+    assert model.predict(torch.ones(1, 2, 5, 5)).shape == (1, 2, 5, 5)
 
 
 def test_hostile_file_names_and_strings_stay_inert(tmp_path: Path) -> None:

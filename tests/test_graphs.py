@@ -106,7 +106,15 @@ def test_korniarp_three_layer_graphs_convert_by_path(
         source = (out / "model.py").read_text()
         assert "# UNTRAINED" in source
         # The 3-input addition takes its inputs in port order: moment (in1), dtheta (in2), critic (in3).
-        assert "addition = fc1_moment + fc2_dtheta + fc2_critic" in source
+        # The value computed on the line before flows in as x.
+        addition = re.search(r"# MATLAB layer 'addition'\n\s+x = (.*)\n", source)
+        assert addition is not None
+        operands = addition.group(1).split(" + ")
+        assert operands.count("x") == 1
+        assert all(
+            o in ("x", e)
+            for o, e in zip(operands, ["fc1_moment", "fc2_dtheta", "fc2_critic"])
+        )
         assert re.search(
             r"def forward\(\s*self,\s*imageinput_2: torch.Tensor,\s*imageinput_1: torch.Tensor,\s*moment: torch.Tensor",
             source,
@@ -122,7 +130,7 @@ def test_korniarp_three_layer_graphs_convert_by_path(
             lambda m, a, seen=seen: seen.__setitem__("addition", a[0])
         )
         with torch.no_grad():
-            value = model(
+            value = model.predict(
                 torch.randn(2, 1, 1, 1),
                 torch.randn(2, 1, 50, 50),
                 torch.randn(2, 1, 1, 1),
@@ -156,7 +164,7 @@ def test_resunet_untrained_unet_runs_at_256(
     sizes = propagate_sizes(layers, connections, {"imageinput": (256, 256, channels)})
     h, w_, c = sizes["Final-ConvolutionLayer"]
     with torch.no_grad():
-        y = model(torch.randn(1, channels, 256, 256))
+        y = model.predict(torch.randn(1, channels, 256, 256))
     assert tuple(y.shape) == (1, c, h, w_) == (1, 1, 256, 256)
     # Every intermediate size too (transposed conv doubling, concatenated channels).
     seen: dict[str, tuple[int, ...]] = {}
@@ -172,7 +180,7 @@ def test_resunet_untrained_unet_runs_at_256(
             lambda m, a, name=name: seen.__setitem__(name + "_in", tuple(a[0].shape))
         )
     with torch.no_grad():
-        model(torch.randn(1, channels, 256, 256))
+        model.predict(torch.randn(1, channels, 256, 256))
     for torch_name, matlab_name, pre in [
         ("Decoder_Stage_1_UpConv", "Decoder-Stage-1-UpConv", False),
         ("Dcoder_Stage_1_Conv_1", "Decoder-Stage-1-DepthConcatenation", True),
@@ -298,14 +306,21 @@ def test_dag_with_residual_and_depth_concatenation(
     assert module.CLASSES == ("a", "b", "c")
     # The forward reads top to bottom: one line per layer, named after it, merges inline.
     source = (tmp_path / "out_net" / "model.py").read_text()
-    forward = source[source.index("def forward") : source.index("return prob")]
-    assert "res_add = conv2 + relu1" in forward
-    assert (
-        "fire2_concat = torch.cat([fire2_expand1x1, fire2_expand3x3], dim=1)" in forward
-    )
-    order = [m.group(1) for m in re.finditer(r"^\s+(\w+) = ", forward, re.MULTILINE)]
-    assert order == ["data", "conv1", "bn1", "relu1", "conv2", "res_add", "relu2", "fire2_expand1x1",
-                     "fire2_expand3x3", "fire2_concat", "pool", "gap", "fc", "prob"]  # fmt: skip
+    forward = source[source.index("def forward") : source.index("return fc")]
+    assert "x = x + relu1" in forward
+    assert "x = torch.cat([fire2_expand1x1, x], dim=1)" in forward
+    # Each layer's line names it: by its attribute or, without one, by a comment.
+    order = [
+        m.group(1) or m.group(2)
+        for m in re.finditer(r"self\.(\w+)\(|# MATLAB layer '(\w+)'", forward)
+    ]
+    assert list(dict.fromkeys(order)) == ["conv1", "bn1", "relu1", "conv2", "res_add", "relu2",
+                                          "fire2_expand1x1", "fire2_expand3x3", "fire2_concat",
+                                          "pool", "gap", "fc"]  # fmt: skip
+    # Values read later keep their names until their last use, then are deleted.
+    assert "del relu1\n" in forward and "del relu2\n" in forward
+    assert "del fire2_expand1x1\n" in forward
+    assert "def predict" in source and "return self.prob(fc)" in source
 
 
 def test_dag_network_with_two_output_layers_returns_both_in_layer_order(
@@ -435,9 +450,11 @@ def test_layer_with_several_outputs_feeds_consumers_by_out_k(
     net = w.dlnetwork(layers, conns, output_names=["add", "split/out2"])
     _module, model, _ = write_and_convert(tmp_path, {"net": net})
     source = (tmp_path / "out_net" / "model.py").read_text()
-    # the input layer "x" becomes x_: model.py keeps the name x for its own use
+    # the input layer "x" becomes x_: model.py keeps the name x for the values that
+    # flow from one line to the next
     assert "split, split_out2 = torch.chunk(x_, 2, dim=1)" in source
-    assert "fb = self.fb(split_out2)" in source
+    assert "x = self.fb(split_out2)" in source
+    assert "add = split + x" in source
     x = rng.standard_normal((6, 4))
     total, second = run(model, x)
     expected_second = x[3:]

@@ -70,7 +70,7 @@ def predict(
     module: Any, model: torch.nn.Module, x: np.ndarray, **kw: Any
 ) -> np.ndarray:
     with torch.no_grad():
-        return to_matlab(model(module.from_matlab(x), **kw))
+        return to_matlab(model.predict(module.from_matlab(x), **kw))
 
 
 def check(got: np.ndarray, expected: np.ndarray) -> float:
@@ -178,9 +178,10 @@ def test_network_ending_in_image_sequences(tmp_path: Path) -> None:
 def test_generated_code_folds_in_one_readable_line(tmp_path: Path) -> None:
     convert(tmp_path, cnn_lstm("dag"))
     text = source(tmp_path)
-    assert "fold, fold_miniBatchSize = input_.flatten(0, 1), input_.shape[0]" in text
-    assert "unfold = pool.unflatten(0, (fold_miniBatchSize, -1))" in text
-    assert "flatten = torch.flatten(unfold.transpose(3, 4), 2)" in text
+    # The normalized input and each layer's output flow from one line to the next as x.
+    assert "fold, fold_miniBatchSize = x.flatten(0, 1), x.shape[0]" in text
+    assert "x = x.unflatten(0, (fold_miniBatchSize, -1))" in text
+    assert "x = torch.flatten(x.transpose(3, 4), 2)" in text
     assert "float tensor (N, T, 2, 7, 5) in N×T×C×H×W order" in text
     assert "H×W×C×T (7×5×2 per time step)" in text
     assert "H×W×C×N×T → (N, T, C, H, W)" in text

@@ -133,7 +133,7 @@ def test_conv1d_forward_is_one_readable_line(tmp_path: Path) -> None:
         in source
     )
     assert "F.pad(mask_padded_steps(seq, lengths).transpose(1, 2), (4, 0))" in source
-    assert "same_padding_1d(causal_conv.shape[1], 3, 2)" in source
+    assert "same_padding_1d(x.shape[1], 3, 2)" in source  # causal_conv's output, as x
     # Symmetric zero padding stays the module's own.
     assert "self.plain = nn.Conv1d(4, 4, kernel_size=3, padding=1)" in source
     assert "codegen" not in source

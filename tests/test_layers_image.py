@@ -47,7 +47,7 @@ def check(tmp_path: Path, layers: list, x: torch.Tensor, *, tol: float = 1e-5) -
     w.write_mat(path, {"net": w.series_network(layers)})
     module, model = convert_and_load(path, tmp_path / "out")
     with torch.no_grad():
-        got = model(x).numpy()
+        got = model.predict(x).numpy()
     objects, _ = ref.network_layers(ref.load_mat(str(path))["net"])
     expected = from_matlab_output(ref.run_layers(objects, to_matlab(x)), got)
     assert got.shape == expected.shape

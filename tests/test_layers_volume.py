@@ -87,7 +87,7 @@ def check(tmp_path: Path, layers: list[Any], x: np.ndarray) -> str:
     generated source."""
     module, model, saved = convert(tmp_path, w.series_network(layers))
     with torch.no_grad():
-        got = to_matlab(model(module.from_matlab(x)))
+        got = to_matlab(model.predict(module.from_matlab(x)))
     objects, _ = ref.network_layers(saved)
     err = rel_err(got, ref.run_layers(objects, x))
     print(f"max relative error {err:.1e}")
@@ -159,7 +159,7 @@ def test_conv3d_same_padding_keeps_ceil_of_input_over_stride(tmp_path: Path) -> 
     )
     module, model, _ = convert(tmp_path, w.series_network([inp(2), layer]))
     with torch.no_grad():
-        y = model(to_torch(volume(2)))
+        y = model.predict(to_torch(volume(2)))
     assert tuple(y.shape) == (N, 4, 3, 4, 3)  # (N, C, ceil(D/2), ceil(H/2), ceil(W/2))
 
 
@@ -308,7 +308,7 @@ def test_transposed_conv3d_same_cropping_split_is_pinned(tmp_path: Path) -> None
     source = (tmp_path / "out" / "model.py").read_text()
     assert "[:,:,1:,1:,1:]" in "".join(source.split()) and "(uncertain)" in source
     with torch.no_grad():
-        y = model(to_torch(volume(2, 3, 4, 5)))
+        y = model.predict(to_torch(volume(2, 3, 4, 5)))
     assert tuple(y.shape) == (N, 2, 10, 6, 8)
 
 
@@ -410,7 +410,7 @@ def test_concatenation_along_each_matlab_dimension(tmp_path: Path, dim: int) -> 
     module, model, saved = convert(tmp_path, w.layer_graph(layers, conns))
     x = volume(2)
     with torch.no_grad():
-        got = to_matlab(model(module.from_matlab(x)))
+        got = to_matlab(model.predict(module.from_matlab(x)))
     err = rel_err(got, reference_graph(saved, {"in": x})["add"])
     print(f"max relative error {err:.1e}")
     assert err <= TOL
@@ -462,14 +462,14 @@ def test_unet3d_dag(tmp_path: Path) -> None:
     module, model, saved = convert(tmp_path, w.dag_network(layers, conns))
     x = volume(c, h, w_, d, n=3)
     with torch.no_grad():
-        got = to_matlab(model(module.from_matlab(x)))
+        got = to_matlab(model.predict(module.from_matlab(x)))
     expected = reference_graph(saved, {"in": x})["softmax"]
     assert got.shape == (h, w_, d, 3, 3)
     err = rel_err(got, expected)
     print(f"max relative error {err:.1e}")
     assert err <= TOL
     source = (tmp_path / "out" / "model.py").read_text()
-    assert "torch.cat([up, enc_relu], dim=1)" in source
+    assert "torch.cat([x, enc_relu], dim=1)" in source  # up flows in as x
 
 
 # --------------------------------------------------------------------------- errors
@@ -513,7 +513,7 @@ def test_untrained_volume_network_converts_and_runs(tmp_path: Path) -> None:
     model = module.load_model()
     assert tuple(model.in_mean.shape) == (2, 1, 1, 1)
     with torch.no_grad():
-        y = model(to_torch(volume(2)))
+        y = model.predict(to_torch(volume(2)))
     assert tuple(y.shape) == (N, 4, 1, 2, 1)
 
 
@@ -563,7 +563,9 @@ def test_flatten_layer_on_volumes_uses_matlab_order(tmp_path: Path) -> None:
     module, model, saved = convert(tmp_path, w.series_network(layers))
     x = volume(c)
     with torch.no_grad():
-        got = model(module.from_matlab(x)).numpy().T  # (N, Out) -> MATLAB's Out×N
+        got = (
+            model.predict(module.from_matlab(x)).numpy().T
+        )  # (N, Out) -> MATLAB's Out×N
     objects, _ = ref.network_layers(saved)
     assert rel_err(got, ref.run_layers(objects, x)) <= TOL
     assert ".transpose(3, 4), 1)" in (tmp_path / "out" / "model.py").read_text()

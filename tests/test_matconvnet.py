@@ -36,14 +36,14 @@ def rel(actual: np.ndarray, expected: np.ndarray) -> float:
 def run_model(
     module: Any, model: Any, *images: np.ndarray, preprocess: bool = False
 ) -> list[np.ndarray]:
-    """Run on MATLAB-layout H×W×C×N inputs; outputs back in MATLAB layout.
+    """Run ``predict`` on MATLAB-layout H×W×C×N inputs; outputs back in MATLAB layout.
 
     ``preprocess``: pass the single input through the generated ``preprocess()`` first.
     """
     inputs = [module.from_matlab(x.astype(np.float32)) for x in images]
     if preprocess:
         inputs = [model.preprocess(*inputs)]
-    out = model(*inputs)
+    out = model.predict(*inputs)
     outs = out if isinstance(out, tuple) else (out,)
     return [o.numpy().astype(np.float64).transpose(2, 3, 1, 0) for o in outs]
 
@@ -175,9 +175,8 @@ def test_dncnn_dagnn_v73_batchnorm_sum_matches_reference(tmp_path: Path) -> None
     expected = R.dagnn_forward(dagnn_layers(path), {"input": x})["prediction"]
     assert rel(y, expected) <= 1e-5
     source = (tmp_path / "model.py").read_text()
-    assert (
-        "sum49 = conv48 + input_" in source
-    )  # the residual, MATLAB layer names as identifiers
+    # The residual: the last conv's output flows in as x, the input keeps its name.
+    assert "x = self.conv48(x)\n        sum49 = x + input_\n" in source
     assert (
         "def forward(self, input_: torch.Tensor)" in source
     )  # 'label' only fed the loss
@@ -660,7 +659,7 @@ def test_dagnn_all_classes_nested_match_reference(tmp_path: Path) -> None:
     assert rel(sg, expected["sg"]) <= 1e-5
     source = (tmp_path / "out" / "model.py").read_text()
     assert "def forward(self, data: torch.Tensor)" in source
-    assert "torch.cat([c1, c2], dim=1)" in source
+    assert "torch.cat([c1, x], dim=1)" in source  # c2 flows in from the line before
     assert "bias=False" in source  # c2 has hasBias = false
     assert "x3" not in source  # variables are named after the layers that compute them
 

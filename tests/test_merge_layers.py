@@ -99,7 +99,8 @@ def test_addition_of_three_inputs_in_port_order(tmp_path, rng):
     )
     assert rel_err(from_torch(got), expected) <= TOL
     source = (tmp_path / "out_net" / "model.py").read_text()
-    assert "add = b1 + b2 + b3" in source
+    # b3, computed on the line before, flows in as x.
+    assert "x = self.b3(in_)\n        add = b1 + b2 + x\n" in source
 
 
 def test_multiplication(tmp_path, rng):
@@ -115,7 +116,10 @@ def test_multiplication(tmp_path, rng):
         tmp_path, w.dag_network(layers, conns), {"in": x}, "mul"
     )
     assert rel_err(from_torch(got), expected) <= TOL
-    assert "mul = a * b" in (tmp_path / "out_net" / "model.py").read_text()
+    assert (
+        "x = self.b(in_)\n        mul = a * x\n"
+        in (tmp_path / "out_net" / "model.py").read_text()
+    )
 
 
 def test_addition_of_features(tmp_path, rng):
@@ -177,8 +181,9 @@ def test_depth_concatenation_of_images(tmp_path, rng):
     )
     assert tuple(got.shape) == (2, 7, 6, 5)
     assert rel_err(from_torch(got), expected) <= TOL
+    # b2, computed on the line before, flows in as x.
     assert (
-        "cat = torch.cat([b1, b2], dim=1)"
+        "cat = torch.cat([b1, x], dim=1)"
         in (tmp_path / "out_net" / "model.py").read_text()
     )
 
@@ -205,7 +210,7 @@ def test_concatenation_dim_maps_through_image_layout(
     assert tuple(got.shape) == shape
     assert rel_err(from_torch(got), expected) <= TOL
     assert (
-        f"torch.cat([b1, b2], dim={torch_dim})"
+        f"cat = torch.cat([b1, x], dim={torch_dim})"  # b2 flows in as x
         in (tmp_path / "out_net" / "model.py").read_text()
     )
 

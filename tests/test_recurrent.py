@@ -310,7 +310,7 @@ def test_lstm_state_inputs_and_outputs(tmp_path: Path) -> None:
     x = rng.normal(size=(C, N, T))
     h0, c0 = rng.normal(size=(H, N)), rng.normal(size=(H, N))
     with torch.no_grad():
-        out, hidden, cell = model(
+        out, hidden, cell = model.predict(
             to_torch(x),
             torch.tensor(h0.T, dtype=torch.float32),
             torch.tensor(c0.T, dtype=torch.float32),
@@ -363,7 +363,7 @@ def test_feature_input_runs_as_one_time_step(tmp_path: Path, kind: str) -> None:
     )
     x = rng.normal(size=(C, N))
     with torch.no_grad():
-        out = model(torch.tensor(x.T, dtype=torch.float32)).numpy().T
+        out = model.predict(torch.tensor(x.T, dtype=torch.float32)).numpy().T
     reference = {
         "lstm": lambda s: ref.lstm(s, w, r, b, output_mode="last"),
         "bilstm-softsign": lambda s: ref.bilstm(

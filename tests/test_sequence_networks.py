@@ -36,7 +36,7 @@ def test_faultdet_reproduces_all_matlab_classify_labels(faultdet) -> None:  # ty
     x, lengths = module.pad_sequences(features)
     assert x.shape == (176, 97, 10)
     with torch.no_grad():
-        probs = model(x, lengths)
+        probs = model.predict(x, lengths)
     predicted = [module.CLASSES[i] for i in probs.argmax(dim=1).tolist()]
     expected = [str(v) for v in np.asarray(labels).ravel()]
     assert sum(p == e for p, e in zip(predicted, expected)) == 176
@@ -57,7 +57,7 @@ def test_faultdet_matches_reference_on_variable_lengths(faultdet) -> None:  # ty
     sequences = [np.asarray(features.flat[i])[:, :n] for i, n in enumerate(lengths)]
     x, lens = module.pad_sequences(sequences)
     with torch.no_grad():
-        probs = model(x, lens).numpy().T
+        probs = model.predict(x, lens).numpy().T
     for i, expected in enumerate(
         seqref.per_observation(lambda s: ref.run_layers(layers, s), sequences)
     ):
@@ -71,7 +71,7 @@ def test_faultdet_generated_file_reads_well(faultdet) -> None:  # type: ignore[n
     assert "bias_hh = 0" in source and "gate rows i, f, g, o" in source
     assert "OutputMode 'last'" in source
     assert 'self.register_buffer("lstm_2_h0", torch.zeros(1, 1, 100))' in source
-    assert "lstm_2 = recurrent(" in source and "softmax = self.softmax(fc)" in source
+    assert "x = recurrent(" in source and "return self.softmax(fc)" in source
 
 
 @pytest.mark.parametrize(
@@ -136,9 +136,10 @@ def test_tsx_generated_file_reads_well(tsx) -> None:  # type: ignore[no-untyped-
     for line in (
         "self.pos_emb = nn.Embedding(64, 3)",
         "self.selfattention_1 = SelfAttention(3, 96, 96, 3, num_heads=3, causal=True)",
-        "pos_emb = self.pos_emb(time_steps(input_))",
-        "add = pos_emb + input_",
-        "layer = last_step(selfattention_2, lengths)",
+        "x = self.pos_emb(time_steps(input_))",
+        "# MATLAB layer 'add'\n        x = x + input_\n",
+        "# MATLAB layer 'layer'\n        x = last_step(x, lengths)\n",
+        "fc = self.fc(x)\n        return fc\n",
     ):
         assert line in source
     # 'pos-emb' → pos_emb keeps every word: no comment repeats the name.

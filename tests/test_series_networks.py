@@ -56,13 +56,10 @@ def test_ccn_net_matches_matlab_onnx_export(tmp_path: Path) -> None:
         onnx_probs.append(probs)
         onnx_logits.append(logits.reshape(1, -1))
 
-    captured: dict[str, torch.Tensor] = {}
-    model.softmax.register_forward_pre_hook(
-        lambda mod, args: captured.__setitem__("logits", args[0])
-    )
+    # forward gives the scores before the softmax, predict what MATLAB's predict gives.
     with torch.no_grad():
-        probs = model(torch.from_numpy(x)).numpy()
-    logits = captured["logits"].numpy()
+        logits = model(torch.from_numpy(x)).numpy()
+        probs = model.predict(torch.from_numpy(x)).numpy()
 
     assert _rel(logits, np.concatenate(onnx_logits)) <= 1e-5
     assert np.abs(probs - np.concatenate(onnx_probs)).max() <= 1e-5
@@ -91,7 +88,7 @@ def test_vikas_prediction_and_tensorflow_export_weights(tmp_path: Path) -> None:
     module, model = convert_and_load(path, tmp_path, variable="net")
     variables = mat.load(path).variables
     with torch.no_grad():
-        probs = model(module.from_matlab(np.asarray(variables["I"]))).numpy()
+        probs = model.predict(module.from_matlab(np.asarray(variables["I"]))).numpy()
     assert probs.argmax() == np.asarray(variables["test_probs"]).argmax()
 
     state = {k: v.numpy() for k, v in model.state_dict().items()}
@@ -149,7 +146,7 @@ def model_shape(model: torch.nn.Module, name: str) -> tuple[int, int, int]:
     ]
     first = next(b for k, b in model.named_buffers() if k.endswith("_mean"))
     with torch.no_grad():
-        model(torch.zeros(1, first.shape[0], 320, 320))
+        model.predict(torch.zeros(1, first.shape[0], 320, 320))
     for hook in hooks:
         hook.remove()
     c, h, w = [s for s in shapes if len(s) == 4][-1][1:]
@@ -162,7 +159,7 @@ def test_specsense_converts_and_runs(tmp_path: Path) -> None:
         corpus_file("dltoolbox", "specsense_trainedNet.mat"), tmp_path
     )
     with torch.no_grad():
-        out = model(torch.rand(2, 1, 64, 64))
+        out = model.predict(torch.rand(2, 1, 64, 64))
     assert out.shape[0] == 2
     assert torch.allclose(out.sum(dim=1), torch.ones(2), atol=1e-5)
     assert module.CLASSES

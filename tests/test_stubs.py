@@ -45,14 +45,14 @@ def test_eeg_identity_layers_become_stubs_and_port_cleanly(tmp_path: Path) -> No
         np.random.default_rng(3).standard_normal((1, 1, 21, 6000)).astype(np.float32)
     )
     with pytest.raises(NotImplementedError, match="identityLayer"):
-        model(x)
+        model.predict(x)
 
     module.IdentityLayerStub.forward = (
         lambda self, inputs: inputs
     )  # the user's port of predict()
     with torch.no_grad():
         got = (
-            model(x).numpy().reshape(1, -1)
+            model.predict(x).numpy().reshape(1, -1)
         )  # the last conv leaves (N, 2, 1, 1), as MATLAB's 1×1×2×N
     expected = _run_reference(
         path,
@@ -83,7 +83,7 @@ def test_mimo_user_output_layer_is_dropped_and_sigmoid_stub_ports(
     h, w, c = (int(v) for v in ref.layer_props(objects[0])["InputSize"].ravel())
     x = np.random.default_rng(4).standard_normal((3, c, h, w)).astype(np.float32)
     with torch.no_grad():
-        got = model(torch.from_numpy(x)).numpy()
+        got = model.predict(torch.from_numpy(x)).numpy()
     expected = ref.run_layers(
         objects,
         x.astype(np.float64).transpose(2, 3, 1, 0),

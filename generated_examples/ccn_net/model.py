@@ -5,15 +5,28 @@
 
 The class docstring gives the input layout; ``from_matlab(array)`` turns a MATLAB-layout
 array into it, and ``load_model()`` returns the model with its weights.
+
+Fine-tuning on other classes: give the head its new size in ``__init__``, e.g. for 5
+classes ``self.fc_2 = nn.Linear(100, 5)`` (was ``nn.Linear(100, 10)``); then
+``model = load_model(strict=False).train()`` starts from every other converted weight
+(a warning names the head's, left at PyTorch's initialisation). Train on
+``nn.CrossEntropyLoss()(model(x), labels)``; save with
+``safetensors.torch.save_file(model.state_dict(), "tuned.safetensors")`` and reload
+with ``load_model("tuned.safetensors")``.
+CLASSES names the converted head's classes: give it the new ones.
+Without editing this file, ``model = load_model()`` then
+``model.fc_2 = nn.Linear(100, 5)`` does the same for one session.
 """
 
+import warnings
 from pathlib import Path
 
 import torch
 from torch import nn
 
 # Class names stored with the network (its classification output layer, the detector's
-# ClassNames or MatConvNet's meta.classes), in output order.
+# ClassNames or MatConvNet's meta.classes), in output order; they belong to the
+# converted head: a replaced head needs its own.
 CLASSES = (
     "bookshelf_large",
     "coffee_machine",
@@ -34,7 +47,13 @@ class CcnNet(nn.Module):
     Input ``imageinput``:
         float tensor (N, 3, 150, 150) in PyTorch's N×C×H×W order; MATLAB
         stores these images as H×W×C×N (150×150×3).
-    Output ``softmax``: (N, 10), one score per class in CLASSES order.
+    Output ``fc_2``: (N, 10), one score per class in CLASSES order (before the softmax).
+
+    ``forward`` returns the scores before MATLAB's final softmax (logits), what
+    ``nn.CrossEntropyLoss`` expects: use it to train. ``predict`` applies that softmax
+    and returns what MATLAB's ``predict`` returns (probabilities): use it to infer.
+    Neither changes the mode or turns gradients off: ``load_model()`` returns the model
+    in eval mode (call ``.train()`` to fine-tune); infer under ``torch.no_grad()``.
 
     Use ``from_matlab(array)`` to turn a MATLAB-layout array into the input layout.
     """
@@ -60,23 +79,27 @@ class CcnNet(nn.Module):
         self.softmax = nn.Softmax(dim=1)  # MATLAB normalizes over channels
 
     def forward(self, imageinput: torch.Tensor) -> torch.Tensor:
-        imageinput = imageinput - self.imageinput_mean
-        conv_1 = self.conv_1(imageinput)
-        batchnorm_1 = self.batchnorm_1(conv_1)
-        relu_1 = self.relu_1(batchnorm_1)
-        maxpool_1 = self.maxpool_1(relu_1)
-        conv_2 = self.conv_2(maxpool_1)
-        batchnorm_2 = self.batchnorm_2(conv_2)
-        relu_2 = self.relu_2(batchnorm_2)
-        maxpool_2 = self.maxpool_2(relu_2)
-        conv_3 = self.conv_3(maxpool_2)
-        batchnorm_3 = self.batchnorm_3(conv_3)
-        relu_3 = self.relu_3(batchnorm_3)
-        maxpool_3 = self.maxpool_3(relu_3)
-        fc_1 = self.fc_1(torch.flatten(maxpool_3, 1))
-        fc_2 = self.fc_2(fc_1)
-        softmax = self.softmax(fc_2)
-        return softmax
+        x = imageinput - self.imageinput_mean
+        x = self.conv_1(x)
+        x = self.batchnorm_1(x)
+        x = self.relu_1(x)
+        x = self.maxpool_1(x)
+        x = self.conv_2(x)
+        x = self.batchnorm_2(x)
+        x = self.relu_2(x)
+        x = self.maxpool_2(x)
+        x = self.conv_3(x)
+        x = self.batchnorm_3(x)
+        x = self.relu_3(x)
+        x = self.maxpool_3(x)
+        x = self.fc_1(torch.flatten(x, 1))
+        fc_2 = self.fc_2(x)
+        return fc_2
+
+    def predict(self, imageinput: torch.Tensor) -> torch.Tensor:
+        """What MATLAB's predict returns: ``forward``'s scores through its softmax."""
+        fc_2 = self.forward(imageinput)
+        return self.softmax(fc_2)
 
 
 def from_matlab(array) -> torch.Tensor:
@@ -109,13 +132,40 @@ def _check_weights(weights: Path) -> None:
         )
 
 
-def load_model(path: str | Path | None = None) -> CcnNet:
+def _weights_that_fit(
+    model: nn.Module, state: dict[str, torch.Tensor], source: Path
+) -> dict[str, torch.Tensor]:
+    """The stored weights whose names and shapes fit ``model``; warns about the rest."""
+    own = model.state_dict()
+    fitting = {k: v for k, v in state.items() if k in own and own[k].shape == v.shape}
+    not_loaded = sorted(set(state) - set(fitting))
+    fresh = sorted(set(own) - set(fitting))
+    if not_loaded or fresh:
+        warnings.warn(
+            f"{source.name}: weights that no longer fit, not loaded: {not_loaded}; "
+            f"left at PyTorch's initialisation: {fresh}",
+            stacklevel=3,
+        )
+    return fitting
+
+
+def load_model(
+    path: str | Path | None = None,
+    *,
+    strict: bool = True,
+    map_location: str | torch.device = "cpu",
+) -> CcnNet:
     """The model with the converted weights (default: model.safetensors beside this
-    file).
+    file), in eval mode; with ``strict`` the file and the class must match exactly.
+
+    ``strict=False`` loads every stored weight whose name and shape still fit the class
+    and leaves the others at PyTorch's initialisation, with a warning naming them: the
+    way to start from stored weights after editing a layer (see the module docstring).
+    ``map_location``: the device the weights are read onto and the model is moved to.
     """
     from safetensors.torch import load_file
 
-    model = CcnNet()
+    model = CcnNet().to(map_location)
     weights = (
         Path(path)
         if path is not None
@@ -123,5 +173,9 @@ def load_model(path: str | Path | None = None) -> CcnNet:
     )
     if path is None:
         _check_weights(weights)
-    model.load_state_dict(load_file(str(weights)), strict=True)
+    state = load_file(str(weights), device=str(map_location))
+    if strict:
+        model.load_state_dict(state, strict=True)
+    else:
+        model.load_state_dict(_weights_that_fit(model, state, weights), strict=False)
     return model.eval()

@@ -7,12 +7,18 @@
 The class docstring gives the input layout; ``from_matlab(array)`` turns a MATLAB-layout
 array into it, and ``load_model()`` returns the model with its weights.
 
+Fine-tuning after editing a layer in ``__init__``: ``load_model(strict=False)`` starts
+from every converted weight that still fits (a warning names the others); save with
+``safetensors.torch.save_file(model.state_dict(), path)`` and reload with
+``load_model(path)``.
+
 Notes:
 - forward computes exactly what vl_simplenn / DagNN eval compute: like them it does not
   touch net.meta.normalization, which MatConvNet leaves to the calling code;
   preprocess() does that part.
 """
 
+import warnings
 from pathlib import Path
 
 import torch
@@ -26,6 +32,11 @@ class DcfnetNet(nn.Module):
         float tensor (N, 3, 125, 125) in PyTorch's N×C×H×W order; MATLAB
         stores these images as H×W×C×N (125×125×3).
     Output ``norm1``: (N, 32, 125, 125).
+
+    ``predict`` returns what ``forward`` returns, which is what MATLAB's ``predict``
+    returns; scripts may call either.
+    Neither changes the mode or turns gradients off: ``load_model()`` returns the model
+    in eval mode (call ``.train()`` to fine-tune); infer under ``torch.no_grad()``.
 
     Use ``from_matlab(array)`` to turn a MATLAB-layout array into the input layout.
     """
@@ -44,10 +55,10 @@ class DcfnetNet(nn.Module):
         self.norm1 = nn.LocalResponseNorm(5, alpha=0.0001, beta=0.75, k=1.0)
 
     def forward(self, input_: torch.Tensor) -> torch.Tensor:
-        conv1 = self.conv1(input_)
-        relu1 = self.relu1(conv1)
-        conv2 = self.conv2(relu1)
-        norm1 = self.norm1(conv2)
+        x = self.conv1(input_)
+        x = self.relu1(x)
+        x = self.conv2(x)
+        norm1 = self.norm1(x)
         return norm1
 
     def preprocess(self, input_: torch.Tensor) -> torch.Tensor:
@@ -67,6 +78,10 @@ class DcfnetNet(nn.Module):
           images to imageSize(1:2) with imresize before subtracting averageImage.
         """
         return input_ - self.input_average_image
+
+    def predict(self, input_: torch.Tensor) -> torch.Tensor:
+        """What MATLAB's predict returns: the same as ``forward``."""
+        return self.forward(input_)
 
 
 def from_matlab(array) -> torch.Tensor:
@@ -99,13 +114,40 @@ def _check_weights(weights: Path) -> None:
         )
 
 
-def load_model(path: str | Path | None = None) -> DcfnetNet:
+def _weights_that_fit(
+    model: nn.Module, state: dict[str, torch.Tensor], source: Path
+) -> dict[str, torch.Tensor]:
+    """The stored weights whose names and shapes fit ``model``; warns about the rest."""
+    own = model.state_dict()
+    fitting = {k: v for k, v in state.items() if k in own and own[k].shape == v.shape}
+    not_loaded = sorted(set(state) - set(fitting))
+    fresh = sorted(set(own) - set(fitting))
+    if not_loaded or fresh:
+        warnings.warn(
+            f"{source.name}: weights that no longer fit, not loaded: {not_loaded}; "
+            f"left at PyTorch's initialisation: {fresh}",
+            stacklevel=3,
+        )
+    return fitting
+
+
+def load_model(
+    path: str | Path | None = None,
+    *,
+    strict: bool = True,
+    map_location: str | torch.device = "cpu",
+) -> DcfnetNet:
     """The model with the converted weights (default: model.safetensors beside this
-    file).
+    file), in eval mode; with ``strict`` the file and the class must match exactly.
+
+    ``strict=False`` loads every stored weight whose name and shape still fit the class
+    and leaves the others at PyTorch's initialisation, with a warning naming them: the
+    way to start from stored weights after editing a layer (see the module docstring).
+    ``map_location``: the device the weights are read onto and the model is moved to.
     """
     from safetensors.torch import load_file
 
-    model = DcfnetNet()
+    model = DcfnetNet().to(map_location)
     weights = (
         Path(path)
         if path is not None
@@ -113,5 +155,9 @@ def load_model(path: str | Path | None = None) -> DcfnetNet:
     )
     if path is None:
         _check_weights(weights)
-    model.load_state_dict(load_file(str(weights)), strict=True)
+    state = load_file(str(weights), device=str(map_location))
+    if strict:
+        model.load_state_dict(state, strict=True)
+    else:
+        model.load_state_dict(_weights_that_fit(model, state, weights), strict=False)
     return model.eval()

@@ -7,6 +7,11 @@
 The class docstring gives the input layout; ``from_matlab(array)`` turns a MATLAB-layout
 array into it, and ``load_model()`` returns the model with its weights.
 
+Fine-tuning after editing a layer in ``__init__``: ``load_model(strict=False)`` starts
+from every converted weight that still fits (a warning names the others); save with
+``safetensors.torch.save_file(model.state_dict(), path)`` and reload with
+``load_model(path)``.
+
 Notes:
 - forward computes exactly what vl_simplenn / DagNN eval compute: like them it does not
   touch net.meta.normalization, which MatConvNet leaves to the calling code;
@@ -16,6 +21,7 @@ Notes:
 - training-only layers left out: 'loss' (dagnn.Loss).
 """
 
+import warnings
 from pathlib import Path
 
 import torch
@@ -29,6 +35,11 @@ class DncnnDagnnEpoch50Net(nn.Module):
         float tensor (N, 1, H, W) in PyTorch's N×C×H×W order, any H×W the layers
         accept; MATLAB stores images as H×W×C×N.
     Output ``sum49``: (N, 1, H, W).
+
+    ``predict`` returns what ``forward`` returns, which is what MATLAB's ``predict``
+    returns; scripts may call either.
+    Neither changes the mode or turns gradients off: ``load_model()`` returns the model
+    in eval mode (call ``.train()`` to fine-tune); infer under ``torch.no_grad()``.
 
     Use ``from_matlab(array)`` to turn a MATLAB-layout array into the input layout.
     """
@@ -85,55 +96,55 @@ class DncnnDagnnEpoch50Net(nn.Module):
         self.conv48 = nn.Conv2d(64, 1, kernel_size=(3, 3), padding=(1, 1))
 
     def forward(self, input_: torch.Tensor) -> torch.Tensor:
-        conv1 = self.conv1(input_)
-        relu2 = self.relu2(conv1)
-        conv3 = self.conv3(relu2)
-        bnorm4 = self.bnorm4(conv3)
-        relu5 = self.relu5(bnorm4)
-        conv6 = self.conv6(relu5)
-        bnorm7 = self.bnorm7(conv6)
-        relu8 = self.relu8(bnorm7)
-        conv9 = self.conv9(relu8)
-        bnorm10 = self.bnorm10(conv9)
-        relu11 = self.relu11(bnorm10)
-        conv12 = self.conv12(relu11)
-        bnorm13 = self.bnorm13(conv12)
-        relu14 = self.relu14(bnorm13)
-        conv15 = self.conv15(relu14)
-        bnorm16 = self.bnorm16(conv15)
-        relu17 = self.relu17(bnorm16)
-        conv18 = self.conv18(relu17)
-        bnorm19 = self.bnorm19(conv18)
-        relu20 = self.relu20(bnorm19)
-        conv21 = self.conv21(relu20)
-        bnorm22 = self.bnorm22(conv21)
-        relu23 = self.relu23(bnorm22)
-        conv24 = self.conv24(relu23)
-        bnorm25 = self.bnorm25(conv24)
-        relu26 = self.relu26(bnorm25)
-        conv27 = self.conv27(relu26)
-        bnorm28 = self.bnorm28(conv27)
-        relu29 = self.relu29(bnorm28)
-        conv30 = self.conv30(relu29)
-        bnorm31 = self.bnorm31(conv30)
-        relu32 = self.relu32(bnorm31)
-        conv33 = self.conv33(relu32)
-        bnorm34 = self.bnorm34(conv33)
-        relu35 = self.relu35(bnorm34)
-        conv36 = self.conv36(relu35)
-        bnorm37 = self.bnorm37(conv36)
-        relu38 = self.relu38(bnorm37)
-        conv39 = self.conv39(relu38)
-        bnorm40 = self.bnorm40(conv39)
-        relu41 = self.relu41(bnorm40)
-        conv42 = self.conv42(relu41)
-        bnorm43 = self.bnorm43(conv42)
-        relu44 = self.relu44(bnorm43)
-        conv45 = self.conv45(relu44)
-        bnorm46 = self.bnorm46(conv45)
-        relu47 = self.relu47(bnorm46)
-        conv48 = self.conv48(relu47)
-        sum49 = conv48 + input_
+        x = self.conv1(input_)
+        x = self.relu2(x)
+        x = self.conv3(x)
+        x = self.bnorm4(x)
+        x = self.relu5(x)
+        x = self.conv6(x)
+        x = self.bnorm7(x)
+        x = self.relu8(x)
+        x = self.conv9(x)
+        x = self.bnorm10(x)
+        x = self.relu11(x)
+        x = self.conv12(x)
+        x = self.bnorm13(x)
+        x = self.relu14(x)
+        x = self.conv15(x)
+        x = self.bnorm16(x)
+        x = self.relu17(x)
+        x = self.conv18(x)
+        x = self.bnorm19(x)
+        x = self.relu20(x)
+        x = self.conv21(x)
+        x = self.bnorm22(x)
+        x = self.relu23(x)
+        x = self.conv24(x)
+        x = self.bnorm25(x)
+        x = self.relu26(x)
+        x = self.conv27(x)
+        x = self.bnorm28(x)
+        x = self.relu29(x)
+        x = self.conv30(x)
+        x = self.bnorm31(x)
+        x = self.relu32(x)
+        x = self.conv33(x)
+        x = self.bnorm34(x)
+        x = self.relu35(x)
+        x = self.conv36(x)
+        x = self.bnorm37(x)
+        x = self.relu38(x)
+        x = self.conv39(x)
+        x = self.bnorm40(x)
+        x = self.relu41(x)
+        x = self.conv42(x)
+        x = self.bnorm43(x)
+        x = self.relu44(x)
+        x = self.conv45(x)
+        x = self.bnorm46(x)
+        x = self.relu47(x)
+        x = self.conv48(x)
+        sum49 = x + input_
         return sum49
 
     def preprocess(self, input_: torch.Tensor) -> torch.Tensor:
@@ -148,6 +159,10 @@ class DncnnDagnnEpoch50Net(nn.Module):
         it is.
         """
         return input_
+
+    def predict(self, input_: torch.Tensor) -> torch.Tensor:
+        """What MATLAB's predict returns: the same as ``forward``."""
+        return self.forward(input_)
 
 
 def from_matlab(array) -> torch.Tensor:
@@ -180,13 +195,40 @@ def _check_weights(weights: Path) -> None:
         )
 
 
-def load_model(path: str | Path | None = None) -> DncnnDagnnEpoch50Net:
+def _weights_that_fit(
+    model: nn.Module, state: dict[str, torch.Tensor], source: Path
+) -> dict[str, torch.Tensor]:
+    """The stored weights whose names and shapes fit ``model``; warns about the rest."""
+    own = model.state_dict()
+    fitting = {k: v for k, v in state.items() if k in own and own[k].shape == v.shape}
+    not_loaded = sorted(set(state) - set(fitting))
+    fresh = sorted(set(own) - set(fitting))
+    if not_loaded or fresh:
+        warnings.warn(
+            f"{source.name}: weights that no longer fit, not loaded: {not_loaded}; "
+            f"left at PyTorch's initialisation: {fresh}",
+            stacklevel=3,
+        )
+    return fitting
+
+
+def load_model(
+    path: str | Path | None = None,
+    *,
+    strict: bool = True,
+    map_location: str | torch.device = "cpu",
+) -> DncnnDagnnEpoch50Net:
     """The model with the converted weights (default: model.safetensors beside this
-    file).
+    file), in eval mode; with ``strict`` the file and the class must match exactly.
+
+    ``strict=False`` loads every stored weight whose name and shape still fit the class
+    and leaves the others at PyTorch's initialisation, with a warning naming them: the
+    way to start from stored weights after editing a layer (see the module docstring).
+    ``map_location``: the device the weights are read onto and the model is moved to.
     """
     from safetensors.torch import load_file
 
-    model = DncnnDagnnEpoch50Net()
+    model = DncnnDagnnEpoch50Net().to(map_location)
     weights = (
         Path(path)
         if path is not None
@@ -194,5 +236,9 @@ def load_model(path: str | Path | None = None) -> DncnnDagnnEpoch50Net:
     )
     if path is None:
         _check_weights(weights)
-    model.load_state_dict(load_file(str(weights)), strict=True)
+    state = load_file(str(weights), device=str(map_location))
+    if strict:
+        model.load_state_dict(state, strict=True)
+    else:
+        model.load_state_dict(_weights_that_fit(model, state, weights), strict=False)
     return model.eval()

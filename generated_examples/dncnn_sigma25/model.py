@@ -7,12 +7,18 @@
 The class docstring gives the input layout; ``from_matlab(array)`` turns a MATLAB-layout
 array into it, and ``load_model()`` returns the model with its weights.
 
+Fine-tuning after editing a layer in ``__init__``: ``load_model(strict=False)`` starts
+from every converted weight that still fits (a warning names the others); save with
+``safetensors.torch.save_file(model.state_dict(), path)`` and reload with
+``load_model(path)``.
+
 Notes:
 - forward computes exactly what vl_simplenn / DagNN eval compute: like them it does not
   touch net.meta.normalization, which MatConvNet leaves to the calling code;
   preprocess() does that part.
 """
 
+import warnings
 from pathlib import Path
 
 import torch
@@ -26,6 +32,11 @@ class DncnnSigma25Net(nn.Module):
         float tensor (N, 1, H, W) in PyTorch's N×C×H×W order, any H×W the layers
         accept; MATLAB stores images as H×W×C×N.
     Output ``layer48``: (N, 1, H, W).
+
+    ``predict`` returns what ``forward`` returns, which is what MATLAB's ``predict``
+    returns; scripts may call either.
+    Neither changes the mode or turns gradients off: ``load_model()`` returns the model
+    in eval mode (call ``.train()`` to fine-tune); infer under ``torch.no_grad()``.
 
     Use ``from_matlab(array)`` to turn a MATLAB-layout array into the input layout.
     """
@@ -67,39 +78,39 @@ class DncnnSigma25Net(nn.Module):
         self.layer48 = nn.Conv2d(64, 1, kernel_size=(3, 3), padding=(1, 1))
 
     def forward(self, input_: torch.Tensor) -> torch.Tensor:
-        layer1 = self.layer1(input_)
-        layer2 = self.layer2(layer1)
-        layer3 = self.layer3(layer2)
-        layer5 = self.layer5(layer3)
-        layer6 = self.layer6(layer5)
-        layer8 = self.layer8(layer6)
-        layer9 = self.layer9(layer8)
-        layer11 = self.layer11(layer9)
-        layer12 = self.layer12(layer11)
-        layer14 = self.layer14(layer12)
-        layer15 = self.layer15(layer14)
-        layer17 = self.layer17(layer15)
-        layer18 = self.layer18(layer17)
-        layer20 = self.layer20(layer18)
-        layer21 = self.layer21(layer20)
-        layer23 = self.layer23(layer21)
-        layer24 = self.layer24(layer23)
-        layer26 = self.layer26(layer24)
-        layer27 = self.layer27(layer26)
-        layer29 = self.layer29(layer27)
-        layer30 = self.layer30(layer29)
-        layer32 = self.layer32(layer30)
-        layer33 = self.layer33(layer32)
-        layer35 = self.layer35(layer33)
-        layer36 = self.layer36(layer35)
-        layer38 = self.layer38(layer36)
-        layer39 = self.layer39(layer38)
-        layer41 = self.layer41(layer39)
-        layer42 = self.layer42(layer41)
-        layer44 = self.layer44(layer42)
-        layer45 = self.layer45(layer44)
-        layer47 = self.layer47(layer45)
-        layer48 = self.layer48(layer47)
+        x = self.layer1(input_)
+        x = self.layer2(x)
+        x = self.layer3(x)
+        x = self.layer5(x)
+        x = self.layer6(x)
+        x = self.layer8(x)
+        x = self.layer9(x)
+        x = self.layer11(x)
+        x = self.layer12(x)
+        x = self.layer14(x)
+        x = self.layer15(x)
+        x = self.layer17(x)
+        x = self.layer18(x)
+        x = self.layer20(x)
+        x = self.layer21(x)
+        x = self.layer23(x)
+        x = self.layer24(x)
+        x = self.layer26(x)
+        x = self.layer27(x)
+        x = self.layer29(x)
+        x = self.layer30(x)
+        x = self.layer32(x)
+        x = self.layer33(x)
+        x = self.layer35(x)
+        x = self.layer36(x)
+        x = self.layer38(x)
+        x = self.layer39(x)
+        x = self.layer41(x)
+        x = self.layer42(x)
+        x = self.layer44(x)
+        x = self.layer45(x)
+        x = self.layer47(x)
+        layer48 = self.layer48(x)
         return layer48
 
     def preprocess(self, input_: torch.Tensor) -> torch.Tensor:
@@ -114,6 +125,10 @@ class DncnnSigma25Net(nn.Module):
         it is.
         """
         return input_
+
+    def predict(self, input_: torch.Tensor) -> torch.Tensor:
+        """What MATLAB's predict returns: the same as ``forward``."""
+        return self.forward(input_)
 
 
 def from_matlab(array) -> torch.Tensor:
@@ -146,13 +161,40 @@ def _check_weights(weights: Path) -> None:
         )
 
 
-def load_model(path: str | Path | None = None) -> DncnnSigma25Net:
+def _weights_that_fit(
+    model: nn.Module, state: dict[str, torch.Tensor], source: Path
+) -> dict[str, torch.Tensor]:
+    """The stored weights whose names and shapes fit ``model``; warns about the rest."""
+    own = model.state_dict()
+    fitting = {k: v for k, v in state.items() if k in own and own[k].shape == v.shape}
+    not_loaded = sorted(set(state) - set(fitting))
+    fresh = sorted(set(own) - set(fitting))
+    if not_loaded or fresh:
+        warnings.warn(
+            f"{source.name}: weights that no longer fit, not loaded: {not_loaded}; "
+            f"left at PyTorch's initialisation: {fresh}",
+            stacklevel=3,
+        )
+    return fitting
+
+
+def load_model(
+    path: str | Path | None = None,
+    *,
+    strict: bool = True,
+    map_location: str | torch.device = "cpu",
+) -> DncnnSigma25Net:
     """The model with the converted weights (default: model.safetensors beside this
-    file).
+    file), in eval mode; with ``strict`` the file and the class must match exactly.
+
+    ``strict=False`` loads every stored weight whose name and shape still fit the class
+    and leaves the others at PyTorch's initialisation, with a warning naming them: the
+    way to start from stored weights after editing a layer (see the module docstring).
+    ``map_location``: the device the weights are read onto and the model is moved to.
     """
     from safetensors.torch import load_file
 
-    model = DncnnSigma25Net()
+    model = DncnnSigma25Net().to(map_location)
     weights = (
         Path(path)
         if path is not None
@@ -160,5 +202,9 @@ def load_model(path: str | Path | None = None) -> DncnnSigma25Net:
     )
     if path is None:
         _check_weights(weights)
-    model.load_state_dict(load_file(str(weights)), strict=True)
+    state = load_file(str(weights), device=str(map_location))
+    if strict:
+        model.load_state_dict(state, strict=True)
+    else:
+        model.load_state_dict(_weights_that_fit(model, state, weights), strict=False)
     return model.eval()

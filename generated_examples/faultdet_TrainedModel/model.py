@@ -6,15 +6,28 @@
 
 The class docstring gives the input layout; ``from_matlab(array)`` turns a MATLAB-layout
 array into it, and ``load_model()`` returns the model with its weights.
+
+Fine-tuning on other classes: give the head its new size in ``__init__``, e.g. for 5
+classes ``self.fc = nn.Linear(100, 5)`` (was ``nn.Linear(100, 8)``); then
+``model = load_model(strict=False).train()`` starts from every other converted weight
+(a warning names the head's, left at PyTorch's initialisation). Train on
+``nn.CrossEntropyLoss()(model(x), labels)``; save with
+``safetensors.torch.save_file(model.state_dict(), "tuned.safetensors")`` and reload
+with ``load_model("tuned.safetensors")``.
+CLASSES names the converted head's classes: give it the new ones.
+Without editing this file, ``model = load_model()`` then
+``model.fc = nn.Linear(100, 5)`` does the same for one session.
 """
 
+import warnings
 from pathlib import Path
 
 import torch
 from torch import nn
 
 # Class names stored with the network (its classification output layer, the detector's
-# ClassNames or MatConvNet's meta.classes), in output order.
+# ClassNames or MatConvNet's meta.classes), in output order; they belong to the
+# converted head: a replaced head needs its own.
 CLASSES = ("Bearing", "Flywheel", "Healthy", "LIV", "LOV", "NRV", "Piston", "Riderbelt")
 
 
@@ -57,7 +70,13 @@ class FaultdetTrainedModelAirCompNet(nn.Module):
 
     Input ``sequenceinput``:
         float tensor (N, T, 10), batch first; MATLAB stores sequences as C×T.
-    Output ``softmax``: (N, 8), one score per class in CLASSES order.
+    Output ``fc``: (N, 8), one score per class in CLASSES order (before the softmax).
+
+    ``forward`` returns the scores before MATLAB's final softmax (logits), what
+    ``nn.CrossEntropyLoss`` expects: use it to train. ``predict`` applies that softmax
+    and returns what MATLAB's ``predict`` returns (probabilities): use it to infer.
+    Neither changes the mode or turns gradients off: ``load_model()`` returns the model
+    in eval mode (call ``.train()`` to fine-tune); infer under ``torch.no_grad()``.
 
     Use ``from_matlab(array)`` to turn a MATLAB-layout array into the input layout.
 
@@ -91,18 +110,26 @@ class FaultdetTrainedModelAirCompNet(nn.Module):
     def forward(
         self, sequenceinput: torch.Tensor, lengths: torch.Tensor | None = None
     ) -> torch.Tensor:
-        lstm_1 = recurrent(
+        # MATLAB layer 'lstm_1'
+        x = recurrent(
             self.lstm_1, sequenceinput, lengths, self.lstm_1_h0, self.lstm_1_c0
         )
-        lstm_1 = lstm_1[0]
-        dropout = self.dropout(lstm_1)
-        lstm_2 = recurrent(
-            self.lstm_2, dropout, lengths, self.lstm_2_h0, self.lstm_2_c0, last=True
+        x = x[0]
+        x = self.dropout(x)
+        # MATLAB layer 'lstm_2'
+        x = recurrent(
+            self.lstm_2, x, lengths, self.lstm_2_h0, self.lstm_2_c0, last=True
         )
-        lstm_2 = lstm_2[0]
-        fc = self.fc(lstm_2)
-        softmax = self.softmax(fc)
-        return softmax
+        x = x[0]
+        fc = self.fc(x)
+        return fc
+
+    def predict(
+        self, sequenceinput: torch.Tensor, lengths: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """What MATLAB's predict returns: ``forward``'s scores through its softmax."""
+        fc = self.forward(sequenceinput, lengths)
+        return self.softmax(fc)
 
 
 def from_matlab(array) -> torch.Tensor:
@@ -148,13 +175,40 @@ def _check_weights(weights: Path) -> None:
         )
 
 
-def load_model(path: str | Path | None = None) -> FaultdetTrainedModelAirCompNet:
+def _weights_that_fit(
+    model: nn.Module, state: dict[str, torch.Tensor], source: Path
+) -> dict[str, torch.Tensor]:
+    """The stored weights whose names and shapes fit ``model``; warns about the rest."""
+    own = model.state_dict()
+    fitting = {k: v for k, v in state.items() if k in own and own[k].shape == v.shape}
+    not_loaded = sorted(set(state) - set(fitting))
+    fresh = sorted(set(own) - set(fitting))
+    if not_loaded or fresh:
+        warnings.warn(
+            f"{source.name}: weights that no longer fit, not loaded: {not_loaded}; "
+            f"left at PyTorch's initialisation: {fresh}",
+            stacklevel=3,
+        )
+    return fitting
+
+
+def load_model(
+    path: str | Path | None = None,
+    *,
+    strict: bool = True,
+    map_location: str | torch.device = "cpu",
+) -> FaultdetTrainedModelAirCompNet:
     """The model with the converted weights (default: model.safetensors beside this
-    file).
+    file), in eval mode; with ``strict`` the file and the class must match exactly.
+
+    ``strict=False`` loads every stored weight whose name and shape still fit the class
+    and leaves the others at PyTorch's initialisation, with a warning naming them: the
+    way to start from stored weights after editing a layer (see the module docstring).
+    ``map_location``: the device the weights are read onto and the model is moved to.
     """
     from safetensors.torch import load_file
 
-    model = FaultdetTrainedModelAirCompNet()
+    model = FaultdetTrainedModelAirCompNet().to(map_location)
     weights = (
         Path(path)
         if path is not None
@@ -162,5 +216,9 @@ def load_model(path: str | Path | None = None) -> FaultdetTrainedModelAirCompNet
     )
     if path is None:
         _check_weights(weights)
-    model.load_state_dict(load_file(str(weights)), strict=True)
+    state = load_file(str(weights), device=str(map_location))
+    if strict:
+        model.load_state_dict(state, strict=True)
+    else:
+        model.load_state_dict(_weights_that_fit(model, state, weights), strict=False)
     return model.eval()

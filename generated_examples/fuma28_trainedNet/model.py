@@ -6,8 +6,19 @@
 
 The class docstring gives the input layout; ``from_matlab(array)`` turns a MATLAB-layout
 array into it, and ``load_model()`` returns the model with its weights.
+
+Fine-tuning on other classes: give the head its new size in ``__init__``, e.g. for 5
+classes ``self.fc = nn.Linear(192, 5)`` (was ``nn.Linear(192, 8)``); then
+``model = load_model(strict=False).train()`` starts from every other converted weight
+(a warning names the head's, left at PyTorch's initialisation). Train on
+``nn.CrossEntropyLoss()(model(x), labels)``; save with
+``safetensors.torch.save_file(model.state_dict(), "tuned.safetensors")`` and reload
+with ``load_model("tuned.safetensors")``.
+Without editing this file, ``model = load_model()`` then
+``model.fc = nn.Linear(192, 5)`` does the same for one session.
 """
 
+import warnings
 from pathlib import Path
 
 import torch
@@ -21,7 +32,13 @@ class Fuma28TrainedNet(nn.Module):
     Input ``imageinput``:
         float tensor (N, 1, 98, 32) in PyTorch's N×C×H×W order; MATLAB
         stores these images as H×W×C×N (98×32×1).
-    Output ``softmax``: (N, 8).
+    Output ``fc``: (N, 8) (before the softmax).
+
+    ``forward`` returns the scores before MATLAB's final softmax (logits), what
+    ``nn.CrossEntropyLoss`` expects: use it to train. ``predict`` applies that softmax
+    and returns what MATLAB's ``predict`` returns (probabilities): use it to infer.
+    Neither changes the mode or turns gradients off: ``load_model()`` returns the model
+    in eval mode (call ``.train()`` to fine-tune); infer under ``torch.no_grad()``.
 
     Use ``from_matlab(array)`` to turn a MATLAB-layout array into the input layout.
     """
@@ -55,36 +72,40 @@ class Fuma28TrainedNet(nn.Module):
         self.softmax = nn.Softmax(dim=1)  # MATLAB normalizes over channels
 
     def forward(self, imageinput: torch.Tensor) -> torch.Tensor:
-        imageinput = imageinput - self.imageinput_mean
-        conv_1 = self.conv_1(imageinput)
-        batchnorm_1 = self.batchnorm_1(conv_1)
-        relu_1 = self.relu_1(batchnorm_1)
+        x = imageinput - self.imageinput_mean
+        x = self.conv_1(x)
+        x = self.batchnorm_1(x)
+        x = self.relu_1(x)
         # MATLAB PaddingSize [top bottom left right] = [0 1 0 1]; F.pad takes
         # (left, right, top, bottom); max pooling pads with -inf
-        maxpool_1 = self.maxpool_1(F.pad(relu_1, (0, 1, 0, 1), value=float("-inf")))
-        conv_2 = self.conv_2(maxpool_1)
-        batchnorm_2 = self.batchnorm_2(conv_2)
-        relu_2 = self.relu_2(batchnorm_2)
+        x = self.maxpool_1(F.pad(x, (0, 1, 0, 1), value=float("-inf")))
+        x = self.conv_2(x)
+        x = self.batchnorm_2(x)
+        x = self.relu_2(x)
         # MATLAB PaddingSize [top bottom left right] = [1 1 0 1]; F.pad takes
         # (left, right, top, bottom); max pooling pads with -inf
-        maxpool_2 = self.maxpool_2(F.pad(relu_2, (0, 1, 1, 1), value=float("-inf")))
-        conv_3 = self.conv_3(maxpool_2)
-        batchnorm_3 = self.batchnorm_3(conv_3)
-        relu_3 = self.relu_3(batchnorm_3)
+        x = self.maxpool_2(F.pad(x, (0, 1, 1, 1), value=float("-inf")))
+        x = self.conv_3(x)
+        x = self.batchnorm_3(x)
+        x = self.relu_3(x)
         # MATLAB PaddingSize [top bottom left right] = [1 1 0 1]; F.pad takes
         # (left, right, top, bottom); max pooling pads with -inf
-        maxpool_3 = self.maxpool_3(F.pad(relu_3, (0, 1, 1, 1), value=float("-inf")))
-        conv_4 = self.conv_4(maxpool_3)
-        batchnorm_4 = self.batchnorm_4(conv_4)
-        relu_4 = self.relu_4(batchnorm_4)
-        conv_5 = self.conv_5(relu_4)
-        batchnorm_5 = self.batchnorm_5(conv_5)
-        relu_5 = self.relu_5(batchnorm_5)
-        maxpool_4 = self.maxpool_4(relu_5)
-        dropout = self.dropout(maxpool_4)
-        fc = self.fc(torch.flatten(dropout, 1))
-        softmax = self.softmax(fc)
-        return softmax
+        x = self.maxpool_3(F.pad(x, (0, 1, 1, 1), value=float("-inf")))
+        x = self.conv_4(x)
+        x = self.batchnorm_4(x)
+        x = self.relu_4(x)
+        x = self.conv_5(x)
+        x = self.batchnorm_5(x)
+        x = self.relu_5(x)
+        x = self.maxpool_4(x)
+        x = self.dropout(x)
+        fc = self.fc(torch.flatten(x, 1))
+        return fc
+
+    def predict(self, imageinput: torch.Tensor) -> torch.Tensor:
+        """What MATLAB's predict returns: ``forward``'s scores through its softmax."""
+        fc = self.forward(imageinput)
+        return self.softmax(fc)
 
 
 def from_matlab(array) -> torch.Tensor:
@@ -117,13 +138,40 @@ def _check_weights(weights: Path) -> None:
         )
 
 
-def load_model(path: str | Path | None = None) -> Fuma28TrainedNet:
+def _weights_that_fit(
+    model: nn.Module, state: dict[str, torch.Tensor], source: Path
+) -> dict[str, torch.Tensor]:
+    """The stored weights whose names and shapes fit ``model``; warns about the rest."""
+    own = model.state_dict()
+    fitting = {k: v for k, v in state.items() if k in own and own[k].shape == v.shape}
+    not_loaded = sorted(set(state) - set(fitting))
+    fresh = sorted(set(own) - set(fitting))
+    if not_loaded or fresh:
+        warnings.warn(
+            f"{source.name}: weights that no longer fit, not loaded: {not_loaded}; "
+            f"left at PyTorch's initialisation: {fresh}",
+            stacklevel=3,
+        )
+    return fitting
+
+
+def load_model(
+    path: str | Path | None = None,
+    *,
+    strict: bool = True,
+    map_location: str | torch.device = "cpu",
+) -> Fuma28TrainedNet:
     """The model with the converted weights (default: model.safetensors beside this
-    file).
+    file), in eval mode; with ``strict`` the file and the class must match exactly.
+
+    ``strict=False`` loads every stored weight whose name and shape still fit the class
+    and leaves the others at PyTorch's initialisation, with a warning naming them: the
+    way to start from stored weights after editing a layer (see the module docstring).
+    ``map_location``: the device the weights are read onto and the model is moved to.
     """
     from safetensors.torch import load_file
 
-    model = Fuma28TrainedNet()
+    model = Fuma28TrainedNet().to(map_location)
     weights = (
         Path(path)
         if path is not None
@@ -131,5 +179,9 @@ def load_model(path: str | Path | None = None) -> Fuma28TrainedNet:
     )
     if path is None:
         _check_weights(weights)
-    model.load_state_dict(load_file(str(weights)), strict=True)
+    state = load_file(str(weights), device=str(map_location))
+    if strict:
+        model.load_state_dict(state, strict=True)
+    else:
+        model.load_state_dict(_weights_that_fit(model, state, weights), strict=False)
     return model.eval()

@@ -12,6 +12,7 @@ The class docstring gives the input layout; ``from_matlab(array)`` turns a MATLA
 array into it, and ``load_model()`` returns the model (untrained: see load_model).
 """
 
+import warnings
 from pathlib import Path
 
 import torch
@@ -32,6 +33,11 @@ class KorniarpLgraph(nn.Module):
         float tensor (N, 1, 1, 1) in PyTorch's N×C×H×W order; MATLAB
         stores these images as H×W×C×N (1×1×1).
     Output ``finalvalue``: (N, 1).
+
+    ``predict`` returns what ``forward`` returns, which is what MATLAB's ``predict``
+    returns; scripts may call either.
+    Neither changes the mode or turns gradients off: ``load_model()`` returns the model
+    in eval mode (call ``.train()`` to fine-tune); infer under ``torch.no_grad()``.
 
     Use ``from_matlab(array)`` to turn a MATLAB-layout array into the input layout.
     """
@@ -57,21 +63,32 @@ class KorniarpLgraph(nn.Module):
         imageinput_1: torch.Tensor,
         moment: torch.Tensor,
     ) -> torch.Tensor:
-        fc1_dtheta = self.fc1_dtheta(torch.flatten(imageinput_2, 1))
-        relu_dtheta = self.relu_dtheta(fc1_dtheta)
-        fc2_dtheta = self.fc2_dtheta(relu_dtheta)
+        x = self.fc1_dtheta(torch.flatten(imageinput_2, 1))
+        x = self.relu_dtheta(x)
+        fc2_dtheta = self.fc2_dtheta(x)
         # MATLAB PaddingSize [top bottom left right] = [2 3 2 3]; F.pad takes
         # (left, right, top, bottom)
-        conv1_img = self.conv1_img(F.pad(imageinput_1, (2, 3, 2, 3)))
-        relu_img = self.relu_img(conv1_img)
-        fc1_critic = self.fc1_critic(torch.flatten(relu_img, 1))
-        relu_theta = self.relu_theta(fc1_critic)
-        fc2_critic = self.fc2_critic(relu_theta)
-        fc1_moment = self.fc1_moment(torch.flatten(moment, 1))
-        addition = fc1_moment + fc2_dtheta + fc2_critic
-        relu = self.relu(addition)
-        finalvalue = self.finalvalue(relu)
+        x = self.conv1_img(F.pad(imageinput_1, (2, 3, 2, 3)))
+        x = self.relu_img(x)
+        x = self.fc1_critic(torch.flatten(x, 1))
+        x = self.relu_theta(x)
+        fc2_critic = self.fc2_critic(x)
+        x = self.fc1_moment(torch.flatten(moment, 1))
+        # MATLAB layer 'addition'
+        x = x + fc2_dtheta + fc2_critic
+        del fc2_dtheta, fc2_critic
+        x = self.relu(x)
+        finalvalue = self.finalvalue(x)
         return finalvalue
+
+    def predict(
+        self,
+        imageinput_2: torch.Tensor,
+        imageinput_1: torch.Tensor,
+        moment: torch.Tensor,
+    ) -> torch.Tensor:
+        """What MATLAB's predict returns: the same as ``forward``."""
+        return self.forward(imageinput_2, imageinput_1, moment)
 
 
 def from_matlab(array) -> torch.Tensor:
@@ -85,15 +102,47 @@ def from_matlab(array) -> torch.Tensor:
     return x.permute(3, 2, 0, 1).contiguous()
 
 
-def load_model(path: str | Path | None = None) -> KorniarpLgraph:
+def _weights_that_fit(
+    model: nn.Module, state: dict[str, torch.Tensor], source: Path
+) -> dict[str, torch.Tensor]:
+    """The stored weights whose names and shapes fit ``model``; warns about the rest."""
+    own = model.state_dict()
+    fitting = {k: v for k, v in state.items() if k in own and own[k].shape == v.shape}
+    not_loaded = sorted(set(state) - set(fitting))
+    fresh = sorted(set(own) - set(fitting))
+    if not_loaded or fresh:
+        warnings.warn(
+            f"{source.name}: weights that no longer fit, not loaded: {not_loaded}; "
+            f"left at PyTorch's initialisation: {fresh}",
+            stacklevel=3,
+        )
+    return fitting
+
+
+def load_model(
+    path: str | Path | None = None,
+    *,
+    strict: bool = True,
+    map_location: str | torch.device = "cpu",
+) -> KorniarpLgraph:
     """The model, in eval mode. The MATLAB network is untrained and stores no weights,
     so there is nothing to load: without ``path`` the parameters keep PyTorch's default
-    initialisation; with ``path`` (weights you trained and saved) they are loaded
-    strictly.
-    """
-    model = KorniarpLgraph()
-    if path is not None:
-        from safetensors.torch import load_file
+    initialisation; with ``path`` (weights you trained and saved) they are loaded.
 
-        model.load_state_dict(load_file(str(path)), strict=True)
+    ``strict=False`` loads every stored weight whose name and shape still fit the class
+    and leaves the others at PyTorch's initialisation, with a warning naming them: the
+    way to start from stored weights after editing a layer (see the module docstring).
+    ``map_location``: the device the weights are read onto and the model is moved to.
+    """
+    from safetensors.torch import load_file
+
+    model = KorniarpLgraph().to(map_location)
+    if path is None:
+        return model.eval()
+    weights = Path(path)
+    state = load_file(str(weights), device=str(map_location))
+    if strict:
+        model.load_state_dict(state, strict=True)
+    else:
+        model.load_state_dict(_weights_that_fit(model, state, weights), strict=False)
     return model.eval()

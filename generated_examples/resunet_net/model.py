@@ -12,6 +12,7 @@ The class docstring gives the input layout; ``from_matlab(array)`` turns a MATLA
 array into it, and ``load_model()`` returns the model (untrained: see load_model).
 """
 
+import warnings
 from pathlib import Path
 
 import torch
@@ -25,6 +26,11 @@ class ResunetNetLgraph(nn.Module):
         float tensor (N, 1, 16, 16) in PyTorch's N×C×H×W order; MATLAB
         stores these images as H×W×C×N (16×16×1).
     Output ``Final_ConvolutionLayer``: (N, 1, 16, 16).
+
+    ``predict`` returns what ``forward`` returns, which is what MATLAB's ``predict``
+    returns; scripts may call either.
+    Neither changes the mode or turns gradients off: ``load_model()`` returns the model
+    in eval mode (call ``.train()`` to fine-tune); infer under ``torch.no_grad()``.
 
     Use ``from_matlab(array)`` to turn a MATLAB-layout array into the input layout.
     """
@@ -107,71 +113,61 @@ class ResunetNetLgraph(nn.Module):
         self.Final_ConvolutionLayer = nn.Conv2d(64, 1, kernel_size=(1, 1))
 
     def forward(self, imageinput: torch.Tensor) -> torch.Tensor:
-        imageinput = imageinput - self.imageinput_mean
-        Encoder_Stage_1_Conv_1 = self.Encoder_Stage_1_Conv_1(imageinput)
-        Encoder_Stage_1_ReLU_1 = self.Encoder_Stage_1_ReLU_1(Encoder_Stage_1_Conv_1)
-        Encoder_Stage_1_Conv_2 = self.Encoder_Stage_1_Conv_2(Encoder_Stage_1_ReLU_1)
-        Encoder_Stage_1_ReLU_2 = self.Encoder_Stage_1_ReLU_2(Encoder_Stage_1_Conv_2)
-        Encoder_Stage_1_MaxPool_1 = self.Encoder_Stage_1_MaxPool_1(
-            Encoder_Stage_1_ReLU_2
-        )
-        Encoder_Stage_2_Conv_1 = self.Encoder_Stage_2_Conv_1(Encoder_Stage_1_MaxPool_1)
-        Encoder_Stage_2_ReLU_1 = self.Encoder_Stage_2_ReLU_1(Encoder_Stage_2_Conv_1)
-        Encoder_Stage_2_Conv_2 = self.Encoder_Stage_2_Conv_2(Encoder_Stage_2_ReLU_1)
-        Encoder_Stage_2_ReLU_2 = self.Encoder_Stage_2_ReLU_2(Encoder_Stage_2_Conv_2)
-        Encoder_Stage_2_MaxPool_1 = self.Encoder_Stage_2_MaxPool_1(
-            Encoder_Stage_2_ReLU_2
-        )
-        Encoder_Stage_3_Conv_1 = self.Encoder_Stage_3_Conv_1(Encoder_Stage_2_MaxPool_1)
-        Encoder_Stage_3_ReLU_1 = self.Encoder_Stage_3_ReLU_1(Encoder_Stage_3_Conv_1)
-        Encoder_Stage_3_Conv_2 = self.Encoder_Stage_3_Conv_2(Encoder_Stage_3_ReLU_1)
-        Encoder_Stage_3_ReLU_2 = self.Encoder_Stage_3_ReLU_2(Encoder_Stage_3_Conv_2)
-        Encoder_Stage_3_DropOut_1 = self.Encoder_Stage_3_DropOut_1(
-            Encoder_Stage_3_ReLU_2
-        )
-        Encoder_Stage_3_MaxPool_1 = self.Encoder_Stage_3_MaxPool_1(
-            Encoder_Stage_3_DropOut_1
-        )
-        Bridge_Conv_1 = self.Bridge_Conv_1(Encoder_Stage_3_MaxPool_1)
-        Bridge_ReLU_1 = self.Bridge_ReLU_1(Bridge_Conv_1)
-        Bridge_Conv_2 = self.Bridge_Conv_2(Bridge_ReLU_1)
-        Bridge_ReLU_2 = self.Bridge_ReLU_2(Bridge_Conv_2)
-        Bridge_DropOut_1 = self.Bridge_DropOut_1(Bridge_ReLU_2)
-        Decoder_Stage_1_UpConv = self.Decoder_Stage_1_UpConv(Bridge_DropOut_1)
-        Decoder_Stage_1_UpReLU = self.Decoder_Stage_1_UpReLU(Decoder_Stage_1_UpConv)
-        Decoder_Stage_1_DepthConcatenation = torch.cat(
-            [Decoder_Stage_1_UpReLU, Encoder_Stage_3_ReLU_2], dim=1
-        )
-        Dcoder_Stage_1_Conv_1 = self.Dcoder_Stage_1_Conv_1(
-            Decoder_Stage_1_DepthConcatenation
-        )
-        Decoder_Stage_1_ReLU_1 = self.Decoder_Stage_1_ReLU_1(Dcoder_Stage_1_Conv_1)
-        Decoder_Stage_1_Conv_2 = self.Decoder_Stage_1_Conv_2(Decoder_Stage_1_ReLU_1)
-        Decoder_Stage_1_ReLU_2 = self.Decoder_Stage_1_ReLU_2(Decoder_Stage_1_Conv_2)
-        Decoder_Stage_2_UpConv = self.Decoder_Stage_2_UpConv(Decoder_Stage_1_ReLU_2)
-        Decoder_Stage_2_UpReLU = self.Decoder_Stage_2_UpReLU(Decoder_Stage_2_UpConv)
-        Decoder_Stage_2_DepthConcatenation = torch.cat(
-            [Decoder_Stage_2_UpReLU, Encoder_Stage_2_ReLU_2], dim=1
-        )
-        Dcoder_Stage_2_Conv_1 = self.Dcoder_Stage_2_Conv_1(
-            Decoder_Stage_2_DepthConcatenation
-        )
-        Decoder_Stage_2_ReLU_1 = self.Decoder_Stage_2_ReLU_1(Dcoder_Stage_2_Conv_1)
-        Decoder_Stage_2_Conv_2 = self.Decoder_Stage_2_Conv_2(Decoder_Stage_2_ReLU_1)
-        Decoder_Stage_2_ReLU_2 = self.Decoder_Stage_2_ReLU_2(Decoder_Stage_2_Conv_2)
-        Decoder_Stage_3_UpConv = self.Decoder_Stage_3_UpConv(Decoder_Stage_2_ReLU_2)
-        Decoder_Stage_3_UpReLU = self.Decoder_Stage_3_UpReLU(Decoder_Stage_3_UpConv)
-        Decoder_Stage_3_DepthConcatenation = torch.cat(
-            [Decoder_Stage_3_UpReLU, Encoder_Stage_1_ReLU_2], dim=1
-        )
-        Dcoder_Stage_3_Conv_1 = self.Dcoder_Stage_3_Conv_1(
-            Decoder_Stage_3_DepthConcatenation
-        )
-        Decoder_Stage_3_ReLU_1 = self.Decoder_Stage_3_ReLU_1(Dcoder_Stage_3_Conv_1)
-        Decoder_Stage_3_Conv_2 = self.Decoder_Stage_3_Conv_2(Decoder_Stage_3_ReLU_1)
-        Decoder_Stage_3_ReLU_2 = self.Decoder_Stage_3_ReLU_2(Decoder_Stage_3_Conv_2)
-        Final_ConvolutionLayer = self.Final_ConvolutionLayer(Decoder_Stage_3_ReLU_2)
+        x = imageinput - self.imageinput_mean
+        x = self.Encoder_Stage_1_Conv_1(x)
+        x = self.Encoder_Stage_1_ReLU_1(x)
+        x = self.Encoder_Stage_1_Conv_2(x)
+        Encoder_Stage_1_ReLU_2 = self.Encoder_Stage_1_ReLU_2(x)
+        x = self.Encoder_Stage_1_MaxPool_1(Encoder_Stage_1_ReLU_2)
+        x = self.Encoder_Stage_2_Conv_1(x)
+        x = self.Encoder_Stage_2_ReLU_1(x)
+        x = self.Encoder_Stage_2_Conv_2(x)
+        Encoder_Stage_2_ReLU_2 = self.Encoder_Stage_2_ReLU_2(x)
+        x = self.Encoder_Stage_2_MaxPool_1(Encoder_Stage_2_ReLU_2)
+        x = self.Encoder_Stage_3_Conv_1(x)
+        x = self.Encoder_Stage_3_ReLU_1(x)
+        x = self.Encoder_Stage_3_Conv_2(x)
+        Encoder_Stage_3_ReLU_2 = self.Encoder_Stage_3_ReLU_2(x)
+        x = self.Encoder_Stage_3_DropOut_1(Encoder_Stage_3_ReLU_2)
+        x = self.Encoder_Stage_3_MaxPool_1(x)
+        x = self.Bridge_Conv_1(x)
+        x = self.Bridge_ReLU_1(x)
+        x = self.Bridge_Conv_2(x)
+        x = self.Bridge_ReLU_2(x)
+        x = self.Bridge_DropOut_1(x)
+        x = self.Decoder_Stage_1_UpConv(x)
+        x = self.Decoder_Stage_1_UpReLU(x)
+        # MATLAB layer 'Decoder-Stage-1-DepthConcatenation'
+        x = torch.cat([x, Encoder_Stage_3_ReLU_2], dim=1)
+        del Encoder_Stage_3_ReLU_2
+        x = self.Dcoder_Stage_1_Conv_1(x)
+        x = self.Decoder_Stage_1_ReLU_1(x)
+        x = self.Decoder_Stage_1_Conv_2(x)
+        x = self.Decoder_Stage_1_ReLU_2(x)
+        x = self.Decoder_Stage_2_UpConv(x)
+        x = self.Decoder_Stage_2_UpReLU(x)
+        # MATLAB layer 'Decoder-Stage-2-DepthConcatenation'
+        x = torch.cat([x, Encoder_Stage_2_ReLU_2], dim=1)
+        del Encoder_Stage_2_ReLU_2
+        x = self.Dcoder_Stage_2_Conv_1(x)
+        x = self.Decoder_Stage_2_ReLU_1(x)
+        x = self.Decoder_Stage_2_Conv_2(x)
+        x = self.Decoder_Stage_2_ReLU_2(x)
+        x = self.Decoder_Stage_3_UpConv(x)
+        x = self.Decoder_Stage_3_UpReLU(x)
+        # MATLAB layer 'Decoder-Stage-3-DepthConcatenation'
+        x = torch.cat([x, Encoder_Stage_1_ReLU_2], dim=1)
+        del Encoder_Stage_1_ReLU_2
+        x = self.Dcoder_Stage_3_Conv_1(x)
+        x = self.Decoder_Stage_3_ReLU_1(x)
+        x = self.Decoder_Stage_3_Conv_2(x)
+        x = self.Decoder_Stage_3_ReLU_2(x)
+        Final_ConvolutionLayer = self.Final_ConvolutionLayer(x)
         return Final_ConvolutionLayer
+
+    def predict(self, imageinput: torch.Tensor) -> torch.Tensor:
+        """What MATLAB's predict returns: the same as ``forward``."""
+        return self.forward(imageinput)
 
 
 def from_matlab(array) -> torch.Tensor:
@@ -185,15 +181,47 @@ def from_matlab(array) -> torch.Tensor:
     return x.permute(3, 2, 0, 1).contiguous()
 
 
-def load_model(path: str | Path | None = None) -> ResunetNetLgraph:
+def _weights_that_fit(
+    model: nn.Module, state: dict[str, torch.Tensor], source: Path
+) -> dict[str, torch.Tensor]:
+    """The stored weights whose names and shapes fit ``model``; warns about the rest."""
+    own = model.state_dict()
+    fitting = {k: v for k, v in state.items() if k in own and own[k].shape == v.shape}
+    not_loaded = sorted(set(state) - set(fitting))
+    fresh = sorted(set(own) - set(fitting))
+    if not_loaded or fresh:
+        warnings.warn(
+            f"{source.name}: weights that no longer fit, not loaded: {not_loaded}; "
+            f"left at PyTorch's initialisation: {fresh}",
+            stacklevel=3,
+        )
+    return fitting
+
+
+def load_model(
+    path: str | Path | None = None,
+    *,
+    strict: bool = True,
+    map_location: str | torch.device = "cpu",
+) -> ResunetNetLgraph:
     """The model, in eval mode. The MATLAB network is untrained and stores no weights,
     so there is nothing to load: without ``path`` the parameters keep PyTorch's default
-    initialisation; with ``path`` (weights you trained and saved) they are loaded
-    strictly.
-    """
-    model = ResunetNetLgraph()
-    if path is not None:
-        from safetensors.torch import load_file
+    initialisation; with ``path`` (weights you trained and saved) they are loaded.
 
-        model.load_state_dict(load_file(str(path)), strict=True)
+    ``strict=False`` loads every stored weight whose name and shape still fit the class
+    and leaves the others at PyTorch's initialisation, with a warning naming them: the
+    way to start from stored weights after editing a layer (see the module docstring).
+    ``map_location``: the device the weights are read onto and the model is moved to.
+    """
+    from safetensors.torch import load_file
+
+    model = ResunetNetLgraph().to(map_location)
+    if path is None:
+        return model.eval()
+    weights = Path(path)
+    state = load_file(str(weights), device=str(map_location))
+    if strict:
+        model.load_state_dict(state, strict=True)
+    else:
+        model.load_state_dict(_weights_that_fit(model, state, weights), strict=False)
     return model.eval()

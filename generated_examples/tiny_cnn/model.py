@@ -5,8 +5,20 @@
 
 The class docstring gives the input layout; ``from_matlab(array)`` turns a MATLAB-layout
 array into it, and ``load_model()`` returns the model with its weights.
+
+Fine-tuning on other classes: give the head its new size in ``__init__``, e.g. for 5
+classes ``self.fc = nn.Linear(192, 5)`` (was ``nn.Linear(192, 3)``); then
+``model = load_model(strict=False).train()`` starts from every other converted weight
+(a warning names the head's, left at PyTorch's initialisation). Train on
+``nn.CrossEntropyLoss()(model(x), labels)``; save with
+``safetensors.torch.save_file(model.state_dict(), "tuned.safetensors")`` and reload
+with ``load_model("tuned.safetensors")``.
+CLASSES names the converted head's classes: give it the new ones.
+Without editing this file, ``model = load_model()`` then
+``model.fc = nn.Linear(192, 5)`` does the same for one session.
 """
 
+import warnings
 from pathlib import Path
 
 import torch
@@ -14,7 +26,8 @@ import torch.nn.functional as F
 from torch import nn
 
 # Class names stored with the network (its classification output layer, the detector's
-# ClassNames or MatConvNet's meta.classes), in output order.
+# ClassNames or MatConvNet's meta.classes), in output order; they belong to the
+# converted head: a replaced head needs its own.
 CLASSES = ("circle", "square", "triangle")
 
 
@@ -24,7 +37,13 @@ class TinyCnnNet(nn.Module):
     Input ``input_``:
         float tensor (N, 1, 16, 16) in PyTorch's N×C×H×W order; MATLAB
         stores these images as H×W×C×N (16×16×1).
-    Output ``softmax``: (N, 3), one score per class in CLASSES order.
+    Output ``fc``: (N, 3), one score per class in CLASSES order (before the softmax).
+
+    ``forward`` returns the scores before MATLAB's final softmax (logits), what
+    ``nn.CrossEntropyLoss`` expects: use it to train. ``predict`` applies that softmax
+    and returns what MATLAB's ``predict`` returns (probabilities): use it to infer.
+    Neither changes the mode or turns gradients off: ``load_model()`` returns the model
+    in eval mode (call ``.train()`` to fine-tune); infer under ``torch.no_grad()``.
 
     Use ``from_matlab(array)`` to turn a MATLAB-layout array into the input layout.
     """
@@ -34,7 +53,7 @@ class TinyCnnNet(nn.Module):
         # MATLAB layer 'input'
         # 'zscore' input normalization; statistics permuted from MATLAB order
         self.register_buffer("input_mean", torch.zeros(1, 1, 1))
-        self.register_buffer("input_std", torch.zeros(1, 1, 1))
+        self.register_buffer("input_std", torch.ones(1, 1, 1))
         self.conv1 = nn.Conv2d(1, 8, kernel_size=(3, 3), padding=(1, 1))
         self.bn1 = nn.BatchNorm2d(8, eps=1e-05)
         self.relu1 = nn.ReLU()
@@ -47,19 +66,23 @@ class TinyCnnNet(nn.Module):
         self.softmax = nn.Softmax(dim=1)  # MATLAB normalizes over channels
 
     def forward(self, input_: torch.Tensor) -> torch.Tensor:
-        input_ = (input_ - self.input_mean) / self.input_std
-        conv1 = self.conv1(input_)
-        bn1 = self.bn1(conv1)
-        relu1 = self.relu1(bn1)
-        pool1 = self.pool1(relu1)
+        x = (input_ - self.input_mean) / self.input_std
+        x = self.conv1(x)
+        x = self.bn1(x)
+        x = self.relu1(x)
+        x = self.pool1(x)
         # MATLAB PaddingSize [top bottom left right] = [0 1 0 1]; F.pad takes
         # (left, right, top, bottom)
-        conv2 = self.conv2(F.pad(pool1, (0, 1, 0, 1)))
-        lrelu2 = self.lrelu2(conv2)
-        pool2 = self.pool2(lrelu2)
-        fc = self.fc(torch.flatten(pool2, 1))
-        softmax = self.softmax(fc)
-        return softmax
+        x = self.conv2(F.pad(x, (0, 1, 0, 1)))
+        x = self.lrelu2(x)
+        x = self.pool2(x)
+        fc = self.fc(torch.flatten(x, 1))
+        return fc
+
+    def predict(self, input_: torch.Tensor) -> torch.Tensor:
+        """What MATLAB's predict returns: ``forward``'s scores through its softmax."""
+        fc = self.forward(input_)
+        return self.softmax(fc)
 
 
 def from_matlab(array) -> torch.Tensor:
@@ -92,13 +115,40 @@ def _check_weights(weights: Path) -> None:
         )
 
 
-def load_model(path: str | Path | None = None) -> TinyCnnNet:
+def _weights_that_fit(
+    model: nn.Module, state: dict[str, torch.Tensor], source: Path
+) -> dict[str, torch.Tensor]:
+    """The stored weights whose names and shapes fit ``model``; warns about the rest."""
+    own = model.state_dict()
+    fitting = {k: v for k, v in state.items() if k in own and own[k].shape == v.shape}
+    not_loaded = sorted(set(state) - set(fitting))
+    fresh = sorted(set(own) - set(fitting))
+    if not_loaded or fresh:
+        warnings.warn(
+            f"{source.name}: weights that no longer fit, not loaded: {not_loaded}; "
+            f"left at PyTorch's initialisation: {fresh}",
+            stacklevel=3,
+        )
+    return fitting
+
+
+def load_model(
+    path: str | Path | None = None,
+    *,
+    strict: bool = True,
+    map_location: str | torch.device = "cpu",
+) -> TinyCnnNet:
     """The model with the converted weights (default: model.safetensors beside this
-    file).
+    file), in eval mode; with ``strict`` the file and the class must match exactly.
+
+    ``strict=False`` loads every stored weight whose name and shape still fit the class
+    and leaves the others at PyTorch's initialisation, with a warning naming them: the
+    way to start from stored weights after editing a layer (see the module docstring).
+    ``map_location``: the device the weights are read onto and the model is moved to.
     """
     from safetensors.torch import load_file
 
-    model = TinyCnnNet()
+    model = TinyCnnNet().to(map_location)
     weights = (
         Path(path)
         if path is not None
@@ -106,5 +156,9 @@ def load_model(path: str | Path | None = None) -> TinyCnnNet:
     )
     if path is None:
         _check_weights(weights)
-    model.load_state_dict(load_file(str(weights)), strict=True)
+    state = load_file(str(weights), device=str(map_location))
+    if strict:
+        model.load_state_dict(state, strict=True)
+    else:
+        model.load_state_dict(_weights_that_fit(model, state, weights), strict=False)
     return model.eval()

@@ -6,8 +6,14 @@
 
 The class docstring gives the input layout; ``from_matlab(array)`` turns a MATLAB-layout
 array into it, and ``load_model()`` returns the model with its weights.
+
+Fine-tuning after editing a layer in ``__init__``: ``load_model(strict=False)`` starts
+from every converted weight that still fits (a warning names the others); save with
+``safetensors.torch.save_file(model.state_dict(), path)`` and reload with
+``load_model(path)``.
 """
 
+import warnings
 from pathlib import Path
 
 import torch
@@ -141,6 +147,11 @@ class TsxTransformerDemoNet(nn.Module):
         float tensor (N, T, 3), batch first; MATLAB stores sequences as C×T.
     Output ``fc``: (N, 3).
 
+    ``predict`` returns what ``forward`` returns, which is what MATLAB's ``predict``
+    returns; scripts may call either.
+    Neither changes the mode or turns gradients off: ``load_model()`` returns the model
+    in eval mode (call ``.train()`` to fine-tune); infer under ``torch.no_grad()``.
+
     Use ``from_matlab(array)`` to turn a MATLAB-layout array into the input layout.
 
     Sequences of different lengths: ``pad_sequences(cell)`` pads them on the right
@@ -167,13 +178,21 @@ class TsxTransformerDemoNet(nn.Module):
     def forward(
         self, input_: torch.Tensor, lengths: torch.Tensor | None = None
     ) -> torch.Tensor:
-        pos_emb = self.pos_emb(time_steps(input_))
-        add = pos_emb + input_
-        selfattention_1 = self.selfattention_1(add, lengths)
-        selfattention_2 = self.selfattention_2(selfattention_1, lengths)
-        layer = last_step(selfattention_2, lengths)
-        fc = self.fc(layer)
+        x = self.pos_emb(time_steps(input_))
+        # MATLAB layer 'add'
+        x = x + input_
+        x = self.selfattention_1(x, lengths)
+        x = self.selfattention_2(x, lengths)
+        # MATLAB layer 'layer'
+        x = last_step(x, lengths)
+        fc = self.fc(x)
         return fc
+
+    def predict(
+        self, input_: torch.Tensor, lengths: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """What MATLAB's predict returns: the same as ``forward``."""
+        return self.forward(input_, lengths)
 
 
 def from_matlab(array) -> torch.Tensor:
@@ -219,13 +238,40 @@ def _check_weights(weights: Path) -> None:
         )
 
 
-def load_model(path: str | Path | None = None) -> TsxTransformerDemoNet:
+def _weights_that_fit(
+    model: nn.Module, state: dict[str, torch.Tensor], source: Path
+) -> dict[str, torch.Tensor]:
+    """The stored weights whose names and shapes fit ``model``; warns about the rest."""
+    own = model.state_dict()
+    fitting = {k: v for k, v in state.items() if k in own and own[k].shape == v.shape}
+    not_loaded = sorted(set(state) - set(fitting))
+    fresh = sorted(set(own) - set(fitting))
+    if not_loaded or fresh:
+        warnings.warn(
+            f"{source.name}: weights that no longer fit, not loaded: {not_loaded}; "
+            f"left at PyTorch's initialisation: {fresh}",
+            stacklevel=3,
+        )
+    return fitting
+
+
+def load_model(
+    path: str | Path | None = None,
+    *,
+    strict: bool = True,
+    map_location: str | torch.device = "cpu",
+) -> TsxTransformerDemoNet:
     """The model with the converted weights (default: model.safetensors beside this
-    file).
+    file), in eval mode; with ``strict`` the file and the class must match exactly.
+
+    ``strict=False`` loads every stored weight whose name and shape still fit the class
+    and leaves the others at PyTorch's initialisation, with a warning naming them: the
+    way to start from stored weights after editing a layer (see the module docstring).
+    ``map_location``: the device the weights are read onto and the model is moved to.
     """
     from safetensors.torch import load_file
 
-    model = TsxTransformerDemoNet()
+    model = TsxTransformerDemoNet().to(map_location)
     weights = (
         Path(path)
         if path is not None
@@ -233,5 +279,9 @@ def load_model(path: str | Path | None = None) -> TsxTransformerDemoNet:
     )
     if path is None:
         _check_weights(weights)
-    model.load_state_dict(load_file(str(weights)), strict=True)
+    state = load_file(str(weights), device=str(map_location))
+    if strict:
+        model.load_state_dict(state, strict=True)
+    else:
+        model.load_state_dict(_weights_that_fit(model, state, weights), strict=False)
     return model.eval()

@@ -6,8 +6,14 @@
 
 The class docstring gives the input layout; ``from_matlab(array)`` turns a MATLAB-layout
 array into it, and ``load_model()`` returns the model with its weights.
+
+Fine-tuning after editing a layer in ``__init__``: ``load_model(strict=False)`` starts
+from every converted weight that still fits (a warning names the others); save with
+``safetensors.torch.save_file(model.state_dict(), path)`` and reload with
+``load_model(path)``.
 """
 
+import warnings
 from pathlib import Path
 
 import torch
@@ -26,6 +32,11 @@ class YusufTrainedNetwork1(nn.Module):
         stores these images as H×W×C×N (3×3×3).
     Output ``fc_1``: (N, 1).
 
+    ``predict`` returns what ``forward`` returns, which is what MATLAB's ``predict``
+    returns; scripts may call either.
+    Neither changes the mode or turns gradients off: ``load_model()`` returns the model
+    in eval mode (call ``.train()`` to fine-tune); infer under ``torch.no_grad()``.
+
     Use ``from_matlab(array)`` to turn a MATLAB-layout array into the input layout.
     """
 
@@ -41,15 +52,19 @@ class YusufTrainedNetwork1(nn.Module):
         self.fc_1 = nn.Linear(64, 1)
 
     def forward(self, imageinput: torch.Tensor) -> torch.Tensor:
-        imageinput = imageinput - self.imageinput_mean
+        x = imageinput - self.imageinput_mean
         # MATLAB PaddingSize [top bottom left right] = [0 1 0 1]; F.pad takes
         # (left, right, top, bottom)
-        conv = self.conv(F.pad(imageinput, (0, 1, 0, 1)))
-        relu = self.relu(conv)
-        fc = self.fc(torch.flatten(relu, 1))
-        relu_1 = self.relu_1(fc)
-        fc_1 = self.fc_1(relu_1)
+        x = self.conv(F.pad(x, (0, 1, 0, 1)))
+        x = self.relu(x)
+        x = self.fc(torch.flatten(x, 1))
+        x = self.relu_1(x)
+        fc_1 = self.fc_1(x)
         return fc_1
+
+    def predict(self, imageinput: torch.Tensor) -> torch.Tensor:
+        """What MATLAB's predict returns: the same as ``forward``."""
+        return self.forward(imageinput)
 
 
 def from_matlab(array) -> torch.Tensor:
@@ -82,13 +97,40 @@ def _check_weights(weights: Path) -> None:
         )
 
 
-def load_model(path: str | Path | None = None) -> YusufTrainedNetwork1:
+def _weights_that_fit(
+    model: nn.Module, state: dict[str, torch.Tensor], source: Path
+) -> dict[str, torch.Tensor]:
+    """The stored weights whose names and shapes fit ``model``; warns about the rest."""
+    own = model.state_dict()
+    fitting = {k: v for k, v in state.items() if k in own and own[k].shape == v.shape}
+    not_loaded = sorted(set(state) - set(fitting))
+    fresh = sorted(set(own) - set(fitting))
+    if not_loaded or fresh:
+        warnings.warn(
+            f"{source.name}: weights that no longer fit, not loaded: {not_loaded}; "
+            f"left at PyTorch's initialisation: {fresh}",
+            stacklevel=3,
+        )
+    return fitting
+
+
+def load_model(
+    path: str | Path | None = None,
+    *,
+    strict: bool = True,
+    map_location: str | torch.device = "cpu",
+) -> YusufTrainedNetwork1:
     """The model with the converted weights (default: model.safetensors beside this
-    file).
+    file), in eval mode; with ``strict`` the file and the class must match exactly.
+
+    ``strict=False`` loads every stored weight whose name and shape still fit the class
+    and leaves the others at PyTorch's initialisation, with a warning naming them: the
+    way to start from stored weights after editing a layer (see the module docstring).
+    ``map_location``: the device the weights are read onto and the model is moved to.
     """
     from safetensors.torch import load_file
 
-    model = YusufTrainedNetwork1()
+    model = YusufTrainedNetwork1().to(map_location)
     weights = (
         Path(path)
         if path is not None
@@ -96,5 +138,9 @@ def load_model(path: str | Path | None = None) -> YusufTrainedNetwork1:
     )
     if path is None:
         _check_weights(weights)
-    model.load_state_dict(load_file(str(weights)), strict=True)
+    state = load_file(str(weights), device=str(map_location))
+    if strict:
+        model.load_state_dict(state, strict=True)
+    else:
+        model.load_state_dict(_weights_that_fit(model, state, weights), strict=False)
     return model.eval()
