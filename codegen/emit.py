@@ -169,6 +169,8 @@ def render_node(
         init = notes + init
     elif forward:
         forward = notes + forward
+    if node.forward_comment and forward:
+        forward = [f"# {comment_text(node.forward_comment)}", *forward]
     if (
         forward
         and name_note not in forward
@@ -177,8 +179,6 @@ def render_node(
         # The line writes a reused variable and has no attribute named after the
         # layer: say which layer it is.
         forward.insert(0, name_note)
-    if node.forward_comment and forward:
-        forward = [f"# {comment_text(node.forward_comment)}", *forward]
     return Rendered(init, forward)
 
 
@@ -262,8 +262,12 @@ def chain_variable(taken: set[str]) -> str:
     return f"x_{k}"
 
 
-def render_model(graph: Graph) -> str:
-    """The complete, black-formatted model.py for a named graph."""
+def render_model(graph: Graph, lean: bool = True) -> str:
+    """The complete, black-formatted model.py for a named graph.
+
+    ``lean=False``: every layer's value keeps its own variable until forward returns
+    (more memory, same results); ``verify`` runs that form to compare each layer.
+    """
     idents = {gi.name: gi.ident for gi in graph.inputs}
     idents.update({n.name: n.ident for n in graph.nodes})
     idents.update(port_idents(graph))
@@ -275,7 +279,7 @@ def render_model(graph: Graph) -> str:
             expr = forward_expression(node, args)
             if expr in args:
                 aliases[node.name] = args.index(expr)
-    plan = forward_plan.plan_forward(graph, aliases)
+    plan = forward_plan.plan_forward(graph, aliases, lean)
     chain = chain_variable(set(idents.values()) | {"self", "lengths"})
 
     def variable(value: forward_plan.Value) -> str:

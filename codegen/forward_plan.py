@@ -65,9 +65,13 @@ def final_softmaxes(graph: Graph) -> set[str]:
     return names
 
 
-def plan_forward(graph: Graph, aliases: dict[str, int]) -> ForwardPlan:
+def plan_forward(
+    graph: Graph, aliases: dict[str, int], lean: bool = True
+) -> ForwardPlan:
     """``aliases``: layers whose forward expression is one of their inputs (no line of
-    their own), mapped to that input's position."""
+    their own), mapped to that input's position. ``lean=False`` keeps every value under
+    its layer's name until forward returns (what ``verify`` runs to compare each layer).
+    """
     heads = final_softmaxes(graph)
     current = {gi.name: Value(None, gi.name) for gi in graph.inputs}
     head_inputs: dict[str, Value] = {}
@@ -97,6 +101,8 @@ def plan_forward(graph: Graph, aliases: dict[str, int]) -> ForwardPlan:
     for index, line in enumerate(lines):
         for value in line.args:
             uses.setdefault(value, []).append(index)
+    if not lean:
+        return plan
     returned = set(outputs)
     for index, line in enumerate(lines):
         value = line.results[0]

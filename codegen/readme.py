@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ast
 import io
+import re
 import tokenize
 import unicodedata
 from dataclasses import dataclass
@@ -179,7 +180,9 @@ def variable_idents(graph: Graph) -> dict[str, str]:
     return idents
 
 
-def layer_rows(graph: Graph) -> list[Row]:
+def layer_rows(graph: Graph, source: str = "") -> list[Row]:
+    """One row per layer; the Python name only where model.py has it (an attribute,
+    buffers or a variable): a value that flows through the reused ``x`` has none."""
     idents = variable_idents(graph)
     rows = []
     for node in graph.nodes:
@@ -195,7 +198,11 @@ def layer_rows(graph: Graph) -> list[Row]:
             Row(
                 node.name,
                 node.matlab_class,
-                node.ident,
+                (
+                    node.ident
+                    if not source or re.search(rf"\b{re.escape(node.ident)}", source)
+                    else ""
+                ),
                 construct(node, idents),
                 output,
                 parameter_count(node),
@@ -369,12 +376,12 @@ def render_readme(graph: Graph, source: str) -> str:
             Row(
                 code_span(r.name),
                 code_span(r.matlab_class),
-                code_span(r.ident),
+                code_span(r.ident) if r.ident else "",
                 code_span(r.construct),
                 r.output,
                 r.parameters,
             )
-            for r in layer_rows(graph)
+            for r in layer_rows(graph, source)
         ],
         "mermaid": mermaid(graph),
         "conventions": conventions(graph),

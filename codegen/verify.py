@@ -86,9 +86,14 @@ def load(
                 f"{file.path.name}, variable '{found.path}': the network is untrained (no stored "
                 "weights), so there is nothing to compare; train it in MATLAB first."
             )
-        # The generated source exactly as `convert` would write it, imported from memory.
+        # The generated source as `convert` writes it, except that forward keeps every
+        # layer's value under the layer's name (model.py lets values go after their last
+        # use): the same modules and weights, each layer's output observable.
+        from codegen import emit
+
+        source = emit.render_model(graph, lean=False)
         module = types.ModuleType(f"mat2torch_verify_{uuid.uuid4().hex}")
-        exec(compile(conversion.source, "model.py", "exec"), module.__dict__)
+        exec(compile(source, "model.py", "exec"), module.__dict__)
         from safetensors.torch import load as load_tensors
 
         model = getattr(module, graph.class_name)()
@@ -136,6 +141,15 @@ def run_capturing(
             captured.clear()
             captured.update(frame.f_locals)
 
+    # A model.py that lets values go after their last use (as `convert` writes it) keeps
+    # few layer-named locals: the outputs of its layer modules are caught as they run.
+    by_module: dict[str, Any] = {}
+    hooks = [
+        child.register_forward_hook(
+            lambda _m, _args, output, name=name: by_module.__setitem__(name, output)
+        )
+        for name, child in model.named_children()
+    ]
     call = getattr(model, "predict", None) or model
     tensors = [torch.from_numpy(x) for x in inputs]
     previous = sys.getprofile()
@@ -145,10 +159,15 @@ def run_capturing(
             out = call(*tensors)
     finally:
         sys.setprofile(previous)
+        for hook in hooks:
+            hook.remove()
     outs = list(out) if isinstance(out, tuple | list) else [out]
+    # An input argument forward never reassigned is the raw input, not the input
+    # layer's output (which may normalise it into another variable): not compared.
+    captured = {k: v for k, v in captured.items() if not any(v is t for t in tensors)}
     values = {
         k: v.detach().numpy()
-        for k, v in captured.items()
+        for k, v in {**by_module, **captured}.items()
         if isinstance(v, torch.Tensor)
     }
     return [o.detach().numpy() for o in outs], values

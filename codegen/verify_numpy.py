@@ -98,32 +98,19 @@ def _fields(value: Any) -> dict[str, Any]:
     return {k: _text(rec[k]) for k in value.dtype.names}
 
 
-def _average_image(net: Mapping[str, Any]) -> np.ndarray | None:
-    """meta.normalization.averageImage, which MatConvNet users subtract before
-    vl_simplenn / DagNN.eval (and which the converted model subtracts itself)."""
-    normalization = _fields(_fields(net.get("meta")).get("normalization"))
-    average = normalization.get("averageImage")
-    if average is None or np.asarray(average).size == 0:
-        return None
-    average = np.asarray(average, dtype=np.float64)
-    if average.ndim <= 1 or average.shape[:2] == (1, 1):
-        return average.reshape(1, 1, -1, 1)
-    return average.reshape(*average.shape[:3], 1)
-
-
 def matconvnet_activations(
     network: Any, kind: str, inputs: Mapping[str, np.ndarray]
 ) -> dict[str, np.ndarray]:
     """The MatConvNet reference (codegen.reference.matconvnet_numpy) on the network's
     stored struct: every SimpleNN layer's output under its name (``layerK`` when unnamed)
-    and every DagNN layer's output under the layer's name, the input layer's under
-    ``input`` after the average image is subtracted."""
+    and every DagNN layer's output under the layer's name, the input under ``input``.
+    Like vl_simplenn / DagNN.eval (and the generated ``forward``), nothing is
+    subtracted: ``meta.normalization`` is the calling code's (``preprocess()``)."""
     from codegen.reference import matconvnet_numpy as mcn
 
     net = _fields(network)
     (x,) = inputs.values()
-    average = _average_image(net)
-    x = np.asarray(x, dtype=np.float64) - (0 if average is None else average)
+    x = np.asarray(x, dtype=np.float64)
     out: dict[str, np.ndarray] = {"input": x}
     if kind == "SimpleNN":
         for index, cell in enumerate(np.asarray(net["layers"]).ravel(order="F")):

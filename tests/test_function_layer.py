@@ -25,9 +25,11 @@ pytestmark = pytest.mark.filterwarnings("ignore")
 
 
 def function_layer(name: str, text: str) -> MatlabOpaque:
-    """A FunctionLayer as MATLAB saves it: the function's text in Description."""
+    """A FunctionLayer as MATLAB saves it: the function's text in Description, and the
+    layer base class's Version 1 (as in the real pac48 files)."""
     return MatlabOpaque(
         properties={
+            "Version": np.array([[1.0]]),
             "Name": np.array([name]),
             "Description": np.array([text]),
             "Type": np.array(["Function"]),
@@ -110,7 +112,8 @@ def test_the_issue_example_reads_as_torch(tmp_path: Path) -> None:
     path = tmp_path / "net.mat"
     w.write_mat(path, {"net": _network("@(X) max(X, 0) + 0.1*exp(-X.^2)")})
     source = api.convert_file(path).source
-    assert "fn = torch.clamp(fc, min=0) + 0.1 * torch.exp(-(fc**2))" in source
+    # the value flows from fc through the reused variable x
+    assert "x = torch.clamp(x, min=0) + 0.1 * torch.exp(-(x**2))" in source
     (entry,) = api.inspect_file(path)["networks"]
     (fn,) = [la for la in entry["layers"] if la[0] == "fn"]
     assert fn[2] == "function_expr"

@@ -73,6 +73,7 @@ HOSTILE = [
 # What the template itself imports; a hostile name must not add anything.
 IMPORTS = {
     "pathlib",
+    "warnings",
     "torch",
     "torch.nn.functional",
     "safetensors",

@@ -65,7 +65,7 @@ def test_eeg_converts_with_the_identity_plugin_and_matches_the_reference(
     model = import_generated(tmp_path).load_model()
     x = np.random.default_rng(3).standard_normal((1, 1, 21, 6000)).astype(np.float32)
     with torch.no_grad():
-        got = model(torch.from_numpy(x)).numpy().reshape(1, -1)
+        got = model.predict(torch.from_numpy(x)).numpy().reshape(1, -1)
     expected = _expected(path, x.astype(np.float64).transpose(2, 3, 1, 0))
     expected = expected.reshape(-1, 1, order="F").T
     assert np.abs(got - expected).max() <= 1e-5 * np.abs(expected).max()

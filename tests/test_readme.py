@@ -77,8 +77,10 @@ def test_every_generated_example_has_a_well_formed_readme() -> None:
         for _name, matlab_class, attribute, construct, _size, _values in rows:
             registration = lookup(unspan(matlab_class), stub_unsupported=True)
             assert registration is not None, f"{matlab_class} is not a registry key"
-            # the attribute column names a variable or attribute model.py really has
-            assert re.search(rf"\b{re.escape(unspan(attribute))}\b", source), attribute
+            # the Python name, where given, is a variable or attribute model.py has
+            if attribute:
+                name = unspan(attribute)
+                assert re.search(rf"\b{re.escape(name)}", source), attribute
             assert unspan(construct), f"{attribute}: no PyTorch construct named"
         assert len(labels) <= len(rows)
         if len(rows) > 1:
