@@ -57,6 +57,11 @@ class DeferredCopy:
         array = np.ascontiguousarray(self._view).reshape(self.shape)
         return array if dtype is None else array.astype(dtype, copy=False)
 
+    def values_any_order(self) -> np.ndarray:
+        """Every value, in whatever order the view holds them (no copy): enough for
+        order-free checks such as counting NaN."""
+        return self._view
+
     def chunks_c_order(self) -> Iterator[np.ndarray]:
         """The C-order data, in contiguous blocks of whole rows (about BLOCK_BYTES each)."""
         row = max(self.nbytes // max(self.shape[0], 1), 1)
