@@ -226,3 +226,35 @@ def test_finite_values_whose_sum_overflows_are_not_counted() -> None:
     big[[3, 500]] = [np.nan, -np.inf]
     assert weights._count_nonfinite(big) == 2
     assert weights._count_nonfinite(np.asfortranarray(np.ones((3, 4)))) == 0
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        TINY,
+        REPO.parent / "shared" / "corpus" / "dltoolbox" / "ccn_net.mat",
+        REPO.parent / "shared" / "corpus" / "matconvnet" / "dncnn_sigma25.mat",
+        REPO.parent / "shared" / "corpus" / "matconvnet" / "dcfnet_net.mat",
+    ],
+    ids=["tiny_cnn", "ccn_net", "dncnn_v73", "dcfnet_v5"],
+)
+def test_deferred_and_immediate_copies_write_identical_files(
+    path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from codegen import api, arrays
+
+    monkeypatch.setattr(arrays, "DEFER_BYTES", 1 << 62)
+    immediate = api.convert_file(path)
+    monkeypatch.setattr(arrays, "DEFER_BYTES", 0)
+    monkeypatch.setattr(arrays, "BLOCK_BYTES", 4096)  # many blocks per tensor
+    monkeypatch.setattr(weights, "THREADED_BYTES", 0)
+    deferred = api.convert_file(path)
+    kinds = {
+        type(v).__name__
+        for n in deferred.graph.nodes
+        for v in n.params.values()
+        if v is not None
+    }
+    assert "DeferredCopy" in kinds
+    assert deferred.source == immediate.source
+    assert deferred.tensors == immediate.tensors
