@@ -16,7 +16,7 @@ import numpy as np
 
 # Smaller arrays are copied at once: deferring them saves nothing worth the indirection.
 DEFER_BYTES = 1 << 20
-BLOCK_BYTES = 16 << 20
+BLOCK_BYTES = 4 << 20
 
 
 class DeferredCopy:

@@ -228,11 +228,11 @@ def _nbytes(value: Any) -> int:
 class _WriterThread:
     """Writes blocks in order in a background thread (file writes and numpy copies
     release the GIL, so preparing the next block overlaps writing this one). At most
-    two blocks wait; the first write error is raised in the caller."""
+    one block waits; the first write error is raised in the caller."""
 
     def __init__(self, handle: BinaryIO) -> None:
         self._handle = handle
-        self._queue: queue.Queue[np.ndarray | None] = queue.Queue(maxsize=2)
+        self._queue: queue.Queue[np.ndarray | None] = queue.Queue(maxsize=1)
         self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()

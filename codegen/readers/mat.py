@@ -111,7 +111,7 @@ class _Sha256:
     """The sha256 of an open file, computed in a background thread a block at a time
     (hashlib releases the GIL), so the file is never held in memory for its digest."""
 
-    BLOCK = 1 << 20
+    BLOCK = 256 << 10
 
     def __init__(self, handle: BinaryIO) -> None:
         self._handle = handle
