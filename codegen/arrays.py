@@ -16,7 +16,7 @@ import numpy as np
 
 # Smaller arrays are copied at once: deferring them saves nothing worth the indirection.
 DEFER_BYTES = 1 << 20
-BLOCK_BYTES = 16 << 20
+BLOCK_BYTES = 4 << 20
 
 
 class DeferredCopy:
@@ -56,6 +56,11 @@ class DeferredCopy:
     def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
         array = np.ascontiguousarray(self._view).reshape(self.shape)
         return array if dtype is None else array.astype(dtype, copy=False)
+
+    def values_any_order(self) -> np.ndarray:
+        """Every value, in whatever order the view holds them (no copy): enough for
+        order-free checks such as counting NaN."""
+        return self._view
 
     def chunks_c_order(self) -> Iterator[np.ndarray]:
         """The C-order data, in contiguous blocks of whole rows (about BLOCK_BYTES each)."""

@@ -343,8 +343,8 @@ def _report_all(args: argparse.Namespace, outcomes: list[api.NetworkOutcome]) ->
         return 2
     if not args.quiet:
         print(
-            f"{done} network{'s' if done != 1 else ''} converted from one read of "
-            f"{args.file} into {args.output}"
+            f"{done} network{'s' if done != 1 else ''} converted, from one read of "
+            f"the file, into {args.output}"
         )
     return 0
 

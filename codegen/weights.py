@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import io
 import json
+import queue
 import struct
+import threading
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -59,17 +61,18 @@ def nonfinite(graph: Graph) -> dict[str, tuple[int, int]]:
 
 
 def _count_nonfinite(value: Any) -> int:
-    """NaN and Inf values, counted a block at a time (no full-size temporary; a
-    deferred copy is read through its blocks)."""
-    chunks = getattr(value, "chunks_c_order", None)
-    parts = chunks() if callable(chunks) else (np.asarray(value),)
+    """NaN and Inf values, counted a block at a time with no full-size temporary (a
+    deferred copy is checked through its view, in memory order). A block whose sum is
+    finite has only finite values: the exact count runs only where it is not."""
+    any_order = getattr(value, "values_any_order", None)
+    array = any_order() if callable(any_order) else np.asarray(value)
+    flat = np.ravel(array, order="K")  # a view for any axis order of one block
     step = 1 << 20
     bad = 0
-    for part in parts:
-        flat = part.reshape(-1, order="A") if part.ndim else part.reshape(1)
+    with np.errstate(over="ignore", invalid="ignore"):
         for start in range(0, flat.size, step):
             block = flat[start : start + step]
-            if not np.isfinite(block).all():
+            if not np.isfinite(np.sum(block)):
                 bad += int(np.count_nonzero(~np.isfinite(block)))
     return bad
 
@@ -190,19 +193,68 @@ def write_safetensors(
     """
     head, order = safetensors_header(tensors, metadata)
     handle.write(head)
-    for key in order:
-        value = tensors[key]
-        chunks = getattr(value, "chunks_c_order", None)
-        parts = chunks() if callable(chunks) else (value,)
-        for part in parts:
-            array = np.asarray(part)
-            array = np.ascontiguousarray(
-                array.astype(array.dtype.newbyteorder("<"), copy=False)
-            )
-            handle.write(array.reshape(-1).view(np.uint8).data)
-            if on_write is not None:
-                on_write(array.nbytes)
-            del array
+    total = sum(_nbytes(tensors[k]) for k in order)
+    sink = _WriterThread(handle) if total >= THREADED_BYTES else None
+    try:
+        for key in order:
+            value = tensors[key]
+            chunks = getattr(value, "chunks_c_order", None)
+            parts = chunks() if callable(chunks) else (value,)
+            for part in parts:
+                array = np.asarray(part)
+                array = np.ascontiguousarray(
+                    array.astype(array.dtype.newbyteorder("<"), copy=False)
+                )
+                if sink is None:
+                    handle.write(array.reshape(-1).view(np.uint8).data)
+                else:
+                    sink.put(array)
+                if on_write is not None:
+                    on_write(array.nbytes)
+                del array
+    finally:
+        if sink is not None:
+            sink.close()
+
+
+# From this much data on, blocks are written by a thread while the next is prepared.
+THREADED_BYTES = 64 << 20
+
+
+def _nbytes(value: Any) -> int:
+    return int(np.prod(value.shape, dtype=np.int64)) * np.dtype(value.dtype).itemsize
+
+
+class _WriterThread:
+    """Writes blocks in order in a background thread (file writes and numpy copies
+    release the GIL, so preparing the next block overlaps writing this one). At most
+    one block waits; the first write error is raised in the caller."""
+
+    def __init__(self, handle: BinaryIO) -> None:
+        self._handle = handle
+        self._queue: queue.Queue[np.ndarray | None] = queue.Queue(maxsize=1)
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while (array := self._queue.get()) is not None:
+            if self._error is None:
+                try:
+                    self._handle.write(array.reshape(-1).view(np.uint8).data)
+                except BaseException as exc:  # re-raised in the caller's thread
+                    self._error = exc
+
+    def put(self, array: np.ndarray) -> None:
+        if self._error is not None:
+            raise self._error
+        self._queue.put(array)
+
+    def close(self) -> None:
+        self._queue.put(None)
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
 
 
 def safetensors_bytes(

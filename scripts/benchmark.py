@@ -87,6 +87,7 @@ CASES = (
 class Run:
     wall: float  # seconds
     peak_rss: int  # bytes
+    cpu: float  # user + system seconds: steadier than wall time on a busy machine
 
 
 @dataclass
@@ -98,6 +99,7 @@ class Case:
     convert: Run
     time_ratio: float
     rss_ratio: float
+    cpu_ratio: float
     time_target: float
     rss_target: float
 
@@ -235,12 +237,17 @@ def measure(argv: Sequence[str], cwd: Path | None = None) -> Run:
         raise SystemExit(
             f"benchmark: {' '.join(argv)} failed:\n{err.decode(errors='replace')}"
         )
-    return Run(wall, usage.ru_maxrss * 1024)  # ru_maxrss is in KiB on Linux
+    cpu = usage.ru_utime + usage.ru_stime
+    return Run(wall, usage.ru_maxrss * 1024, cpu)  # ru_maxrss is in KiB on Linux
 
 
 def _best(argv: Sequence[str], repeat: int) -> Run:
     runs = [measure(argv) for _ in range(repeat)]
-    return Run(min(r.wall for r in runs), min(r.peak_rss for r in runs))
+    return Run(
+        min(r.wall for r in runs),
+        min(r.peak_rss for r in runs),
+        min(r.cpu for r in runs),
+    )
 
 
 def run(small: bool, workdir: Path, repeat: int) -> dict[str, Any]:
@@ -262,6 +269,7 @@ def run(small: bool, workdir: Path, repeat: int) -> dict[str, Any]:
                 conv,
                 conv.wall / read.wall,
                 conv.peak_rss / read.peak_rss,
+                conv.cpu / read.cpu,
                 time_target,
                 rss_target,
             )
@@ -274,6 +282,8 @@ def run(small: bool, workdir: Path, repeat: int) -> dict[str, Any]:
     )
     tiny_inspect = _best([*cli, "inspect", str(tiny)], max(repeat, 3))
     return {
+        "load_average": os.getloadavg(),
+        "cpus": os.cpu_count(),
         "small": small,
         "cases": [asdict(c) for c in cases],
         "tiny_convert_wall": tiny_convert.wall,
@@ -287,7 +297,7 @@ def _table(report: dict[str, Any]) -> str:
     gib = 1024**3
     lines = [
         f"{'file':<26}{'MB':>7}  {'reader':<7}{'read s':>8}{'read GiB':>9}"
-        f"{'conv s':>8}{'conv GiB':>9}  {'time ×':>7}{'RSS ×':>7}  target",
+        f"{'conv s':>8}{'conv GiB':>9}  {'time ×':>7}{'RSS ×':>7}{'CPU ×':>7}  target",
     ]
     for c in report["cases"]:
         ok = c["time_ratio"] <= c["time_target"] and c["rss_ratio"] <= c["rss_target"]
@@ -295,13 +305,18 @@ def _table(report: dict[str, Any]) -> str:
             f"{c['name']:<26}{c['file_mb']:>7.1f}  {c['reader']:<7}"
             f"{c['read']['wall']:>8.2f}{c['read']['peak_rss'] / gib:>9.2f}"
             f"{c['convert']['wall']:>8.2f}{c['convert']['peak_rss'] / gib:>9.2f}"
-            f"  {c['time_ratio']:>7.2f}{c['rss_ratio']:>7.2f}  "
+            f"  {c['time_ratio']:>7.2f}{c['rss_ratio']:>7.2f}{c['cpu_ratio']:>7.2f}  "
             f"≤{c['time_target']}× / ≤{c['rss_target']}× {'met' if ok else 'MISSED'}"
         )
     lines.append(
         f"tiny_cnn.mat: convert {report['tiny_convert_wall']:.2f} s "
         f"(target < {report['tiny_convert_target']} s), inspect "
         f"{report['tiny_inspect_wall']:.2f} s (target < {report['tiny_inspect_target']} s)"
+    )
+    load = ", ".join(f"{x:.1f}" for x in report["load_average"])
+    lines.append(
+        f"machine: {report['cpus']} CPUs, load average {load} at the end (time ratios "
+        "are only meaningful on an otherwise idle machine; CPU × is steadier)"
     )
     return "\n".join(lines)
 

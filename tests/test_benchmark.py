@@ -37,7 +37,7 @@ def test_small_benchmark_reports_ratios(tmp_path: Path) -> None:
         "MatConvNet SimpleNN v7.3",
     ]
     for case in report["cases"]:
-        for key in ("time_ratio", "rss_ratio"):
+        for key in ("time_ratio", "rss_ratio", "cpu_ratio"):
             assert isinstance(case[key], float) and case[key] > 0
         assert case["read"]["peak_rss"] > 0 and case["convert"]["peak_rss"] > 0
         assert case["reader"] in ("mat-io", "scipy", "h5py")

@@ -142,3 +142,28 @@ def test_output_folders_are_meaningful_and_unique() -> None:
             "(top level)",
         ]
     ) == ["Critic", "Critic_2", "lgraph_1", "nets_2", "network"]
+
+
+def test_all_writes_what_converts_and_names_what_does_not(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from codegen.testing import mcnwriter as m
+
+    rng = np.random.default_rng(9)
+    conv = m.conv("conv1", rng.standard_normal((3, 3, 1, 2)), np.zeros(2), pad=1)
+    good = m.simplenn([conv, m.relu("relu1")], (8, 8, 1))
+    bad = m.simplenn([conv, {"name": "odd", "type": "SubP"}], (8, 8, 1))
+    path = tmp_path / "two.mat"
+    import scipy.io
+
+    scipy.io.savemat(str(path), {"good": good, "bad": bad})
+    out = tmp_path / "out"
+    code = cli.main(["convert", str(path), "--all", "-o", str(out)])
+    captured = capsys.readouterr()
+    assert code == 2
+    assert (out / "good" / "model.py").is_file()
+    assert (out / "good" / "model.safetensors").is_file()
+    assert not (out / "bad").exists()
+    assert "'bad' was not converted" in captured.err
+    assert "1 of 2 networks converted" in captured.err
+    assert "SubP" in captured.err

@@ -195,6 +195,39 @@ def test_nonfinite_values_are_counted_through_deferred_blocks(
     assert weights._count_nonfinite(deferred) == 2
 
 
+@pytest.mark.parametrize("case", range(len(_dicts())))
+def test_threaded_writer_gives_the_same_bytes(
+    case: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(weights, "THREADED_BYTES", 0)
+    tensors, metadata = _dicts()[case]
+    assert weights.safetensors_bytes(tensors, metadata) == st_save(
+        tensors, metadata=metadata
+    )
+
+
+def test_threaded_writer_reports_a_write_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(weights, "THREADED_BYTES", 0)
+
+    class Full(io.BytesIO):
+        def write(self, data: Any) -> int:
+            if self.tell() > 0:
+                raise OSError(28, "No space left on device")
+            return super().write(data)
+
+    tensors = {f"t{i}": np.ones(1000, np.float32) for i in range(20)}
+    with pytest.raises(OSError, match="No space left"):
+        weights.write_safetensors(Full(), tensors)
+
+
+def test_finite_values_whose_sum_overflows_are_not_counted() -> None:
+    big = np.full(1000, 3e38, np.float32)  # every value finite; their sum is not
+    assert weights._count_nonfinite(big) == 0
+    big[[3, 500]] = [np.nan, -np.inf]
+    assert weights._count_nonfinite(big) == 2
+    assert weights._count_nonfinite(np.asfortranarray(np.ones((3, 4)))) == 0
+
+
 @pytest.mark.parametrize(
     "path",
     [

@@ -18,7 +18,12 @@ from typing import Any, BinaryIO
 
 import numpy as np
 from matio import load_from_mat
-from matio.utils.matclass import MatlabObject, MatlabOpaque, MatlabOpaqueArray
+from matio.utils.matclass import (
+    EmptyMatStruct,
+    MatlabObject,
+    MatlabOpaque,
+    MatlabOpaqueArray,
+)
 
 from codegen import progress
 from codegen.errors import ConversionError
@@ -85,9 +90,12 @@ def load(path: str | Path) -> MatFile:
     hashing = _Sha256(handle)  # in a thread, while the file is parsed
     progress.stage(f"reading {path.name}")
     try:
-        with patched_load(), warnings.catch_warnings():
+        with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            variables = load_from_mat(str(path))
+            variables = _plain_level5(path)
+            if variables is None:
+                with patched_load():
+                    variables = load_from_mat(str(path))
     except Exception as exc:  # mat-io raises many types on corrupt input
         hashing.result()
         raise ConversionError(
@@ -108,7 +116,7 @@ class _Sha256:
     """The sha256 of an open file, computed in a background thread a block at a time
     (hashlib releases the GIL), so the file is never held in memory for its digest."""
 
-    BLOCK = 1 << 20
+    BLOCK = 256 << 10
 
     def __init__(self, handle: BinaryIO) -> None:
         self._handle = handle
@@ -132,6 +140,65 @@ class _Sha256:
         if self._error is not None:
             raise self._error
         return self._digest
+
+
+def _plain_level5(path: Path) -> dict[str, Any] | None:
+    """A Level-5 file without MATLAB objects (a MatConvNet struct), read with scipy.
+
+    mat-io's Level-5 reader derives from scipy's; on a VGG-16-sized MatConvNet file
+    scipy reads the same values about a quarter faster and at a slightly lower peak.
+    For files with no subsystem (no classdef objects) scipy with ``mat_dtype=True``
+    gives mat-io's values, except that a struct with no fields comes back as ``None``
+    elements (made mat-io's EmptyMatStruct here). ``mat_dtype`` costs a copy of each
+    array as it is read (the peak holds the largest twice); without it, doubles MATLAB
+    stored as small integers and logicals would come back with other dtypes.
+
+    None (read with mat-io) for v7.3 and v4 files, files with a subsystem, and anything
+    scipy returns that mat-io would represent differently (objects, function handles,
+    sparse).
+    """
+    with path.open("rb") as handle:
+        header = handle.read(128)
+    if len(header) < 128 or header[126:128] not in (b"IM", b"MI"):
+        return None
+    order = "<" if header[126:128] == b"IM" else ">"
+    if int.from_bytes(header[124:126], "little" if order == "<" else "big") != 0x0100:
+        return None  # v7.3 (HDF5) says 0x0200
+    if header[116:124] not in (b"\0" * 8, b" " * 8):
+        return None  # a subsystem: classdef objects, mat-io's business
+    import scipy.io
+    import scipy.sparse
+
+    try:
+        raw = scipy.io.loadmat(str(path), mat_dtype=True)
+    except Exception:  # let mat-io read it, or say why it cannot
+        return None
+    matlab = scipy.io.matlab
+    not_plain = (matlab.MatlabObject, matlab.MatlabFunction, matlab.MatlabOpaque)
+
+    def fix(value: Any) -> Any:
+        if isinstance(value, not_plain) or scipy.sparse.issparse(value):
+            raise _NotPlain
+        if isinstance(value, np.ndarray) and value.dtype.names:
+            for key in value.dtype.names:
+                column = value[key]  # a view: assignments reach the struct
+                for index in np.ndindex(value.shape):
+                    column[index] = fix(column[index])
+        elif isinstance(value, np.ndarray) and value.dtype == object:
+            if value.size and all(value[i] is None for i in np.ndindex(value.shape)):
+                return EmptyMatStruct(value)
+            for index in np.ndindex(value.shape):
+                value[index] = fix(value[index])
+        return value
+
+    try:
+        return {k: fix(v) for k, v in raw.items() if not k.startswith("__")}
+    except _NotPlain:
+        return None
+
+
+class _NotPlain(Exception):
+    """A value scipy and mat-io represent differently: read the file with mat-io."""
 
 
 def is_layer_object(value: Any) -> bool:

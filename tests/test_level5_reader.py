@@ -1,0 +1,125 @@
+"""Level-5 files without classdef objects are read with scipy (lower peak memory than
+mat-io's reader); the values must be exactly what mat-io gives, or mat-io is used."""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import scipy.io
+import scipy.sparse
+from matio import load_from_mat
+
+from codegen.readers import mat
+from codegen.testing import dltwriter as w
+
+CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
+REPO = Path(__file__).resolve().parents[1]
+
+
+def differences(a: Any, b: Any, path: str = "") -> list[str]:
+    """Where two read values differ: Python type, dtype, shape, memory order, values."""
+    if type(a) is not type(b):
+        return [f"{path}: {type(a).__name__} vs {type(b).__name__}"]
+    if not isinstance(a, np.ndarray):
+        return [] if a == b else [f"{path}: {a!r} vs {b!r}"]
+    if a.dtype != b.dtype or a.shape != b.shape:
+        return [f"{path}: {a.dtype}{a.shape} vs {b.dtype}{b.shape}"]
+    found: list[str] = []
+    if a.dtype.names:
+        for index in np.ndindex(a.shape):
+            for key in a.dtype.names:
+                found += differences(
+                    a[key][index], b[key][index], f"{path}{index}.{key}"
+                )
+    elif a.dtype == object:
+        for index in np.ndindex(a.shape):
+            found += differences(a[index], b[index], f"{path}{{{index}}}")
+    elif not np.array_equal(a, b, equal_nan=a.dtype.kind in "fc"):
+        found.append(f"{path}: values differ")
+    elif a.size > 1 and a.flags.f_contiguous != b.flags.f_contiguous:
+        found.append(f"{path}: memory order differs")
+    return found
+
+
+def both(path: Path) -> tuple[dict[str, Any] | None, dict[str, Any]]:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        reference = load_from_mat(str(path))
+    return mat._plain_level5(path), {
+        k: v for k, v in reference.items() if not k.startswith("__")
+    }
+
+
+def zoo(path: Path) -> None:
+    """Every plain MATLAB type MatConvNet files hold, including the awkward ones."""
+    layer = {
+        "name": "conv1",
+        "type": "conv",
+        "weights": np.array(
+            [[np.ones((3, 3, 2, 4), np.float32), np.zeros((4, 1), np.float32)]],
+            dtype=object,
+        ),
+        "pad": np.array([[1.0, 1.0, 0.0, 2.0]]),  # doubles MATLAB stores as uint8
+        "precious": np.array([[True]]),
+        "opts": np.empty((0, 0), dtype=object),
+        "block": {},  # a struct with no fields
+        "ints": np.array([[3, 4]], np.int32),
+        "text": "relu",
+        "empty_text": "",
+        "big": np.full((1, 1), 3e9),
+    }
+    cell = np.empty((1, 2), dtype=object)
+    cell[0, 0], cell[0, 1] = layer, {"name": "pool", "type": "pool"}
+    scipy.io.savemat(str(path), {"net": {"layers": cell, "meta": {"x": 1.5}}})
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        CORPUS / "matconvnet" / "dcfnet_net.mat",
+        CORPUS / "matconvnet" / "dsr_x16_net_epoch108.mat",
+        "zoo",
+    ],
+    ids=["dcfnet", "dsr_dagnn", "zoo"],
+)
+def test_scipy_values_are_mat_io_values(path: Path | str, tmp_path: Path) -> None:
+    if path == "zoo":
+        path = tmp_path / "zoo.mat"
+        zoo(path)
+    assert isinstance(path, Path)
+    fast, reference = both(path)
+    assert fast is not None, "a plain Level-5 file should be read with scipy"
+    assert sorted(fast) == sorted(reference)
+    found = [d for k in reference for d in differences(fast[k], reference[k], k)]
+    assert found == []
+
+
+def test_the_comparison_can_fail() -> None:
+    a = {"x": np.array([[1.0]])}
+    assert differences(a["x"], np.array([[1]], np.uint8)) != []
+    assert differences(
+        np.empty((1, 1), object), mat.EmptyMatStruct(np.empty((1, 1), object))
+    )
+
+
+def test_files_with_objects_sparse_or_hdf5_are_left_to_mat_io(tmp_path: Path) -> None:
+    dlt = REPO / "examples" / "tiny_cnn.mat"  # a subsystem: classdef objects
+    assert mat._plain_level5(dlt) is None
+    v73 = CORPUS / "matconvnet" / "dncnn_sigma25.mat"
+    assert mat._plain_level5(v73) is None
+    sparse = tmp_path / "sparse.mat"
+    scipy.io.savemat(str(sparse), {"s": scipy.sparse.eye(3).tocsc()})
+    assert mat._plain_level5(sparse) is None
+    # ...and mat.load still reads them (with mat-io).
+    assert "s" in mat.load(sparse).variables
+    assert "net" in mat.load(dlt).variables
+
+
+def test_dlt_file_written_by_the_project_is_read_by_mat_io(tmp_path: Path) -> None:
+    path = tmp_path / "net.mat"
+    w.write_mat(path, {"layers": w.layer_array([w.relu("r")])})
+    assert mat._plain_level5(path) is None
