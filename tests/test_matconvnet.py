@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +27,12 @@ from codegen.errors import ConversionError
 from codegen.reference import matconvnet_numpy as R
 from tests.conftest import REPO, convert_and_load, corpus_file
 
-torch.set_grad_enabled(False)
+
+@pytest.fixture(autouse=True)
+def _inference_only() -> Iterator[None]:
+    """These tests only run models: no autograd (restored for the modules after)."""
+    with torch.no_grad():
+        yield
 
 
 def rel(actual: np.ndarray, expected: np.ndarray) -> float:

@@ -16,6 +16,7 @@ difference from MATLAB's bytes: scipy cannot write a struct with no fields, so t
 from __future__ import annotations
 
 import copy
+from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -32,7 +33,13 @@ from codegen.reference import shallow_numpy as R
 from tests.conftest import corpus_file, import_generated
 from tests.support import TOL, rel_err
 
-torch.set_grad_enabled(False)
+
+@pytest.fixture(autouse=True)
+def _inference_only() -> Iterator[None]:
+    """These tests only run models: no autograd (restored for the modules after)."""
+    with torch.no_grad():
+        yield
+
 
 TRANSFER_FCNS = [
     "compet",

@@ -12,6 +12,7 @@ precision) against the reference within 1e-10, and as ``load_model()`` gives the
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -29,7 +30,13 @@ from codegen.reference import shallow_numpy as R
 from tests.conftest import corpus_file, import_generated
 from tests.support import TOL, rel_err
 
-torch.set_grad_enabled(False)
+
+@pytest.fixture(autouse=True)
+def _inference_only() -> Iterator[None]:
+    """These tests only run models: no autograd (restored for the modules after)."""
+    with torch.no_grad():
+        yield
+
 
 EXACT = 1e-10  # float64 model vs float64 reference: the same arithmetic, reordered
 STORED = 1e-6  # against outputs MATLAB computed and saved
