@@ -17,6 +17,7 @@ import jinja2
 import numpy as np
 
 from codegen import weights
+from codegen.input_checks import forward_checks
 from codegen.ir import FEATURE, IMAGE, IMAGE_SEQUENCE, SEQUENCE, VOLUME, Graph, Node
 from codegen.line_width import wrap_text
 
@@ -247,6 +248,10 @@ def render_model(graph: Graph) -> str:
         )
         rendered.append(render_node(node, args, targets))
         helpers.update(render_helpers(node))
+    checks = forward_checks(graph)
+    if any(line.startswith("check_lengths(") for line in checks):
+        macro = environment().get_template("layers/_checks.jinja").module
+        helpers.add(str(macro.check_lengths()).strip("\n"))
     helper_list = sorted(helpers, key=_helper_order)
     body_text = "\n".join(
         [line for r in rendered for line in r.init + r.forward] + helper_list
@@ -272,9 +277,17 @@ def render_model(graph: Graph) -> str:
         "IMAGE_SEQUENCE": IMAGE_SEQUENCE,
         "n_layers": len(graph.nodes),
         "helpers": helper_list,
+        # Buffers declared on the class so that type checkers know they are tensors.
+        "buffer_names": [
+            m.group(1)
+            for r in rendered
+            for line in r.init
+            if (m := re.match(r"self\.register_buffer\(['\"](\w+)['\"]", line))
+        ],
         # Variable-length sequence batches: forward takes the true lengths.
         "uses_lengths": any(n.attrs.get("uses_lengths") for n in graph.nodes),
     }
+    context["input_checks"] = checks
     source = environment().get_template("model.py.jinja").render(**context)
     try:
         ast.parse(source)

@@ -62,6 +62,10 @@ class DncnnSigma25Net(nn.Module):
         self.layer48 = nn.Conv2d(64, 1, kernel_size=(3, 3), padding=(1, 1))
 
     def forward(self, input_: torch.Tensor) -> torch.Tensor:
+        if input_.dim() != 4 or input_.shape[1] != 1:
+            raise ValueError(
+                f"input_: expected a tensor (N, 1, H, W), got {list(input_.shape)}"
+            )
         layer1 = self.layer1(input_)
         layer2 = self.layer2(layer1)
         layer3 = self.layer3(layer2)

@@ -17,6 +17,21 @@ from torch import nn
 CLASSES = ("Bearing", "Flywheel", "Healthy", "LIV", "LOV", "NRV", "Piston", "Riderbelt")
 
 
+def check_lengths(lengths: torch.Tensor | None, x: torch.Tensor) -> None:
+    """Refuse ``lengths`` that do not describe the sequences of x (N, T, ...)."""
+    if lengths is None:
+        return
+    if not isinstance(lengths, torch.Tensor):
+        raise ValueError("lengths: expected a tensor (N,); pass torch.tensor(lengths)")
+    if lengths.dim() != 1 or lengths.shape[0] != x.shape[0]:
+        raise ValueError(
+            f"lengths: expected a tensor ({x.shape[0]},), one per sequence, "
+            f"got {list(lengths.shape)}"
+        )
+    if bool(((lengths < 1) | (lengths > x.shape[1])).any()):
+        raise ValueError(f"lengths: each must lie in 1..{x.shape[1]}, the time steps")
+
+
 class LSTMLayer(nn.Module):
     """MATLAB lstmLayer / bilstmLayer: a batch-first nn.LSTM run from MATLAB's initial
     states h0 and c0, (directions, 1, H), the same for every observation.
@@ -86,6 +101,11 @@ class FaultdetTrainedModelAirCompNet(nn.Module):
     counts, like MATLAB's own right-padded mini-batches.
     """
 
+    lstm_1_h0: torch.Tensor
+    lstm_1_c0: torch.Tensor
+    lstm_2_h0: torch.Tensor
+    lstm_2_c0: torch.Tensor
+
     def __init__(self) -> None:
         super().__init__()
         # gate rows i, f, g, o as in PyTorch; MATLAB has one bias, so bias_hh = 0
@@ -106,6 +126,12 @@ class FaultdetTrainedModelAirCompNet(nn.Module):
     def forward(
         self, sequenceinput: torch.Tensor, lengths: torch.Tensor | None = None
     ) -> torch.Tensor:
+        if sequenceinput.dim() != 3 or sequenceinput.shape[2] != 10:
+            raise ValueError(
+                "sequenceinput: expected a tensor (N, T, 10), "
+                f"got {list(sequenceinput.shape)}"
+            )
+        check_lengths(lengths, sequenceinput)
         lstm_1 = self.lstm_1(sequenceinput, lengths, self.lstm_1_h0, self.lstm_1_c0)
         dropout = self.dropout(lstm_1)
         lstm_2 = self.lstm_2(dropout, lengths, self.lstm_2_h0, self.lstm_2_c0)

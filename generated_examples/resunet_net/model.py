@@ -29,6 +29,8 @@ class ResunetNetLgraph(nn.Module):
     Use ``from_matlab(array)`` to turn a MATLAB-layout array into the input layout.
     """
 
+    imageinput_mean: torch.Tensor
+
     def __init__(self) -> None:
         super().__init__()
         # 'zerocenter' input normalization: the untrained MATLAB network
@@ -107,6 +109,11 @@ class ResunetNetLgraph(nn.Module):
         self.Final_ConvolutionLayer = nn.Conv2d(64, 1, kernel_size=(1, 1))
 
     def forward(self, imageinput: torch.Tensor) -> torch.Tensor:
+        if imageinput.dim() != 4 or imageinput.shape[1] != 1:
+            raise ValueError(
+                "imageinput: expected a tensor (N, 1, H, W), "
+                f"got {list(imageinput.shape)}"
+            )
         imageinput = imageinput - self.imageinput_mean
         Encoder_Stage_1_Conv_1 = self.Encoder_Stage_1_Conv_1(imageinput)
         Encoder_Stage_1_ReLU_1 = self.Encoder_Stage_1_ReLU_1(Encoder_Stage_1_Conv_1)

@@ -28,6 +28,9 @@ class TinyCnnNet(nn.Module):
     Use ``from_matlab(array)`` to turn a MATLAB-layout array into the input layout.
     """
 
+    input_mean: torch.Tensor
+    input_std: torch.Tensor
+
     def __init__(self) -> None:
         super().__init__()
         # 'zscore' input normalization; statistics permuted from MATLAB order
@@ -45,6 +48,10 @@ class TinyCnnNet(nn.Module):
         self.softmax = nn.Softmax(dim=1)  # MATLAB normalizes over channels
 
     def forward(self, input_: torch.Tensor) -> torch.Tensor:
+        if input_.dim() != 4 or input_.shape[1] != 1:
+            raise ValueError(
+                f"input_: expected a tensor (N, 1, H, W), got {list(input_.shape)}"
+            )
         input_ = (input_ - self.input_mean) / self.input_std
         conv1 = self.conv1(input_)
         bn1 = self.bn1(conv1)

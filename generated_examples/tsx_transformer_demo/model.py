@@ -65,6 +65,21 @@ def attention(
     return out.transpose(1, 2).flatten(2)
 
 
+def check_lengths(lengths: torch.Tensor | None, x: torch.Tensor) -> None:
+    """Refuse ``lengths`` that do not describe the sequences of x (N, T, ...)."""
+    if lengths is None:
+        return
+    if not isinstance(lengths, torch.Tensor):
+        raise ValueError("lengths: expected a tensor (N,); pass torch.tensor(lengths)")
+    if lengths.dim() != 1 or lengths.shape[0] != x.shape[0]:
+        raise ValueError(
+            f"lengths: expected a tensor ({x.shape[0]},), one per sequence, "
+            f"got {list(lengths.shape)}"
+        )
+    if bool(((lengths < 1) | (lengths > x.shape[1])).any()):
+        raise ValueError(f"lengths: each must lie in 1..{x.shape[1]}, the time steps")
+
+
 def last_step(
     x: torch.Tensor,
     lengths: torch.Tensor | None = None,
@@ -171,6 +186,16 @@ class TsxTransformerDemoNet(nn.Module):
     def forward(
         self, input_: torch.Tensor, lengths: torch.Tensor | None = None
     ) -> torch.Tensor:
+        if input_.dim() != 3 or input_.shape[2] != 3:
+            raise ValueError(
+                f"input_: expected a tensor (N, T, 3), got {list(input_.shape)}"
+            )
+        check_lengths(lengths, input_)
+        if input_.shape[1] > 64:
+            raise ValueError(
+                f"input_: {input_.shape[1]} time steps, more than "
+                "the 64 positions pos_emb embeds"
+            )
         pos_emb = self.pos_emb(time_steps(input_))
         add = pos_emb + input_
         selfattention_1 = self.selfattention_1(add, lengths)
