@@ -250,8 +250,8 @@ def render_model(graph: Graph) -> str:
         helpers.update(render_helpers(node))
     checks = forward_checks(graph)
     if any(line.startswith("check_lengths(") for line in checks):
-        macro = environment().get_template("layers/_checks.jinja").module
-        helpers.add(str(macro.check_lengths()).strip("\n"))
+        checks_module: Any = environment().get_template("layers/_checks.jinja").module
+        helpers.add(str(checks_module.check_lengths()).strip("\n"))
     helper_list = sorted(helpers, key=_helper_order)
     body_text = "\n".join(
         [line for r in rendered for line in r.init + r.forward] + helper_list
