@@ -110,7 +110,7 @@ def _assignment(lhs: str, expr: str) -> list[str]:
         depth += {"]": 1, "[": -1}.get(expr[i], 0)
         if depth == 0:
             call, index = expr[:i], expr[i:]
-            if call.endswith(")") and "[" not in call[-1:]:
+            if call.endswith(")"):
                 return [f"{lhs} = {call}", f"{lhs} = {lhs}{index}"]
             return [line]
     return [line]
@@ -286,8 +286,9 @@ def render_model(graph: Graph) -> str:
         ],
         # Variable-length sequence batches: forward takes the true lengths.
         "uses_lengths": any(n.attrs.get("uses_lengths") for n in graph.nodes),
+        # ValueErrors for misuse, at the top of forward (codegen/input_checks.py).
+        "input_checks": checks,
     }
-    context["input_checks"] = checks
     source = environment().get_template("model.py.jinja").render(**context)
     try:
         ast.parse(source)

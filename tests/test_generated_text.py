@@ -134,3 +134,15 @@ def test_wrapping_keeps_every_word_and_is_stable() -> None:
     # Short bracketed groups and `name = value` stay whole.
     text = "    # " + "x " * 35 + "shape (N, T, C) and bias_hh = 0 end"
     assert "(N, T, C)" in wrap_text(text) and "bias_hh = 0" in wrap_text(text)
+
+
+def test_a_long_call_with_a_subscript_becomes_two_statements() -> None:
+    """black would split ``up = self.up(...)[...]`` into a lone ``[``, items and ``]``."""
+    from codegen.emit import _assignment
+
+    expr = "self.Decoder_Stage_1_UpConv(Decoder_Stage_1_ReLU_2)[:, :, 1:-1, 1:-1]"
+    assert _assignment("Decoder_Stage_1_UpConv", expr) == [
+        "Decoder_Stage_1_UpConv = self.Decoder_Stage_1_UpConv(Decoder_Stage_1_ReLU_2)",
+        "Decoder_Stage_1_UpConv = Decoder_Stage_1_UpConv[:, :, 1:-1, 1:-1]",
+    ]
+    assert _assignment("up", "self.up(x)[:, :, 1:]") == ["up = self.up(x)[:, :, 1:]"]
