@@ -391,3 +391,23 @@ def test_lstm_refuses_an_image_input(tmp_path: Path) -> None:
     )
     with pytest.raises(ConversionError, match=r"'lstm'.*expects a sequence"):
         convert_network(tmp_path, net)
+
+
+@pytest.mark.parametrize("kind", ["bilstm softsign/hard-sigmoid", "gru before-mult"])
+def test_explicit_cells_compile_with_torchscript(tmp_path: Path, kind: str) -> None:
+    """The unrolled cells (activations nn.LSTM / nn.GRU lack) script and agree with
+    eager mode, with and without lengths."""
+    rng = np.random.default_rng(9)
+    if kind.startswith("bilstm"):
+        w, r, b = _weights(rng, 8)
+        layer = dw.bilstm("rnn", w, r, b, **_modes("last", "softsign", "hard-sigmoid"))
+    else:
+        w, r, b = _weights(rng, 3)
+        layer = dw.gru("rnn", w, r, b, reset_gate_mode="before-multiplication")
+    model, x = _convert_series(tmp_path, layer, rng)
+    assert type(model.rnn).__name__ == "Unrolled"
+    scripted = torch.jit.script(model)
+    lengths = torch.tensor([T] + [2] * (N - 1))
+    with torch.no_grad():
+        for args in [(to_torch(x),), (to_torch(x), lengths)]:
+            torch.testing.assert_close(scripted(*args), model(*args))
