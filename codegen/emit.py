@@ -17,6 +17,7 @@ import jinja2
 import numpy as np
 
 from codegen import forward_plan, weights
+from codegen.input_checks import forward_checks
 from codegen.ir import FEATURE, IMAGE, IMAGE_SEQUENCE, SEQUENCE, VOLUME, Graph, Node
 from codegen.line_width import wrap_text
 
@@ -114,7 +115,7 @@ def _assignment(lhs: str, expr: str) -> list[str]:
         depth += {"]": 1, "[": -1}.get(expr[i], 0)
         if depth == 0:
             call, index = expr[:i], expr[i:]
-            if call.endswith(")") and "[" not in call[-1:]:
+            if call.endswith(")"):
                 return [f"{lhs} = {call}", f"{lhs} = {lhs}{index}"]
             return [line]
     return [line]
@@ -318,6 +319,10 @@ def render_model(graph: Graph, lean: bool = True) -> str:
                 "in_features": head.attrs["in_features"],
                 "out_features": head.attrs["out_features"],
             }
+    checks = forward_checks(graph)
+    if any(line.startswith("check_lengths(") for line in checks):
+        checks_module: Any = environment().get_template("layers/_checks.jinja").module
+        helpers.add(str(checks_module.check_lengths()).strip("\n"))
     helper_list = sorted(helpers, key=_helper_order)
     body_text = "\n".join(init_lines + forward_lines + predict_returns + helper_list)
     layouts = sorted({gi.info.layout for gi in graph.inputs})
@@ -358,8 +363,16 @@ def render_model(graph: Graph, lean: bool = True) -> str:
         "helpers": helper_list,
         # MatConvNet: the preprocess() method (what the calling code does before forward).
         "preprocess_methods": preprocess,
+        # Buffers declared on the class so that type checkers know they are tensors.
+        "buffer_names": [
+            m.group(1)
+            for line in init_lines
+            if (m := re.match(r"self\.register_buffer\(['\"](\w+)['\"]", line))
+        ],
         # Variable-length sequence batches: forward takes the true lengths.
         "uses_lengths": any(n.attrs.get("uses_lengths") for n in graph.nodes),
+        # ValueErrors for misuse, at the top of forward (codegen/input_checks.py).
+        "input_checks": checks,
     }
     source = environment().get_template("model.py.jinja").render(**context)
     try:

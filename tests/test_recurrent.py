@@ -88,10 +88,10 @@ def test_lstm_every_activation_and_mode(
     assert rel_error(to_matlab(run(model, x)), expected) <= TOL
     # Default activations stay a plain nn.LSTM; others get a readable explicit cell.
     default = (state_act, gate_act) == ("tanh", "sigmoid")
-    assert isinstance(model.lstm_1, torch.nn.LSTM) == default
+    assert isinstance(getattr(model.lstm_1, "rnn", None), torch.nn.LSTM) == default
     source = (tmp_path / "out" / "model.py").read_text()
     assert ("class LSTMCell(nn.Module)" in source) != default
-    assert ("def hard_sigmoid" in source) == (gate_act == "hard-sigmoid")
+    assert ("def activation(" in source) != default
     assert "codegen" not in source
 
 
@@ -105,9 +105,9 @@ def test_lstm_initial_states_are_buffers_and_bias_hh_zero(tmp_path: Path) -> Non
     state = model.state_dict()
     np.testing.assert_array_equal(state["lstm_h0"].numpy().ravel(), h0)
     assert not state["lstm_c0"].any()
-    assert not state["lstm.bias_hh_l0"].any()
+    assert not state["lstm.rnn.bias_hh_l0"].any()
     np.testing.assert_array_equal(
-        state["lstm.weight_ih_l0"].numpy(), w
+        state["lstm.rnn.weight_ih_l0"].numpy(), w
     )  # gates i, f, g, o: no reordering
 
 
@@ -199,9 +199,11 @@ def test_gru_every_reset_mode(
         "tanh",
         "sigmoid",
     )
-    assert isinstance(model.gru, torch.nn.GRU) == expressible
+    assert isinstance(getattr(model.gru, "rnn", None), torch.nn.GRU) == expressible
     if expressible and six:
-        np.testing.assert_array_equal(model.gru.bias_hh_l0.detach().numpy(), b[3 * H :])
+        np.testing.assert_array_equal(
+            model.gru.rnn.bias_hh_l0.detach().numpy(), b[3 * H :]
+        )
 
 
 def test_gru_reset_modes_differ(tmp_path: Path) -> None:
@@ -389,3 +391,23 @@ def test_lstm_refuses_an_image_input(tmp_path: Path) -> None:
     )
     with pytest.raises(ConversionError, match=r"'lstm'.*expects a sequence"):
         convert_network(tmp_path, net)
+
+
+@pytest.mark.parametrize("kind", ["bilstm softsign/hard-sigmoid", "gru before-mult"])
+def test_explicit_cells_compile_with_torchscript(tmp_path: Path, kind: str) -> None:
+    """The unrolled cells (activations nn.LSTM / nn.GRU lack) script and agree with
+    eager mode, with and without lengths."""
+    rng = np.random.default_rng(9)
+    if kind.startswith("bilstm"):
+        w, r, b = _weights(rng, 8)
+        layer = dw.bilstm("rnn", w, r, b, **_modes("last", "softsign", "hard-sigmoid"))
+    else:
+        w, r, b = _weights(rng, 3)
+        layer = dw.gru("rnn", w, r, b, reset_gate_mode="before-multiplication")
+    model, x = _convert_series(tmp_path, layer, rng)
+    assert type(model.rnn).__name__ == "Unrolled"
+    scripted = torch.jit.script(model)
+    lengths = torch.tensor([T] + [2] * (N - 1))
+    with torch.no_grad():
+        for args in [(to_torch(x),), (to_torch(x), lengths)]:
+            torch.testing.assert_close(scripted(*args), model(*args))

@@ -67,11 +67,12 @@ def test_faultdet_matches_reference_on_variable_lengths(faultdet) -> None:  # ty
 def test_faultdet_generated_file_reads_well(faultdet) -> None:  # type: ignore[no-untyped-def]
     _, _, out = faultdet
     source = (out / "model.py").read_text()
-    assert "self.lstm_1 = nn.LSTM(10, 100, batch_first=True)" in source
+    assert "self.lstm_1 = LSTMLayer(nn.LSTM(10, 100, batch_first=True))" in source
     assert "bias_hh = 0" in source and "gate rows i, f, g, o" in source
     assert "OutputMode 'last'" in source
     assert 'self.register_buffer("lstm_2_h0", torch.zeros(1, 1, 100))' in source
-    assert "x = recurrent(" in source and "return self.softmax(fc)" in source
+    assert "x = self.lstm_2(x, lengths, self.lstm_2_h0, self.lstm_2_c0)" in source
+    assert "return self.softmax(fc)" in source
 
 
 @pytest.mark.parametrize(

@@ -239,11 +239,12 @@ def lstm(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
             params[prefix + "weight_hh"] = None if r is None else f32(r[rows])
             params[prefix + "bias"] = None if b is None else f32(b[rows, 0])
         else:
+            # nn.LSTM inside the generated LSTMLayer, under ``rnn``.
             suffix = "_l0_reverse" if d else "_l0"
-            params["weight_ih" + suffix] = None if w is None else f32(w[rows])
-            params["weight_hh" + suffix] = None if r is None else f32(r[rows])
-            params["bias_ih" + suffix] = None if b is None else f32(b[rows, 0])
-            params["bias_hh" + suffix] = (
+            params["rnn.weight_ih" + suffix] = None if w is None else f32(w[rows])
+            params["rnn.weight_hh" + suffix] = None if r is None else f32(r[rows])
+            params["rnn.bias_ih" + suffix] = None if b is None else f32(b[rows, 0])
+            params["rnn.bias_hh" + suffix] = (
                 None if b is None else np.zeros(4 * hidden, dtype=np.float32)
             )
 
@@ -302,7 +303,8 @@ def gru(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
             )
         b_in = flat[: 3 * hidden]
         b_rec = flat[3 * hidden :] if flat.size == 6 * hidden else np.zeros(3 * hidden)
-    prefix, suffix = ("cells.0.", "") if explicit else ("", "_l0")
+    # nn.GRU inside the generated GRULayer sits under ``rnn``.
+    prefix, suffix = ("cells.0.", "") if explicit else ("rnn.", "_l0")
     params: dict[str, np.ndarray | None] = {
         f"{prefix}weight_ih{suffix}": None if w is None else f32(w),
         f"{prefix}weight_hh{suffix}": None if r is None else f32(r),

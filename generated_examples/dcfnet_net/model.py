@@ -41,6 +41,8 @@ class DcfnetNet(nn.Module):
     Use ``from_matlab(array)`` to turn a MATLAB-layout array into the input layout.
     """
 
+    input_average_image: torch.Tensor
+
     def __init__(self) -> None:
         super().__init__()
         # MATLAB layer 'input'
@@ -55,6 +57,10 @@ class DcfnetNet(nn.Module):
         self.norm1 = nn.LocalResponseNorm(5, alpha=0.0001, beta=0.75, k=1.0)
 
     def forward(self, input_: torch.Tensor) -> torch.Tensor:
+        if input_.dim() != 4 or input_.shape[1] != 3:
+            raise ValueError(
+                f"input_: expected a tensor (N, 3, H, W), got {list(input_.shape)}"
+            )
         x = self.conv1(input_)
         x = self.relu1(x)
         x = self.conv2(x)

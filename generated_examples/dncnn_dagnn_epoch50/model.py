@@ -96,6 +96,10 @@ class DncnnDagnnEpoch50Net(nn.Module):
         self.conv48 = nn.Conv2d(64, 1, kernel_size=(3, 3), padding=(1, 1))
 
     def forward(self, input_: torch.Tensor) -> torch.Tensor:
+        if input_.dim() != 4 or input_.shape[1] != 1:
+            raise ValueError(
+                f"input_: expected a tensor (N, 1, H, W), got {list(input_.shape)}"
+            )
         x = self.conv1(input_)
         x = self.relu2(x)
         x = self.conv3(x)

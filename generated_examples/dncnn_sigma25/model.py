@@ -78,6 +78,10 @@ class DncnnSigma25Net(nn.Module):
         self.layer48 = nn.Conv2d(64, 1, kernel_size=(3, 3), padding=(1, 1))
 
     def forward(self, input_: torch.Tensor) -> torch.Tensor:
+        if input_.dim() != 4 or input_.shape[1] != 1:
+            raise ValueError(
+                f"input_: expected a tensor (N, 1, H, W), got {list(input_.shape)}"
+            )
         x = self.layer1(input_)
         x = self.layer2(x)
         x = self.layer3(x)

@@ -31,38 +31,71 @@ from torch import nn
 CLASSES = ("Bearing", "Flywheel", "Healthy", "LIV", "LOV", "NRV", "Piston", "Riderbelt")
 
 
-def recurrent(
-    rnn: nn.RNNBase,
-    x: torch.Tensor,
-    lengths: torch.Tensor | None,
-    *initial: torch.Tensor,
-    last: bool = False,
-) -> tuple[torch.Tensor, ...]:
-    """Run a batch-first nn.LSTM / nn.GRU from MATLAB's initial states
-    (directions, 1, H).
-
-    Returns the output — at every step (N, T, directions·H), or with ``last`` MATLAB's
-    OutputMode 'last' (N, directions·H) — followed by the final states
-    (N, directions·H). A final state holds each direction's last one: for the backward
-    direction that is its state after reaching t = 1, not out[:, -1]. With ``lengths``,
-    each sequence stops at its own last real step and padded steps output zeros.
-    """
-    steps = x.shape[1]
-    state = tuple(s.expand(-1, x.shape[0], -1).contiguous() for s in initial)
-    if lengths is not None:
-        x = nn.utils.rnn.pack_padded_sequence(
-            x, lengths.cpu(), batch_first=True, enforce_sorted=False
+def check_lengths(lengths: torch.Tensor | None, x: torch.Tensor) -> None:
+    """Refuse ``lengths`` that do not describe the sequences of x (N, T, ...)."""
+    if lengths is None:
+        return
+    if not isinstance(lengths, torch.Tensor):
+        raise ValueError("lengths: expected a tensor (N,); pass torch.tensor(lengths)")
+    if lengths.dim() != 1 or lengths.shape[0] != x.shape[0]:
+        raise ValueError(
+            f"lengths: expected a tensor ({x.shape[0]},), one per sequence, "
+            f"got {list(lengths.shape)}"
         )
-    out, final = rnn(x, state if len(state) > 1 else state[0])
-    if lengths is not None:
-        out = nn.utils.rnn.pad_packed_sequence(
-            out, batch_first=True, total_length=steps
-        )[0]
-    final = tuple(
-        s.transpose(0, 1).flatten(1)
-        for s in (final if isinstance(final, tuple) else (final,))
-    )
-    return (final[0] if last else out, *final)
+    if bool(((lengths < 1) | (lengths > x.shape[1])).any()):
+        raise ValueError(f"lengths: each must lie in 1..{x.shape[1]}, the time steps")
+
+
+class LSTMLayer(nn.Module):
+    """MATLAB lstmLayer / bilstmLayer: a batch-first nn.LSTM run from MATLAB's initial
+    states h0 and c0, (directions, 1, H), the same for every observation.
+
+    The output is at every step (N, T, directions·H) or, with ``last`` (MATLAB's
+    OutputMode 'last'), the final hidden state (N, directions·H). ``with_states`` also
+    returns the final hidden and cell states (N, directions·H): each direction's last,
+    for the backward direction its state after reaching t = 1, not out[:, -1]. With
+    ``lengths`` (N,), each sequence stops at its own last real step and padded steps
+    output zeros.
+    """
+
+    def __init__(self, rnn: nn.LSTM, last: bool = False) -> None:
+        super().__init__()
+        self.rnn = rnn
+        self.last = last
+
+    def forward(
+        self,
+        x: torch.Tensor,
+        lengths: torch.Tensor | None,
+        h0: torch.Tensor,
+        c0: torch.Tensor,
+    ) -> torch.Tensor:
+        out, _, _ = self.with_states(x, lengths, h0, c0)
+        return out
+
+    def with_states(
+        self,
+        x: torch.Tensor,
+        lengths: torch.Tensor | None,
+        h0: torch.Tensor,
+        c0: torch.Tensor,
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        batch, steps = x.shape[0], x.shape[1]
+        h0 = h0.expand(-1, batch, -1).contiguous()
+        c0 = c0.expand(-1, batch, -1).contiguous()
+        if lengths is None:
+            out, (h, c) = self.rnn(x, (h0, c0))
+        else:
+            packed = nn.utils.rnn.pack_padded_sequence(
+                x, lengths.cpu(), batch_first=True, enforce_sorted=False
+            )
+            packed_out, (h, c) = self.rnn(packed, (h0, c0))
+            out, _ = nn.utils.rnn.pad_packed_sequence(
+                packed_out, batch_first=True, total_length=steps
+            )
+        h = h.transpose(0, 1).flatten(1)
+        c = c.transpose(0, 1).flatten(1)
+        return (h if self.last else out), h, c
 
 
 class FaultdetTrainedModelAirCompNet(nn.Module):
@@ -88,20 +121,23 @@ class FaultdetTrainedModelAirCompNet(nn.Module):
     counts, like MATLAB's own right-padded mini-batches.
     """
 
+    lstm_1_h0: torch.Tensor
+    lstm_1_c0: torch.Tensor
+    lstm_2_h0: torch.Tensor
+    lstm_2_c0: torch.Tensor
+
     def __init__(self) -> None:
         super().__init__()
         # gate rows i, f, g, o as in PyTorch; MATLAB has one bias, so bias_hh = 0
-        self.lstm_1 = nn.LSTM(10, 100, batch_first=True)
-        # MATLAB's initial hidden and cell states (directions, 1, H), for every
-        # observation
+        self.lstm_1 = LSTMLayer(nn.LSTM(10, 100, batch_first=True))
+        # MATLAB's initial hidden and cell states, (directions, 1, H)
         self.register_buffer("lstm_1_h0", torch.zeros(1, 1, 100))
         self.register_buffer("lstm_1_c0", torch.zeros(1, 1, 100))
         self.dropout = nn.Dropout(p=0.1)
         # gate rows i, f, g, o as in PyTorch; MATLAB has one bias, so bias_hh = 0
-        self.lstm_2 = nn.LSTM(100, 100, batch_first=True)
+        self.lstm_2 = LSTMLayer(nn.LSTM(100, 100, batch_first=True), last=True)
         # OutputMode 'last': forward keeps the final hidden state
-        # MATLAB's initial hidden and cell states (directions, 1, H), for every
-        # observation
+        # MATLAB's initial hidden and cell states, (directions, 1, H)
         self.register_buffer("lstm_2_h0", torch.zeros(1, 1, 100))
         self.register_buffer("lstm_2_c0", torch.zeros(1, 1, 100))
         self.fc = nn.Linear(100, 8)
@@ -110,17 +146,15 @@ class FaultdetTrainedModelAirCompNet(nn.Module):
     def forward(
         self, sequenceinput: torch.Tensor, lengths: torch.Tensor | None = None
     ) -> torch.Tensor:
-        # MATLAB layer 'lstm_1'
-        x = recurrent(
-            self.lstm_1, sequenceinput, lengths, self.lstm_1_h0, self.lstm_1_c0
-        )
-        x = x[0]
+        if sequenceinput.dim() != 3 or sequenceinput.shape[2] != 10:
+            raise ValueError(
+                "sequenceinput: expected a tensor (N, T, 10), "
+                f"got {list(sequenceinput.shape)}"
+            )
+        check_lengths(lengths, sequenceinput)
+        x = self.lstm_1(sequenceinput, lengths, self.lstm_1_h0, self.lstm_1_c0)
         x = self.dropout(x)
-        # MATLAB layer 'lstm_2'
-        x = recurrent(
-            self.lstm_2, x, lengths, self.lstm_2_h0, self.lstm_2_c0, last=True
-        )
-        x = x[0]
+        x = self.lstm_2(x, lengths, self.lstm_2_h0, self.lstm_2_c0)
         fc = self.fc(x)
         return fc
 

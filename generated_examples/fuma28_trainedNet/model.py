@@ -43,6 +43,8 @@ class Fuma28TrainedNet(nn.Module):
     Use ``from_matlab(array)`` to turn a MATLAB-layout array into the input layout.
     """
 
+    imageinput_mean: torch.Tensor
+
     def __init__(self) -> None:
         super().__init__()
         # 'zerocenter' input normalization; statistics permuted from MATLAB order
@@ -72,6 +74,11 @@ class Fuma28TrainedNet(nn.Module):
         self.softmax = nn.Softmax(dim=1)  # MATLAB normalizes over channels
 
     def forward(self, imageinput: torch.Tensor) -> torch.Tensor:
+        if imageinput.dim() != 4 or imageinput.shape[1] != 1:
+            raise ValueError(
+                "imageinput: expected a tensor (N, 1, H, W), "
+                f"got {list(imageinput.shape)}"
+            )
         x = imageinput - self.imageinput_mean
         x = self.conv_1(x)
         x = self.batchnorm_1(x)

@@ -63,6 +63,20 @@ class KorniarpLgraph(nn.Module):
         imageinput_1: torch.Tensor,
         moment: torch.Tensor,
     ) -> torch.Tensor:
+        if imageinput_2.dim() != 4 or imageinput_2.shape[1] != 1:
+            raise ValueError(
+                "imageinput_2: expected a tensor (N, 1, H, W), "
+                f"got {list(imageinput_2.shape)}"
+            )
+        if imageinput_1.dim() != 4 or imageinput_1.shape[1] != 1:
+            raise ValueError(
+                "imageinput_1: expected a tensor (N, 1, H, W), "
+                f"got {list(imageinput_1.shape)}"
+            )
+        if moment.dim() != 4 or moment.shape[1] != 1:
+            raise ValueError(
+                f"moment: expected a tensor (N, 1, H, W), got {list(moment.shape)}"
+            )
         x = self.fc1_dtheta(torch.flatten(imageinput_2, 1))
         x = self.relu_dtheta(x)
         fc2_dtheta = self.fc2_dtheta(x)

@@ -35,6 +35,8 @@ class ResunetNetLgraph(nn.Module):
     Use ``from_matlab(array)`` to turn a MATLAB-layout array into the input layout.
     """
 
+    imageinput_mean: torch.Tensor
+
     def __init__(self) -> None:
         super().__init__()
         # 'zerocenter' input normalization: the untrained MATLAB network
@@ -113,6 +115,11 @@ class ResunetNetLgraph(nn.Module):
         self.Final_ConvolutionLayer = nn.Conv2d(64, 1, kernel_size=(1, 1))
 
     def forward(self, imageinput: torch.Tensor) -> torch.Tensor:
+        if imageinput.dim() != 4 or imageinput.shape[1] != 1:
+            raise ValueError(
+                "imageinput: expected a tensor (N, 1, H, W), "
+                f"got {list(imageinput.shape)}"
+            )
         x = imageinput - self.imageinput_mean
         x = self.Encoder_Stage_1_Conv_1(x)
         x = self.Encoder_Stage_1_ReLU_1(x)

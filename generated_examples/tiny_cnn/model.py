@@ -48,6 +48,9 @@ class TinyCnnNet(nn.Module):
     Use ``from_matlab(array)`` to turn a MATLAB-layout array into the input layout.
     """
 
+    input_mean: torch.Tensor
+    input_std: torch.Tensor
+
     def __init__(self) -> None:
         super().__init__()
         # MATLAB layer 'input'
@@ -66,6 +69,10 @@ class TinyCnnNet(nn.Module):
         self.softmax = nn.Softmax(dim=1)  # MATLAB normalizes over channels
 
     def forward(self, input_: torch.Tensor) -> torch.Tensor:
+        if input_.dim() != 4 or input_.shape[1] != 1:
+            raise ValueError(
+                f"input_: expected a tensor (N, 1, H, W), got {list(input_.shape)}"
+            )
         x = (input_ - self.input_mean) / self.input_std
         x = self.conv1(x)
         x = self.bn1(x)

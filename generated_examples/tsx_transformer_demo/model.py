@@ -29,7 +29,6 @@ def attention(
     key: torch.Tensor,
     value: torch.Tensor,
     num_heads: int,
-    *,
     causal: bool = False,
     lengths: torch.Tensor | None = None,
     padding_mask: torch.Tensor | None = None,
@@ -57,19 +56,34 @@ def attention(
         )
         allowed = allowed & real[:, None, None, :]
     if padding_mask is not None:
-        allowed = allowed & padding_mask.reshape(batch, 1, 1, steps_k).bool()
+        allowed = allowed & padding_mask.reshape(batch, 1, 1, steps_k).to(torch.bool)
     if mask is not None:
-        allowed = allowed & mask.bool()
+        allowed = allowed & mask.to(torch.bool)
     # A query that sees no key (a padded step) sees every key: finite, ignored values.
     allowed = allowed | ~allowed.any(dim=-1, keepdim=True)
-
-    def heads(x: torch.Tensor) -> torch.Tensor:  # (N, T, C) → (N, heads, T, C / heads)
-        return x.unflatten(-1, (num_heads, -1)).transpose(1, 2)
-
     out = F.scaled_dot_product_attention(
-        heads(query), heads(key), heads(value), attn_mask=allowed, scale=scale
+        split_heads(query, num_heads),
+        split_heads(key, num_heads),
+        split_heads(value, num_heads),
+        attn_mask=allowed,
+        scale=scale,
     )
     return out.transpose(1, 2).flatten(2)
+
+
+def check_lengths(lengths: torch.Tensor | None, x: torch.Tensor) -> None:
+    """Refuse ``lengths`` that do not describe the sequences of x (N, T, ...)."""
+    if lengths is None:
+        return
+    if not isinstance(lengths, torch.Tensor):
+        raise ValueError("lengths: expected a tensor (N,); pass torch.tensor(lengths)")
+    if lengths.dim() != 1 or lengths.shape[0] != x.shape[0]:
+        raise ValueError(
+            f"lengths: expected a tensor ({x.shape[0]},), one per sequence, "
+            f"got {list(lengths.shape)}"
+        )
+    if bool(((lengths < 1) | (lengths > x.shape[1])).any()):
+        raise ValueError(f"lengths: each must lie in 1..{x.shape[1]}, the time steps")
 
 
 def last_step(
@@ -82,12 +96,17 @@ def last_step(
     """
     if mask is not None:
         steps = torch.arange(x.shape[1], device=x.device)
-        last = (mask.reshape(x.shape[0], -1).bool() * steps).amax(dim=1)
+        last = (mask.reshape(x.shape[0], -1).to(torch.bool) * steps).amax(dim=1)
     elif lengths is not None:
         last = lengths.to(x.device) - 1
     else:
         return x[:, -1]
     return x[torch.arange(x.shape[0], device=x.device), last]
+
+
+def split_heads(x: torch.Tensor, num_heads: int) -> torch.Tensor:
+    """(N, T, C) → (N, heads, T, C / heads): head j is the j-th block of C / heads."""
+    return x.unflatten(-1, (num_heads, -1)).transpose(1, 2)
 
 
 def time_steps(x: torch.Tensor) -> torch.Tensor:
@@ -178,6 +197,16 @@ class TsxTransformerDemoNet(nn.Module):
     def forward(
         self, input_: torch.Tensor, lengths: torch.Tensor | None = None
     ) -> torch.Tensor:
+        if input_.dim() != 3 or input_.shape[2] != 3:
+            raise ValueError(
+                f"input_: expected a tensor (N, T, 3), got {list(input_.shape)}"
+            )
+        check_lengths(lengths, input_)
+        if input_.shape[1] > 64:
+            raise ValueError(
+                f"input_: {input_.shape[1]} time steps, more than "
+                "the 64 positions pos_emb embeds"
+            )
         x = self.pos_emb(time_steps(input_))
         # MATLAB layer 'add'
         x = x + input_

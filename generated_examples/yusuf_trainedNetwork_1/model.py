@@ -40,6 +40,8 @@ class YusufTrainedNetwork1(nn.Module):
     Use ``from_matlab(array)`` to turn a MATLAB-layout array into the input layout.
     """
 
+    imageinput_mean: torch.Tensor
+
     def __init__(self) -> None:
         super().__init__()
         # 'zerocenter' input normalization; statistics permuted from MATLAB order
@@ -52,6 +54,11 @@ class YusufTrainedNetwork1(nn.Module):
         self.fc_1 = nn.Linear(64, 1)
 
     def forward(self, imageinput: torch.Tensor) -> torch.Tensor:
+        if imageinput.dim() != 4 or imageinput.shape[1] != 3:
+            raise ValueError(
+                "imageinput: expected a tensor (N, 3, H, W), "
+                f"got {list(imageinput.shape)}"
+            )
         x = imageinput - self.imageinput_mean
         # MATLAB PaddingSize [top bottom left right] = [0 1 0 1]; F.pad takes
         # (left, right, top, bottom)
