@@ -63,6 +63,13 @@ def doc_text(value: str) -> str:
     return comment_text(value).replace('"', '\\"')
 
 
+def words(text: str) -> list[str]:
+    """``text`` cut after each space: string literals that, written one per line and
+    concatenated, keep a long value within the line width and exactly as it was."""
+    parts = re.findall(r"[^ ]* *", text)
+    return [p for p in parts if p] or [""]
+
+
 @lru_cache(maxsize=1)
 def environment() -> jinja2.Environment:
     env = jinja2.Environment(
@@ -76,6 +83,7 @@ def environment() -> jinja2.Environment:
     env.filters["pyrepr"] = pyrepr
     env.filters["comment"] = comment_text
     env.filters["doc"] = doc_text
+    env.filters["words"] = words
     return env
 
 

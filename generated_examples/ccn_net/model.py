@@ -122,7 +122,11 @@ def from_matlab(array) -> torch.Tensor:
 
 # The conversion that wrote this file, as recorded in the model.safetensors written with
 # it.
-WEIGHTS_SOURCE = "ccn_net.mat sha256=48836b8ab6b066a4606131d667e22586c652101a021b2e5429120b97b63bc536 variable=net"
+WEIGHTS_SOURCE = (
+    "ccn_net.mat "
+    "sha256=48836b8ab6b066a4606131d667e22586c652101a021b2e5429120b97b63bc536 "
+    "variable=net"
+)
 
 
 def _check_weights(weights: Path) -> None:
@@ -135,7 +139,10 @@ def _check_weights(weights: Path) -> None:
         source = (handle.metadata() or {}).get("source")
     if source != WEIGHTS_SOURCE:
         raise RuntimeError(
-            f"{weights} was not written with {__file__} (it comes from {source!r}, not {WEIGHTS_SOURCE!r}): a conversion was interrupted or the file was replaced; convert again, or pass its path to load_model(path) to load it anyway."
+            f"{weights} was not written with {__file__} (it comes from {source!r}, "
+            f"not {WEIGHTS_SOURCE!r}): a conversion was interrupted or the file was "
+            "replaced; convert again, or pass its path to load_model(path) to load it "
+            "anyway."
         )
 
 

@@ -103,7 +103,11 @@ def from_matlab(array) -> torch.Tensor:
 
 # The conversion that wrote this file, as recorded in the model.safetensors written with
 # it.
-WEIGHTS_SOURCE = "dcfnet_net.mat sha256=394e15a6b26594dbf2f36ffeeacc3b2cf3ec6bf9f29c5084d24f02830572120c variable=net"
+WEIGHTS_SOURCE = (
+    "dcfnet_net.mat "
+    "sha256=394e15a6b26594dbf2f36ffeeacc3b2cf3ec6bf9f29c5084d24f02830572120c "
+    "variable=net"
+)
 
 
 def _check_weights(weights: Path) -> None:
@@ -116,7 +120,10 @@ def _check_weights(weights: Path) -> None:
         source = (handle.metadata() or {}).get("source")
     if source != WEIGHTS_SOURCE:
         raise RuntimeError(
-            f"{weights} was not written with {__file__} (it comes from {source!r}, not {WEIGHTS_SOURCE!r}): a conversion was interrupted or the file was replaced; convert again, or pass its path to load_model(path) to load it anyway."
+            f"{weights} was not written with {__file__} (it comes from {source!r}, "
+            f"not {WEIGHTS_SOURCE!r}): a conversion was interrupted or the file was "
+            "replaced; convert again, or pass its path to load_model(path) to load it "
+            "anyway."
         )
 
 

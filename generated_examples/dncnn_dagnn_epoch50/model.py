@@ -182,7 +182,11 @@ def from_matlab(array) -> torch.Tensor:
 
 # The conversion that wrote this file, as recorded in the model.safetensors written with
 # it.
-WEIGHTS_SOURCE = "dncnn_dagnn_epoch50.mat sha256=fc1ca96a9b2d12970ac85e37a35dbc9a8e68312ec22717a320c94e4e871c304b variable=net"
+WEIGHTS_SOURCE = (
+    "dncnn_dagnn_epoch50.mat "
+    "sha256=fc1ca96a9b2d12970ac85e37a35dbc9a8e68312ec22717a320c94e4e871c304b "
+    "variable=net"
+)
 
 
 def _check_weights(weights: Path) -> None:
@@ -195,7 +199,10 @@ def _check_weights(weights: Path) -> None:
         source = (handle.metadata() or {}).get("source")
     if source != WEIGHTS_SOURCE:
         raise RuntimeError(
-            f"{weights} was not written with {__file__} (it comes from {source!r}, not {WEIGHTS_SOURCE!r}): a conversion was interrupted or the file was replaced; convert again, or pass its path to load_model(path) to load it anyway."
+            f"{weights} was not written with {__file__} (it comes from {source!r}, "
+            f"not {WEIGHTS_SOURCE!r}): a conversion was interrupted or the file was "
+            "replaced; convert again, or pass its path to load_model(path) to load it "
+            "anyway."
         )
 
 

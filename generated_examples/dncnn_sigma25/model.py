@@ -148,7 +148,11 @@ def from_matlab(array) -> torch.Tensor:
 
 # The conversion that wrote this file, as recorded in the model.safetensors written with
 # it.
-WEIGHTS_SOURCE = "dncnn_sigma25.mat sha256=5a5404c9e3ef14e353760e14b885439408a654618e14f13b2e97b99b9835020b variable=net"
+WEIGHTS_SOURCE = (
+    "dncnn_sigma25.mat "
+    "sha256=5a5404c9e3ef14e353760e14b885439408a654618e14f13b2e97b99b9835020b "
+    "variable=net"
+)
 
 
 def _check_weights(weights: Path) -> None:
@@ -161,7 +165,10 @@ def _check_weights(weights: Path) -> None:
         source = (handle.metadata() or {}).get("source")
     if source != WEIGHTS_SOURCE:
         raise RuntimeError(
-            f"{weights} was not written with {__file__} (it comes from {source!r}, not {WEIGHTS_SOURCE!r}): a conversion was interrupted or the file was replaced; convert again, or pass its path to load_model(path) to load it anyway."
+            f"{weights} was not written with {__file__} (it comes from {source!r}, "
+            f"not {WEIGHTS_SOURCE!r}): a conversion was interrupted or the file was "
+            "replaced; convert again, or pass its path to load_model(path) to load it "
+            "anyway."
         )
 
 

@@ -192,7 +192,11 @@ def pad_sequences(sequences) -> tuple[torch.Tensor, torch.Tensor]:
 
 # The conversion that wrote this file, as recorded in the model.safetensors written with
 # it.
-WEIGHTS_SOURCE = "faultdet_TrainedModel.mat sha256=fe7c47ff72a481a22816a16c1e6047397deaa0b4de6fb7c84cc6316650cea6ca variable=airCompNet"
+WEIGHTS_SOURCE = (
+    "faultdet_TrainedModel.mat "
+    "sha256=fe7c47ff72a481a22816a16c1e6047397deaa0b4de6fb7c84cc6316650cea6ca "
+    "variable=airCompNet"
+)
 
 
 def _check_weights(weights: Path) -> None:
@@ -205,7 +209,10 @@ def _check_weights(weights: Path) -> None:
         source = (handle.metadata() or {}).get("source")
     if source != WEIGHTS_SOURCE:
         raise RuntimeError(
-            f"{weights} was not written with {__file__} (it comes from {source!r}, not {WEIGHTS_SOURCE!r}): a conversion was interrupted or the file was replaced; convert again, or pass its path to load_model(path) to load it anyway."
+            f"{weights} was not written with {__file__} (it comes from {source!r}, "
+            f"not {WEIGHTS_SOURCE!r}): a conversion was interrupted or the file was "
+            "replaced; convert again, or pass its path to load_model(path) to load it "
+            "anyway."
         )
 
 

@@ -128,7 +128,11 @@ def from_matlab(array) -> torch.Tensor:
 
 # The conversion that wrote this file, as recorded in the model.safetensors written with
 # it.
-WEIGHTS_SOURCE = "fuma28_trainedNet.mat sha256=e2d9da8c736864fea34fd5a3ef25553bfedd2e2d072d25c862d4bacda2e2d63f variable=trainedNet"
+WEIGHTS_SOURCE = (
+    "fuma28_trainedNet.mat "
+    "sha256=e2d9da8c736864fea34fd5a3ef25553bfedd2e2d072d25c862d4bacda2e2d63f "
+    "variable=trainedNet"
+)
 
 
 def _check_weights(weights: Path) -> None:
@@ -141,7 +145,10 @@ def _check_weights(weights: Path) -> None:
         source = (handle.metadata() or {}).get("source")
     if source != WEIGHTS_SOURCE:
         raise RuntimeError(
-            f"{weights} was not written with {__file__} (it comes from {source!r}, not {WEIGHTS_SOURCE!r}): a conversion was interrupted or the file was replaced; convert again, or pass its path to load_model(path) to load it anyway."
+            f"{weights} was not written with {__file__} (it comes from {source!r}, "
+            f"not {WEIGHTS_SOURCE!r}): a conversion was interrupted or the file was "
+            "replaced; convert again, or pass its path to load_model(path) to load it "
+            "anyway."
         )
 
 

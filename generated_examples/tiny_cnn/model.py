@@ -105,7 +105,11 @@ def from_matlab(array) -> torch.Tensor:
 
 # The conversion that wrote this file, as recorded in the model.safetensors written with
 # it.
-WEIGHTS_SOURCE = "tiny_cnn.mat sha256=dc4548f7ede3a1e864bbc01bd6bea40607fb9a64d459efbda1adeb41dfcd0abf variable=net"
+WEIGHTS_SOURCE = (
+    "tiny_cnn.mat "
+    "sha256=dc4548f7ede3a1e864bbc01bd6bea40607fb9a64d459efbda1adeb41dfcd0abf "
+    "variable=net"
+)
 
 
 def _check_weights(weights: Path) -> None:
@@ -118,7 +122,10 @@ def _check_weights(weights: Path) -> None:
         source = (handle.metadata() or {}).get("source")
     if source != WEIGHTS_SOURCE:
         raise RuntimeError(
-            f"{weights} was not written with {__file__} (it comes from {source!r}, not {WEIGHTS_SOURCE!r}): a conversion was interrupted or the file was replaced; convert again, or pass its path to load_model(path) to load it anyway."
+            f"{weights} was not written with {__file__} (it comes from {source!r}, "
+            f"not {WEIGHTS_SOURCE!r}): a conversion was interrupted or the file was "
+            "replaced; convert again, or pass its path to load_model(path) to load it "
+            "anyway."
         )
 
 

@@ -250,7 +250,11 @@ def pad_sequences(sequences) -> tuple[torch.Tensor, torch.Tensor]:
 
 # The conversion that wrote this file, as recorded in the model.safetensors written with
 # it.
-WEIGHTS_SOURCE = "tsx_transformer_demo.mat sha256=2f22f30ff14fb97eeaf34dfbe1e9248fd0b3b04e9ba1b57890e5195e305fcf66 variable=net"
+WEIGHTS_SOURCE = (
+    "tsx_transformer_demo.mat "
+    "sha256=2f22f30ff14fb97eeaf34dfbe1e9248fd0b3b04e9ba1b57890e5195e305fcf66 "
+    "variable=net"
+)
 
 
 def _check_weights(weights: Path) -> None:
@@ -263,7 +267,10 @@ def _check_weights(weights: Path) -> None:
         source = (handle.metadata() or {}).get("source")
     if source != WEIGHTS_SOURCE:
         raise RuntimeError(
-            f"{weights} was not written with {__file__} (it comes from {source!r}, not {WEIGHTS_SOURCE!r}): a conversion was interrupted or the file was replaced; convert again, or pass its path to load_model(path) to load it anyway."
+            f"{weights} was not written with {__file__} (it comes from {source!r}, "
+            f"not {WEIGHTS_SOURCE!r}): a conversion was interrupted or the file was "
+            "replaced; convert again, or pass its path to load_model(path) to load it "
+            "anyway."
         )
 
 

@@ -87,7 +87,11 @@ def from_matlab(array) -> torch.Tensor:
 
 # The conversion that wrote this file, as recorded in the model.safetensors written with
 # it.
-WEIGHTS_SOURCE = "yusuf_trainedNetwork_1.mat sha256=0f92a1adde5fab38a036ba24a7166c6b6528d3346ddb95280c50ec07941007b2 variable=trainedNetwork_1"
+WEIGHTS_SOURCE = (
+    "yusuf_trainedNetwork_1.mat "
+    "sha256=0f92a1adde5fab38a036ba24a7166c6b6528d3346ddb95280c50ec07941007b2 "
+    "variable=trainedNetwork_1"
+)
 
 
 def _check_weights(weights: Path) -> None:
@@ -100,7 +104,10 @@ def _check_weights(weights: Path) -> None:
         source = (handle.metadata() or {}).get("source")
     if source != WEIGHTS_SOURCE:
         raise RuntimeError(
-            f"{weights} was not written with {__file__} (it comes from {source!r}, not {WEIGHTS_SOURCE!r}): a conversion was interrupted or the file was replaced; convert again, or pass its path to load_model(path) to load it anyway."
+            f"{weights} was not written with {__file__} (it comes from {source!r}, "
+            f"not {WEIGHTS_SOURCE!r}): a conversion was interrupted or the file was "
+            "replaced; convert again, or pass its path to load_model(path) to load it "
+            "anyway."
         )
 
 
