@@ -77,6 +77,7 @@ def convert_file(
     variable: str | None = None,
     class_name: str | None = None,
     stub_unsupported: bool = False,
+    max_memory: int | None = None,
 ) -> Conversion:
     """Read, import, name and render one network; writes nothing.
 
@@ -84,7 +85,7 @@ def convert_file(
     types) become explicit stubs that raise NotImplementedError until ported, instead
     of failing the conversion.
     """
-    file = mat.load(path)
+    file = mat.load(path, max_memory)
     found = select(file, variable)
     where = _where(file, found.path)
     graph = import_graph(found, where, stub_unsupported)
@@ -151,6 +152,7 @@ def convert(
     class_name: str | None = None,
     force: bool = False,
     stub_unsupported: bool = False,
+    max_memory: int | None = None,
 ) -> Conversion:
     """Convert and write out_dir/model.py and out_dir/model.safetensors, all or nothing."""
     out = Path(out_dir)
@@ -161,7 +163,7 @@ def convert(
             raise ConversionError(
                 f"{existing[0]} already exists; pass --force to overwrite it."
             )
-    result = convert_file(path, variable, class_name, stub_unsupported)
+    result = convert_file(path, variable, class_name, stub_unsupported, max_memory)
     out.mkdir(parents=True, exist_ok=True)
     output.write_pair(targets[0], result.source.encode(), targets[1], result.tensors)
     return result
@@ -182,9 +184,9 @@ def key_properties(node: Any) -> str:
     return " ".join(parts)
 
 
-def inspect_file(path: str | Path) -> dict[str, Any]:
+def inspect_file(path: str | Path, max_memory: int | None = None) -> dict[str, Any]:
     """What `mat2torch inspect` prints, as data."""
-    file = mat.load(path)
+    file = mat.load(path, max_memory)
     networks = []
     for found in mat.find_networks(file.variables):
         entry: dict[str, Any] = {"path": found.path, "kind": found.kind}

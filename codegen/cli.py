@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import re
 import sys
+import traceback
 from collections.abc import Sequence
 
 from codegen import __version__, api
@@ -57,9 +59,28 @@ def _parser() -> argparse.ArgumentParser:
         "inspect", help="list the networks in a .mat file and their layers"
     )
     insp.add_argument("file", help="a .mat file (v7 or v7.3)")
+    for command in (conv, insp):
+        command.add_argument(
+            "--max-memory",
+            metavar="SIZE",
+            type=_size,
+            help="largest total size the file's arrays may declare, e.g. 8G or 500M "
+            "(default: 4 × the file size + 1G); larger files are refused before reading",
+        )
 
     sub.add_parser("layers", help="list the MATLAB layer classes mat2torch converts")
     return parser
+
+
+def _size(text: str) -> int:
+    """ "8G", "500M", "64K" or a number of bytes."""
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([KMGT]?)i?B?\s*", text, re.IGNORECASE)
+    if not match:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a size; write e.g. 8G, 500M or a number of bytes"
+        )
+    scale = 1024 ** "_KMGT".index(match.group(2).upper() or "_")
+    return int(float(match.group(1)) * scale)
 
 
 def _layers() -> None:
@@ -70,8 +91,8 @@ def _layers() -> None:
         print(f"{classname:<{width}}  {emitted}")
 
 
-def _inspect(path: str) -> None:
-    report = api.inspect_file(path)
+def _inspect(path: str, max_memory: int | None = None) -> None:
+    report = api.inspect_file(path, max_memory)
     networks = report["networks"]
     if not networks:
         print(report["nothing_found"])
@@ -136,7 +157,7 @@ def _error(message: str) -> None:
 def _run(args: argparse.Namespace) -> int:
     try:
         if args.command == "inspect":
-            _inspect(args.file)
+            _inspect(args.file, args.max_memory)
             return 0
         if args.command == "layers":
             _layers()
@@ -148,8 +169,11 @@ def _run(args: argparse.Namespace) -> int:
             args.class_name,
             args.force,
             args.stub_unsupported,
+            args.max_memory,
         )
     except ConversionError as exc:
+        if args.debug and exc.__cause__ is not None:
+            traceback.print_exception(exc.__cause__)
         _error(f"mat2torch: error: {exc}")
         return 2
     except BrokenPipeError:  # `mat2torch inspect net.mat | head`

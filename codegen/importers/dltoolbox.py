@@ -380,7 +380,7 @@ def import_network(
             )
         sources = [ports.resolve(e.source, e.source_port, record.name) for e in wired]
         infos = [ports.infos[src] for src in sources]
-        result = registration.convert(record, infos)
+        result = registration.run(record, infos)
         if isinstance(result, Dropped):
             if result.classes:
                 graph.classes = result.classes

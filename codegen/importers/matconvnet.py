@@ -266,7 +266,7 @@ def import_network(
             infos.append(producers[var][1])
         registration = lookup(record.classname, stub_unsupported)
         assert registration is not None
-        result = registration.convert(record, infos)
+        result = registration.run(record, infos)
         if isinstance(result, Dropped):
             if layer.outputs and sources:
                 producers[layer.outputs[0]] = producers[layer.inputs[0]]

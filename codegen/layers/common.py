@@ -49,7 +49,7 @@ def pair(values: tuple[int, ...] | None, default: int) -> tuple[int, int]:
 
 def channels_of(layer: LayerRecord, info: TensorInfo) -> int:
     """NumChannels, or the input's channels when the file stores none (untrained layers)."""
-    channels = int(layer.num("NumChannels") or 0) or info.channels
+    channels = (layer.integer("NumChannels") or 0) or info.channels
     if channels is None:
         raise layer.error("has no NumChannels and its input channel count is unknown.")
     return channels

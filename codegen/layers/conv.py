@@ -41,7 +41,7 @@ def padding_value(layer: LayerRecord) -> tuple[str, float]:
         return modes[text], 0.0
     if raw is None or np.asarray(raw).size == 0:
         return "constant", 0.0
-    return "constant", float(np.asarray(raw).ravel()[0])
+    return "constant", layer.num("PaddingValue", 0.0, finite=False) or 0.0
 
 
 def input_channels(layer: LayerRecord, info: TensorInfo) -> int:
@@ -108,5 +108,5 @@ def convolution(
 def conv2d(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
     info = inputs[0]
     require_image(layer, info)
-    out_channels = int(layer.num("NumFilters") or 0)
+    out_channels = layer.integer("NumFilters") or 0
     return convolution(layer, info, input_channels(layer, info), out_channels)

@@ -84,7 +84,7 @@ def transposed_channels(
 ) -> tuple[int, int]:
     """(out, in) channels of a 2-D or 3-D transposed convolution, refusing what PyTorch's
     ConvTranspose cannot express exactly (an output size offset, dilation)."""
-    out_channels = int(layer.num("NumFilters") or 0)
+    out_channels = layer.integer("NumFilters") or 0
     if out_channels <= 0:
         raise layer.error("has no NumFilters.")
     offset = layer.ints("OutputSizeOffset")
@@ -160,7 +160,7 @@ def grouped_conv2d(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
     info = inputs[0]
     require_image(layer, info)
     groups, per_group = _groups(layer, info)
-    filters_per_group = int(layer.num("NumFiltersPerGroup") or 0)
+    filters_per_group = layer.integer("NumFiltersPerGroup") or 0
     if filters_per_group <= 0:
         raise layer.error("has no NumFiltersPerGroup.")
     in_channels = groups * per_group

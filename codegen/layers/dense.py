@@ -75,7 +75,7 @@ def fully_connected(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
             "has an unknown input size; give the network's input layer an InputSize."
         )
     in_features = int(np.prod(size))
-    bias = layer.array("Bias")
+    bias = layer.shaped("Bias", (out,))
     params: dict[str, np.ndarray | None] = {"weight": None, "bias": None}
     comment = ""
     if weights is not None:
@@ -112,7 +112,7 @@ def fully_connected(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
                 comment = "MATLAB flattens H, W, C column-major; weight columns reordered for torch.flatten"
         params["weight"] = f32(matrix)
     if bias is not None:
-        params["bias"] = f32(np.asarray(bias).reshape(out))
+        params["bias"] = f32(bias)
     # MATLAB's fullyconnect sums over spatial and channel dimensions and keeps batch and
     # time: an image sequence (N, T, C, H, W) becomes a sequence (N, T, out).
     layout = SEQUENCE if info.layout in (SEQUENCE, IMAGE_SEQUENCE) else FEATURE

@@ -30,8 +30,8 @@ def batchnorm(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
         raise layer.error(f"receives {info.describe()}, which it cannot normalize.")
 
     def vec(key: str) -> np.ndarray | None:
-        value = layer.array(key)
-        return None if value is None else f32(np.asarray(value).reshape(channels))
+        value = layer.shaped(key, (channels,))
+        return None if value is None else f32(value)
 
     params: dict[str, np.ndarray | None] = {
         "weight": vec("Scale"),

@@ -52,7 +52,7 @@ class _Settings:
 
 def _settings(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> _Settings:
     """The shared settings, checked in one order so every recurrent class fails alike."""
-    hidden = int(layer.num("NumHiddenUnits") or 0)
+    hidden = layer.integer("NumHiddenUnits") or 0
     if hidden <= 0:
         raise layer.error("has no NumHiddenUnits.")
     in_size = _input_size(layer, inputs)

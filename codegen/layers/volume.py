@@ -180,7 +180,7 @@ def conv3d(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
     kernel = triple(layer.ints("FilterSize"), 1)
     stride = triple(layer.ints("Stride"), 1)
     dilation = triple(layer.ints("DilationFactor"), 1)
-    out_channels = int(layer.num("NumFilters") or 0)
+    out_channels = layer.integer("NumFilters") or 0
     if out_channels <= 0:
         raise layer.error("has no NumFilters.")
     in_channels = input_channels(layer, info)

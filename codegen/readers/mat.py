@@ -20,6 +20,7 @@ from matio import load_from_mat
 from matio.utils.matclass import MatlabObject, MatlabOpaque, MatlabOpaqueArray
 
 from codegen.errors import ConversionError
+from codegen.readers import bounds
 from codegen.readers.matio_fix import patched_load
 
 NETWORK_CLASSES = {
@@ -52,8 +53,12 @@ class MatFile:
         return os.fsencode(self.path.name).decode("utf-8", "backslashreplace")
 
 
-def load(path: str | Path) -> MatFile:
-    """Read every variable of a MAT-file; corrupt or non-MAT files give a ConversionError."""
+def load(path: str | Path, max_memory: int | None = None) -> MatFile:
+    """Read every variable of a MAT-file; corrupt or non-MAT files give a ConversionError.
+
+    ``max_memory``: bytes the file's arrays may declare (default 4 × file size + 1 GiB);
+    checked with the nesting depth before mat-io sees the file (:mod:`.bounds`).
+    """
     path = Path(path)
     if path.is_dir():
         raise ConversionError(
@@ -76,6 +81,7 @@ def load(path: str | Path) -> MatFile:
             "file's permissions."
         ) from None
     digest = hashlib.sha256(data).hexdigest()
+    bounds.check_level5(data, path.name, max_memory)
     try:
         with patched_load(), warnings.catch_warnings():
             warnings.simplefilter("ignore")
