@@ -8,7 +8,7 @@ import sys
 import traceback
 from collections.abc import Sequence
 
-from codegen import __version__, api
+from codegen import __version__, api, isolate
 from codegen.errors import ConversionError
 from codegen.layers.registry import registrations
 
@@ -60,6 +60,18 @@ def _parser() -> argparse.ArgumentParser:
     )
     insp.add_argument("file", help="a .mat file (v7 or v7.3)")
     for command in (conv, insp):
+        command.add_argument(
+            "--timeout",
+            metavar="SECONDS",
+            type=float,
+            default=1800.0,
+            help="stop a conversion that takes longer (default: 1800)",
+        )
+        command.add_argument(
+            "--in-process",
+            action="store_true",
+            help="run in this process instead of a child process that contains crashes",
+        )
         command.add_argument(
             "--max-memory",
             metavar="SIZE",
@@ -132,11 +144,35 @@ BUG_REPORT = (
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.command == "layers" or args.debug or args.in_process:
+        return _guarded(args)
+    try:
+        return isolate.run(
+            lambda: _guarded(args),
+            file=args.file,
+            out_dir=getattr(args, "output", None),
+            budget=isolate.budget_for(args.file, args.max_memory),
+            timeout=args.timeout,
+            error=_error,
+        )
+    except KeyboardInterrupt:
+        return 130
+
+
+def _guarded(args: argparse.Namespace) -> int:
+    """The command, with interruptions and unexpected errors as one line each."""
     try:
         return _run(args)
     except KeyboardInterrupt:
         print("mat2torch: interrupted; nothing was written.", file=sys.stderr)
         return 130
+    except MemoryError:
+        _error(
+            f"mat2torch: error: {args.file}: converting it needs more memory than "
+            "--max-memory allows; the file is damaged, or pass a larger --max-memory. "
+            "Nothing was written."
+        )
+        return 2
     except Exception as exc:
         if args.debug:
             raise

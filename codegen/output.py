@@ -58,7 +58,10 @@ def write_pair(model_py: Path, source: bytes, weights: Path, tensors: bytes) -> 
     place: an untrained model.py never reads a default weights file.
     """
     with _signals_raise():
-        staging = Path(tempfile.mkdtemp(dir=model_py.parent, prefix=STAGING_PREFIX))
+        prefix = (
+            f"{STAGING_PREFIX}{os.getpid()}-"  # a crashed process's is found by pid
+        )
+        staging = Path(tempfile.mkdtemp(dir=model_py.parent, prefix=prefix))
         try:
             staged = []
             if tensors:

@@ -102,3 +102,9 @@ def test_accessors_accept_what_matlab_writes() -> None:
     with pytest.raises(ConversionError, match="field 'Neg' holds -Inf"):
         record.num("Neg")
     assert record.integer("Missing", 7) == 7
+    assert record.enum("T", ("manual", "same"), "manual") == "same"
+    assert record.enum("Missing", ("manual", "same"), "manual") == "manual"
+    with pytest.raises(
+        ConversionError, match="holds text 'same' where one of 'a', 'b'"
+    ):
+        record.enum("T", ("a", "b"), "a")

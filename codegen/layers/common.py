@@ -74,7 +74,7 @@ def resolve_padding(
     dilation: tuple[int, int] = (1, 1),
 ) -> Pad:
     """PaddingSize as (top, bottom, left, right), resolving an unstored 'same' from sizes."""
-    mode = (layer.text("PaddingMode", "manual") or "manual").lower()
+    mode = layer.enum("PaddingMode", ("manual", "same"), "manual")
     stored = layer.ints("PaddingSize")
     if stored and len(stored) == 4:
         return (stored[0], stored[1], stored[2], stored[3])

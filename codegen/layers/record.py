@@ -105,6 +105,14 @@ class LayerRecord:
             return to_text(value, default)
         raise self.field_error(key, value, "text")
 
+    def enum(self, key: str, choices: tuple[str, ...], default: str) -> str:
+        """One of ``choices`` (compared in lower case), ``default`` when missing."""
+        value = (self.text(key, default) or default).lower()
+        if value not in choices:
+            listed = ", ".join(repr(c) for c in choices)
+            raise self.field_error(key, self.fields.get(key), f"one of {listed}")
+        return value
+
     def _numbers(self, key: str, expected: str) -> np.ndarray | None:
         """The field as a real numeric array, None when missing, empty or text.
 

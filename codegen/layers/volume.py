@@ -97,7 +97,7 @@ def resolve_padding3(
     dilation: Triple = (1, 1, 1),
 ) -> Pad3:
     """PaddingSize as [t b l r f k], resolving an unstored 'same' from the input size."""
-    mode = (layer.text("PaddingMode", "manual") or "manual").lower()
+    mode = layer.enum("PaddingMode", ("manual", "same"), "manual")
     stored = stored_pad3(layer, "PaddingSize")
     # A trained network stores the resolved 'same' sizes (six of them): they win.
     if stored is not None and (
