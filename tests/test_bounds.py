@@ -43,6 +43,16 @@ def test_cells_nested_thousands_deep_are_refused(
     assert f"more than {bounds.MAX_DEPTH} levels deep" in err
 
 
+def test_cells_nested_deep_in_the_subsystem_data_are_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """mat-io parses the subsystem bytes (objects' contents) as a MAT stream of their own."""
+    err = _refused(tmp_path, hostile.nested_in_subsystem(20000), capsys)
+    assert f"more than {bounds.MAX_DEPTH} levels deep" in err
+    (tmp_path / "ok.mat").write_bytes(hostile.nested_in_subsystem(5))
+    assert "x" in mat.load(tmp_path / "ok.mat").variables
+
+
 def test_nesting_within_the_bound_is_read(tmp_path: Path) -> None:
     path = tmp_path / "ok.mat"
     path.write_bytes(hostile.nested_cells(50))

@@ -171,6 +171,25 @@ class _Walk:
             pos, index = nxt, index + 1
         return children
 
+    def subsystem(self, buf: bytes | memoryview, offset: int) -> None:
+        """The subsystem data (MATLAB objects' contents): a uint8 array whose bytes are a
+        MAT stream of their own, which mat-io parses with the same recursive reader."""
+        kind, size, data, _ = self.tag(buf, offset, len(buf))
+        if kind == MI_COMPRESSED:
+            buf = self.inflate(buf[data : data + size], offset)
+            kind, size, data, _ = self.tag(buf, 0, len(buf))
+        if kind != MI_MATRIX:
+            return
+        pos, end, index = data, data + size, 0
+        while pos < end:
+            _kind, sub_size, sub_data, nxt = self.tag(buf, pos, end)
+            if index == 3:  # flags, dimensions, name, then the bytes
+                stream = bytes(buf[sub_data : sub_data + sub_size])
+                if len(stream) > 8:
+                    self.elements(stream, 8, len(stream), 2)
+                return
+            pos, index = nxt, index + 1
+
     def elements(
         self, buf: bytes | memoryview, start: int, end: int, depth: int
     ) -> None:
@@ -207,9 +226,12 @@ def check_level5(data: bytes, name: str, budget: int | None = None) -> None:
     endian = data[126:128]
     if endian not in (b"IM", b"MI"):
         return
+    little = endian == b"IM"
     walk = _Walk(
-        name,
-        budget if budget is not None else default_budget(len(data)),
-        endian == b"IM",
+        name, budget if budget is not None else default_budget(len(data)), little
     )
-    walk.elements(memoryview(data), 128, len(data), 1)
+    view = memoryview(data)
+    walk.elements(view, 128, len(data), 1)
+    (offset,) = struct.unpack_from("<Q" if little else ">Q", data, 116)
+    if 128 <= offset < len(data) and data[116:124] != b" " * 8:
+        walk.subsystem(view, offset)

@@ -254,3 +254,16 @@ def compressed_bomb(inflated: int) -> bytes:
     """A compressed element that inflates to ``inflated`` zero bytes."""
     packed = zlib.compress(bytes(inflated), 9)
     return level5_file(struct.pack("<II", 15, len(packed)) + packed)
+
+
+def nested_in_subsystem(depth: int) -> bytes:
+    """A file whose subsystem data (where MATLAB keeps objects' contents) nests cells
+    ``depth`` deep, next to an ordinary variable ``x``."""
+    inner = _matrix(6, (1, 1), b"", _element(9, struct.pack("<d", 1.0)))
+    for _ in range(depth):
+        inner = _matrix(1, (1, 1), b"", inner)
+    stream = struct.pack("<H", 0x0100) + b"IM" + bytes(4) + inner
+    blob = _matrix(9, (1, len(stream)), b"", _element(2, stream))  # a uint8 array
+    header = b"MATLAB 5.0 MAT-file, written by mat2torch tests".ljust(116, b" ")
+    header += struct.pack("<QH", 128, 0x0100) + b"IM"
+    return header + blob + _matrix(6, (1, 1), b"x", _element(9, struct.pack("<d", 2.0)))
