@@ -103,10 +103,16 @@ def test_the_budget_is_an_option(tmp_path: Path) -> None:
     assert cli._size("1234") == 1234
 
 
-def test_real_files_pass() -> None:
+def test_real_files_pass(tmp_path: Path) -> None:
+    """Including v7.3 files (HDF5 after a Level-5-like header), which are not walked."""
+    from codegen.testing import dltwriter as w
+
+    v73 = tmp_path / "v73.mat"
+    layers = [w.feature_input("in", 3), w.relu("r"), w.regression_output("out")]
+    w.write_mat(v73, {"net": w.series_network(layers)}, version="v7.3")
     files = [
         REPO / "examples" / "tiny_cnn.mat",
         corpus_file("dltoolbox", "ccn_net.mat"),
     ]
-    for path in files:
+    for path in [*files, v73]:
         bounds.check_level5(path.read_bytes(), path.name)

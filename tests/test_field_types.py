@@ -104,6 +104,21 @@ def test_accessors_accept_what_matlab_writes() -> None:
     assert record.integer("Missing", 7) == 7
     assert record.enum("T", ("manual", "same"), "manual") == "same"
     assert record.enum("Missing", ("manual", "same"), "manual") == "manual"
+    # numbers where a mode, a function name or a probability belongs are not defaults
+    wrong = _record(Mode=w.double(3), Flag=w.double(2), P=w.double(1.5), E=w.double(-1))
+    with pytest.raises(
+        ConversionError, match="field 'Mode' holds the number 3.0 where text"
+    ):
+        wrong.word("Mode", "tanh")
+    with pytest.raises(
+        ConversionError, match="field 'Flag' holds .* where true or false"
+    ):
+        wrong.flag("Flag")
+    with pytest.raises(ConversionError, match="where a number from 0 to 1 is expected"):
+        wrong.num("P", between=(0.0, 1.0))
+    with pytest.raises(ConversionError, match="where a number above zero is expected"):
+        wrong.num("E", positive=True)
+    assert record.word("T") == "same" and record.word("C") == "relu"
     with pytest.raises(
         ConversionError, match="holds text 'same' where one of 'a', 'b'"
     ):

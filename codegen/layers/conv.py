@@ -46,8 +46,8 @@ def padding_value(layer: LayerRecord) -> tuple[str, float]:
 
 def input_channels(layer: LayerRecord, info: TensorInfo) -> int:
     """NumChannels if stored (an untrained layer may not know it), else the input's; they must agree."""
-    stored = layer.num("NumChannels")
-    in_channels = int(stored) if stored is not None else info.channels
+    stored = layer.integer("NumChannels")
+    in_channels = stored if stored is not None else info.channels
     if in_channels is None:
         raise layer.error("has no NumChannels and its input channel count is unknown.")
     if info.channels is not None and info.channels != in_channels:

@@ -40,7 +40,7 @@ def _affine(layer: LayerRecord, channels: int) -> dict[str, np.ndarray | None]:
 
 
 def _epsilon(layer: LayerRecord) -> float:
-    eps = layer.num("Epsilon", 1e-5)
+    eps = layer.num("Epsilon", 1e-5, positive=True)
     if eps is None or not math.isfinite(eps) or eps <= 0:
         raise layer.error(f"has Epsilon {eps!r}; expected a positive number.")
     return float(eps)

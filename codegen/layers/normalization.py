@@ -41,7 +41,7 @@ def batchnorm(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
     }
     trained = params["running_mean"] is not None
     params["num_batches_tracked"] = np.array(0, dtype=np.int64) if trained else None
-    eps = float(layer.num("Epsilon", 1e-5) or 1e-5)
+    eps = layer.num("Epsilon", 1e-5, positive=True) or 1e-5
     if info.layout == SEQUENCE:
         node = layer_node(
             layer,

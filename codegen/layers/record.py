@@ -105,9 +105,23 @@ class LayerRecord:
             return to_text(value, default)
         raise self.field_error(key, value, "text")
 
+    def word(self, key: str, default: str | None = None) -> str | None:
+        """Text for a field that is always text (a mode, a function name): a number
+        there is an error, not a reason to fall back to ``default``."""
+        value = self.fields.get(key)
+        if not is_empty(value) and not (isinstance(value, str) or is_text_array(value)):
+            if not (
+                isinstance(value, np.ndarray)
+                and value.dtype == object
+                and value.size == 1
+                and is_text_array(value.flat[0])
+            ):
+                raise self.field_error(key, value, "text")
+        return self.text(key, default)
+
     def enum(self, key: str, choices: tuple[str, ...], default: str) -> str:
         """One of ``choices`` (compared in lower case), ``default`` when missing."""
-        value = (self.text(key, default) or default).lower()
+        value = (self.word(key, default) or default).lower()
         if value not in choices:
             listed = ", ".join(repr(c) for c in choices)
             raise self.field_error(key, self.fields.get(key), f"one of {listed}")
@@ -134,9 +148,16 @@ class LayerRecord:
         return arr
 
     def num(
-        self, key: str, default: float | None = None, *, finite: bool = True
+        self,
+        key: str,
+        default: float | None = None,
+        *,
+        finite: bool = True,
+        positive: bool = False,
+        between: tuple[float, float] | None = None,
     ) -> float | None:
-        """One real number (``finite=False`` allows ±Inf, never NaN)."""
+        """One real number (``finite=False`` allows ±Inf, never NaN); ``positive``: above
+        zero; ``between``: within those bounds, inclusive."""
         arr = self._numbers(key, "a number")
         if arr is None:
             return default
@@ -145,6 +166,12 @@ class LayerRecord:
         value = float(arr.ravel()[0])
         if np.isnan(value) or (finite and not np.isfinite(value)):
             raise self.field_error(key, arr, "a finite number")
+        if positive and not value > 0:
+            raise self.field_error(key, arr, "a number above zero")
+        if between is not None and not between[0] <= value <= between[1]:
+            raise self.field_error(
+                key, arr, f"a number from {between[0]:g} to {between[1]:g}"
+            )
         return value
 
     def integer(
@@ -188,7 +215,7 @@ class LayerRecord:
         if is_empty(value):
             return default
         arr = self._numbers(key, "true or false")
-        if arr is None or arr.size != 1 or not np.isfinite(arr.ravel()[0]):
+        if arr is None or arr.size != 1 or arr.ravel()[0] not in (0, 1):
             raise self.field_error(key, value, "true or false")
         return bool(arr.ravel()[0])
 

@@ -352,7 +352,7 @@ def layer_norm(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
     }
     attrs = {
         "num_channels": channels,
-        "eps": float(layer.num("Epsilon", 1e-5) or 1e-5),
+        "eps": layer.num("Epsilon", 1e-5, positive=True) or 1e-5,
         "form": form,
     }
     params = {

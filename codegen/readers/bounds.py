@@ -221,10 +221,13 @@ def check_level5(data: bytes, name: str, budget: int | None = None) -> None:
     headers run past their container. Other files (v7.3/HDF5, not a MAT-file) pass."""
     if len(data) < 128 or data[:10] == b"\x89HDF\r\n\x1a\n"[:10]:
         return
-    if data[:6] != b"MATLAB" or data[:19] == b"MATLAB 7.3 MAT-file":
+    if data[:6] != b"MATLAB" or data[512:520] == b"\x89HDF\r\n\x1a\n":
         return
     endian = data[126:128]
     if endian not in (b"IM", b"MI"):
+        return
+    version = struct.unpack_from("<H" if endian == b"IM" else ">H", data, 124)[0]
+    if version != 0x0100:  # 0x0200: v7.3, HDF5 after the 512-byte header
         return
     little = endian == b"IM"
     walk = _Walk(
