@@ -109,14 +109,16 @@ class LayerRecord:
         """Text for a field that is always text (a mode, a function name): a number
         there is an error, not a reason to fall back to ``default``."""
         value = self.fields.get(key)
-        if not is_empty(value) and not (isinstance(value, str) or is_text_array(value)):
-            if not (
-                isinstance(value, np.ndarray)
-                and value.dtype == object
-                and value.size == 1
-                and is_text_array(value.flat[0])
-            ):
-                raise self.field_error(key, value, "text")
+        in_cell = (
+            isinstance(value, np.ndarray)
+            and value.dtype == object
+            and value.size == 1
+            and is_text_array(value.flat[0])
+        )
+        if not (
+            is_empty(value) or isinstance(value, str) or is_text_array(value) or in_cell
+        ):
+            raise self.field_error(key, value, "text")
         return self.text(key, default)
 
     def enum(self, key: str, choices: tuple[str, ...], default: str) -> str:
