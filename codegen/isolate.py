@@ -182,6 +182,9 @@ def _wait(
             name = signal.Signals(number).name
         except ValueError:
             name = f"signal {number}"
+        if number in (signal.SIGTERM, signal.SIGINT, getattr(signal, "SIGHUP", -1)):
+            error(f"mat2torch: stopped by {name}; nothing was written.")
+            return 128 + number
         error(
             f"mat2torch: error: {Path(file).name}: mat2torch's reader crashed on this file "
             f"({name}); the file is damaged or crafted. Nothing was written."

@@ -52,6 +52,19 @@ def test_a_child_killed_while_staging_leaves_nothing_behind(
     assert list((tmp_path / "out").iterdir()) == []  # the staging directory is gone
 
 
+def test_a_termination_signal_is_not_called_a_crash(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def terminated(*args: object, **kwargs: object) -> None:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    monkeypatch.setattr(api, "convert", terminated)
+    assert _convert(tmp_path) == 128 + signal.SIGTERM
+    err = capsys.readouterr().err
+    assert err.strip() == "mat2torch: stopped by SIGTERM; nothing was written."
+
+
 def test_a_hang_is_stopped_at_the_timeout(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
