@@ -329,7 +329,7 @@ def default_class_name(file_name: str, variable: str) -> str:
     name = "".join(w[:1].upper() + w[1:] for w in words) or "Model"
     if name[0].isdigit():
         name = "Net" + name
-    return name
+    return safe_class_name(name)  # path.mat + path → PathModel, not pathlib's Path
 
 
 def default_class_names(file_name: str, variables: Sequence[str]) -> list[str]:
