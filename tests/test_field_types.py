@@ -68,6 +68,7 @@ def _record(**fields: object) -> LayerRecord:
         (np.array([[-1.0]]), "the number -1.0"),
         (np.array([[1 + 1j]]), "a complex value"),
         (w.cell([w.double(1), w.double(2)]), "a cell of 2 elements"),
+        (w.cell([w.char("auto")]), "a cell holding text 'auto'"),
         (w.struct({"a": w.double(1)}), "a struct"),
         (w.double([1, 2, 3]), "3 values"),
     ],

@@ -269,6 +269,9 @@ def describe(value: Any) -> str:
         if value.dtype.names:
             return "a struct"
         if value.dtype == object:
+            inner = value.flat[0] if value.size == 1 else None
+            if isinstance(inner, np.ndarray) and inner.dtype != object:
+                return f"a cell holding {describe(inner)}"
             return f"a cell of {value.size} element{'s' if value.size != 1 else ''}"
         if value.size == 0:
             return "an empty value"
