@@ -102,6 +102,7 @@ def convert_file(
     class_name: str | None = None,
     stub_unsupported: bool = False,
     plugins: Sequence[str | Path] = (),
+    max_memory: int | None = None,
 ) -> Conversion:
     """Read, import, name and render one network; writes nothing.
 
@@ -114,7 +115,9 @@ def convert_file(
 
     with plugin_api.loaded(plugins):
         try:
-            return _convert_file(path, variable, class_name, stub_unsupported, plugins)
+            return _convert_file(
+                path, variable, class_name, stub_unsupported, plugins, max_memory
+            )
         except (jinja2.TemplateError, emit.TemplateError) as exc:
             if not plugins:
                 raise
@@ -131,8 +134,9 @@ def _convert_file(
     class_name: str | None,
     stub_unsupported: bool,
     plugins: Sequence[str | Path],
+    max_memory: int | None = None,
 ) -> Conversion:
-    file = mat.load(path)
+    file = mat.load(path, max_memory)
     found = select(file, variable)
     return convert_network(
         file,
@@ -347,6 +351,7 @@ def convert(
     stub_unsupported: bool = False,
     plugins: Sequence[str | Path] = (),
     readme: bool = True,
+    max_memory: int | None = None,
 ) -> Conversion:
     """Convert and write out_dir/model.py, out_dir/model.safetensors and (unless
     ``readme`` is false) out_dir/README.md, all or nothing."""
@@ -362,7 +367,9 @@ def convert(
             raise ConversionError(
                 f"{existing[0]} already exists; pass --force to overwrite it."
             )
-    result = convert_file(path, variable, class_name, stub_unsupported, plugins)
+    result = convert_file(
+        path, variable, class_name, stub_unsupported, plugins, max_memory
+    )
     write_outputs(result, out, readme)
     return result
 
@@ -415,15 +422,17 @@ def key_properties(node: Any) -> str:
 
 
 def inspect_file(
-    path: str | Path, plugins: Sequence[str | Path] = ()
+    path: str | Path,
+    plugins: Sequence[str | Path] = (),
+    max_memory: int | None = None,
 ) -> dict[str, Any]:
     """What `mat2torch inspect` prints, as data (``plugins`` as for :func:`convert_file`)."""
     with plugin_api.loaded(plugins):
-        return _inspect_file(path)
+        return _inspect_file(path, max_memory)
 
 
-def _inspect_file(path: str | Path) -> dict[str, Any]:
-    file = mat.load(path)
+def _inspect_file(path: str | Path, max_memory: int | None = None) -> dict[str, Any]:
+    file = mat.load(path, max_memory)
     networks = []
     for found in mat.find_networks(file.variables):
         entry: dict[str, Any] = {"path": found.path, "kind": found.kind}

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import re
 import sys
+import traceback
 from collections.abc import Sequence
 from typing import Any
 
-from codegen import __version__, api, progress
+from codegen import __version__, api, isolate, progress
 from codegen.errors import ConversionError
 from codegen.layers.registry import registrations
 
@@ -89,6 +91,26 @@ def _parser() -> argparse.ArgumentParser:
         default=[],
         help="as for convert (docs/plugins.md); repeatable",
     )
+    for command in (conv, insp):
+        command.add_argument(
+            "--timeout",
+            metavar="SECONDS",
+            type=float,
+            default=1800.0,
+            help="stop a conversion that takes longer (default: 1800)",
+        )
+        command.add_argument(
+            "--in-process",
+            action="store_true",
+            help="run in this process instead of a child process that contains crashes",
+        )
+        command.add_argument(
+            "--max-memory",
+            metavar="SIZE",
+            type=_size,
+            help="largest total size the file's arrays may declare, e.g. 8G or 500M "
+            "(default: 4 × the file size + 1G); larger files are refused before reading",
+        )
 
     sub.add_parser("layers", help="list the MATLAB layer classes mat2torch converts")
 
@@ -133,6 +155,17 @@ def _parser() -> argparse.ArgumentParser:
         "--atol", type=float, default=None, help="absolute tolerance (default 1e-6)"
     )
     return parser
+
+
+def _size(text: str) -> int:
+    """ "8G", "500M", "64K" or a number of bytes."""
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([KMGT]?)i?B?\s*", text, re.IGNORECASE)
+    if not match:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a size; write e.g. 8G, 500M or a number of bytes"
+        )
+    scale = 1024 ** "_KMGT".index(match.group(2).upper() or "_")
+    return int(float(match.group(1)) * scale)
 
 
 def _layers() -> None:
@@ -210,11 +243,35 @@ BUG_REPORT = (
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.command in ("layers", "verify") or args.debug or args.in_process:
+        return _guarded(args)
+    try:
+        return isolate.run(
+            lambda: _guarded(args),
+            file=args.file,
+            out_dir=getattr(args, "output", None),
+            budget=isolate.budget_for(args.file, args.max_memory),
+            timeout=args.timeout,
+            error=_error,
+        )
+    except KeyboardInterrupt:
+        return 130
+
+
+def _guarded(args: argparse.Namespace) -> int:
+    """The command, with interruptions and unexpected errors as one line each."""
     try:
         return _run(args)
     except KeyboardInterrupt:
         print("mat2torch: interrupted; nothing was written.", file=sys.stderr)
         return 130
+    except MemoryError:
+        _error(
+            f"mat2torch: error: {args.file}: converting it needs more memory than "
+            "--max-memory allows; the file is damaged, or pass a larger --max-memory. "
+            "Nothing was written."
+        )
+        return 2
     except Exception as exc:
         if args.debug:
             raise
@@ -242,7 +299,7 @@ def _run(args: argparse.Namespace) -> int:
                 sys.stdout.write(inspect_json.dumps(document))
             else:
                 with progress.shown_on(sys.stderr if sys.stderr.isatty() else None):
-                    report = api.inspect_file(args.file, args.plugin)
+                    report = api.inspect_file(args.file, args.plugin, args.max_memory)
                 _inspect(report)
             return 0
         if args.command == "layers":
@@ -276,10 +333,13 @@ def _run(args: argparse.Namespace) -> int:
                     args.stub_unsupported,
                     args.plugin,
                     readme=not args.no_readme,
+                    max_memory=args.max_memory,
                 )
         if args.all:
             return _report_all(args, outcomes)
     except ConversionError as exc:
+        if args.debug and exc.__cause__ is not None:
+            traceback.print_exception(exc.__cause__)
         _error(f"mat2torch: error: {exc}")
         return 2
     except BrokenPipeError:  # `mat2torch inspect net.mat | head`

@@ -69,7 +69,10 @@ def write_pair(
     place: an untrained model.py never reads a default weights file.
     """
     with _signals_raise():
-        staging = Path(tempfile.mkdtemp(dir=model_py.parent, prefix=STAGING_PREFIX))
+        prefix = (
+            f"{STAGING_PREFIX}{os.getpid()}-"  # a crashed process's is found by pid
+        )
+        staging = Path(tempfile.mkdtemp(dir=model_py.parent, prefix=prefix))
         try:
             staged: list[tuple[Path, bytes | Callable[[BinaryIO], None], Path]] = []
             if tensors:

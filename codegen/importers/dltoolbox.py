@@ -472,7 +472,7 @@ def import_network(
         sources = [ports.resolve(e.source, e.source_port, record.name) for e in wired]
         infos = [ports.infos[src] for src in sources]
         registration.check_schema(record)
-        result = registration.convert(record, infos)
+        result = registration.run(record, infos)
         if isinstance(result, Dropped):
             graph.dropped.append((record.name, record.classname))
             if result.classes:

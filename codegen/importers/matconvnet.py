@@ -299,7 +299,7 @@ def _layer_nodes(
             infos.append(producers[var][1])
         registration = lookup(record.classname, stub_unsupported)
         assert registration is not None
-        result = registration.convert(record, infos)
+        result = registration.run(record, infos)
         if isinstance(result, Dropped):
             if layer.outputs and sources:
                 producers[layer.outputs[0]] = producers[layer.inputs[0]]

@@ -97,7 +97,10 @@ def softmax(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
 @register("nnet.cnn.layer.DropoutLayer", ops=("dropout",), versions=(1,))
 def dropout(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
     return _node(
-        layer, inputs, "dropout", p=float(layer.num("Probability", 0.5) or 0.0)
+        layer,
+        inputs,
+        "dropout",
+        p=layer.num("Probability", 0.5, between=(0.0, 1.0)) or 0.0,
     )
 
 

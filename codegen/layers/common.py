@@ -67,7 +67,7 @@ def pair(values: tuple[int, ...] | None, default: int) -> tuple[int, int]:
 
 def channels_of(layer: LayerRecord, info: TensorInfo) -> int:
     """NumChannels, or the input's channels when the file stores none (untrained layers)."""
-    channels = int(layer.num("NumChannels") or 0) or info.channels
+    channels = (layer.integer("NumChannels") or 0) or info.channels
     if channels is None:
         raise layer.error("has no NumChannels and its input channel count is unknown.")
     return channels
@@ -92,7 +92,7 @@ def resolve_padding(
     dilation: tuple[int, int] = (1, 1),
 ) -> Pad:
     """PaddingSize as (top, bottom, left, right), resolving an unstored 'same' from sizes."""
-    mode = (layer.text("PaddingMode", "manual") or "manual").lower()
+    mode = layer.enum("PaddingMode", ("manual", "same"), "manual")
     stored = layer.ints("PaddingSize")
     if stored and len(stored) == 4:
         return (stored[0], stored[1], stored[2], stored[3])

@@ -47,13 +47,13 @@ def padding_value(layer: LayerRecord) -> tuple[str, float]:
         return modes[text], 0.0
     if raw is None or np.asarray(raw).size == 0:
         return "constant", 0.0
-    return "constant", float(np.asarray(raw).ravel()[0])
+    return "constant", layer.num("PaddingValue", 0.0, finite=False) or 0.0
 
 
 def input_channels(layer: LayerRecord, info: TensorInfo) -> int:
     """NumChannels if stored (an untrained layer may not know it), else the input's; they must agree."""
-    stored = layer.num("NumChannels")
-    in_channels = int(stored) if stored is not None else info.channels
+    stored = layer.integer("NumChannels")
+    in_channels = stored if stored is not None else info.channels
     if in_channels is None:
         raise layer.error("has no NumChannels and its input channel count is unknown.")
     if info.channels is not None and info.channels != in_channels:
@@ -117,24 +117,23 @@ def conv2d(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
     refuse_options(
         layer, ("ConvolveOverTime", "DistributeOverTime"), ("ConvolutionDimIdx",)
     )
-    out_channels = int(layer.num("NumFilters") or 0)
+    out_channels = layer.integer("NumFilters") or 0
     return convolution(layer, info, input_channels(layer, info), out_channels)
 
 
 def _groups(layer: LayerRecord, info: TensorInfo) -> tuple[int, int]:
     """(number of groups, input channels per group), channel-wise resolved from the input."""
     text = layer.text("NumGroups")
-    per_group = layer.num("NumChannelsPerGroup")
+    per_group = layer.integer("NumChannelsPerGroup")
     if text is not None and text.lower() == "channel-wise":
         if info.channels is None:
             raise layer.error("is channel-wise but its input channel count is unknown.")
         return info.channels, 1
-    groups = layer.num("NumGroups")
-    if groups is None:
+    g = layer.integer("NumGroups")
+    if g is None or g <= 0:
         raise layer.error("has no NumGroups.")
-    g = int(groups)
     if per_group is not None:
-        return g, int(per_group)
+        return g, per_group
     if info.channels is None:
         raise layer.error(
             "has no NumChannelsPerGroup and its input channel count is unknown."
@@ -151,7 +150,7 @@ def grouped_conv2d(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
     info = inputs[0]
     require_image(layer, info)
     groups, per_group = _groups(layer, info)
-    filters_per_group = int(layer.num("NumFiltersPerGroup") or 0)
+    filters_per_group = layer.integer("NumFiltersPerGroup") or 0
     if filters_per_group <= 0:
         raise layer.error("has no NumFiltersPerGroup.")
     in_channels = groups * per_group

@@ -206,7 +206,7 @@ def conv1d(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
     info = _sequence(layer, inputs)
     window = _window(layer, "FilterSize", "DilationFactor")
     in_channels = input_channels(layer, info)
-    out_channels = int(layer.num("NumFilters") or 0)
+    out_channels = layer.integer("NumFilters") or 0
     if out_channels < 1:
         raise layer.error("has no NumFilters.")
     pad_mode, pad_value = padding_value(layer)

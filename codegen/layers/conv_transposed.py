@@ -112,7 +112,7 @@ def transposed_channels(
 ) -> tuple[int, int]:
     """(out, in) channels of a 2-D or 3-D transposed convolution, refusing what PyTorch's
     ConvTranspose cannot express exactly (an output size offset, dilation)."""
-    out_channels = int(layer.num("NumFilters") or 0)
+    out_channels = layer.integer("NumFilters") or 0
     if out_channels <= 0:
         raise layer.error("has no NumFilters.")
     offset = layer.ints("OutputSizeOffset")

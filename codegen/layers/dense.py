@@ -87,7 +87,7 @@ def fully_connected(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
             "has an unknown input size; give the network's input layer an InputSize."
         )
     in_features = int(np.prod(size))
-    bias = layer.array("Bias")
+    bias = layer.shaped("Bias", (out,))
     params: dict[str, np.ndarray | None] = {"weight": None, "bias": None}
     comment = ""
     if weights is not None:
@@ -120,7 +120,7 @@ def fully_connected(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
                 comment = "weights reordered from MATLAB's H, W, C"
         params["weight"] = f32_deferred(matrix, (out, in_features))
     if bias is not None:
-        params["bias"] = f32(np.asarray(bias).reshape(out))
+        params["bias"] = f32(bias)
     if isinstance(size, tuple) and info.layout in (IMAGE, VOLUME, IMAGE_SEQUENCE):
         comment = _flatten_comment(size, comment)
     # MATLAB's fullyconnect sums over spatial and channel dimensions and keeps batch and

@@ -48,7 +48,7 @@ def _normalization(layer: LayerRecord) -> tuple[str, dict[str, np.ndarray]]:
                 if value is not None:
                     stats["Mean" if key == "AverageImage" else key] = value
         return (kind or "none").lower(), stats
-    text = layer.text("Normalization")
+    text = layer.word("Normalization")
     return (text or "none").lower(), {}
 
 

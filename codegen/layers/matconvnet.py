@@ -107,7 +107,7 @@ def conv_transpose(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
     info = inputs[0]
     require_image(layer, info)
     filters, bias, has_bias = filters_and_bias(layer)
-    groups = int(layer.num("numGroups", 1) or 1)
+    groups = layer.integer("numGroups", 1) or 1
     fh, fw, per_group, in_channels = filter_shape(layer, filters)
     if info.channels is not None and info.channels != in_channels:
         raise layer.error(
@@ -158,7 +158,7 @@ def bnorm(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
         if channels is None and value is not None:
             channels = value.size
     if channels is None:
-        channels = int(layer.num("numChannels", 0) or 0) or None
+        channels = (layer.integer("numChannels", 0) or 0) or None
     if channels is None:
         raise layer.error("has no parameters and its input channel count is unknown.")
     eps = float(layer.num("epsilon", 1e-5) or 0.0)
@@ -379,7 +379,7 @@ def sum_(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
 
 @register("dagnn.Concat", ops=("concat",), versions=UNVERSIONED)
 def concat(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
-    dim = int(layer.num("dim", 3) or 3)
+    dim = layer.integer("dim", 3) or 3
     if dim not in _DIM_TO_TORCH:
         raise layer.error(
             f"concatenates along dimension {dim}; only 1 to 4 (H, W, C, N) exist."

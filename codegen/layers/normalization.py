@@ -59,8 +59,8 @@ def batchnorm(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
         raise layer.error(f"receives {info.describe()}, which it cannot normalize.")
 
     def vec(key: str) -> np.ndarray | None:
-        value = layer.array(key)
-        return None if value is None else f32(np.asarray(value).reshape(channels))
+        value = layer.shaped(key, (channels,))
+        return None if value is None else f32(value)
 
     params: dict[str, np.ndarray | None] = {
         "weight": vec("Scale"),
@@ -70,7 +70,7 @@ def batchnorm(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
     }
     trained = params["running_mean"] is not None
     params["num_batches_tracked"] = np.array(0, dtype=np.int64) if trained else None
-    eps = float(layer.num("Epsilon", 1e-5) or 1e-5)
+    eps = layer.num("Epsilon", 1e-5, positive=True) or 1e-5
     if info.layout == SEQUENCE:
         node = layer_node(
             layer,
@@ -133,7 +133,7 @@ def _affine(layer: LayerRecord, channels: int) -> dict[str, np.ndarray | None]:
 
 
 def _epsilon(layer: LayerRecord) -> float:
-    eps = layer.num("Epsilon", 1e-5)
+    eps = layer.num("Epsilon", 1e-5, positive=True)
     if eps is None or not math.isfinite(eps) or eps <= 0:
         raise layer.error(f"has Epsilon {eps!r}; expected a positive number.")
     return float(eps)

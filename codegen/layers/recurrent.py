@@ -52,7 +52,7 @@ class _Settings:
 
 def _settings(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> _Settings:
     """The shared settings, checked in one order so every recurrent class fails alike."""
-    hidden = int(layer.num("NumHiddenUnits") or 0)
+    hidden = layer.integer("NumHiddenUnits") or 0
     if hidden <= 0:
         raise layer.error("has no NumHiddenUnits.")
     in_size = _input_size(layer, inputs)
@@ -65,7 +65,7 @@ def _output_mode(layer: LayerRecord) -> str:
     """'sequence' or 'last': saved as ReturnSequence (a logical) or as OutputMode (text)."""
     if layer.has("ReturnSequence"):
         return "sequence" if layer.flag("ReturnSequence") else "last"
-    mode = (layer.text("OutputMode", "sequence") or "sequence").lower()
+    mode = (layer.word("OutputMode", "sequence") or "sequence").lower()
     if mode not in ("sequence", "last"):
         raise layer.error(
             f"uses OutputMode '{mode}'; only 'sequence' and 'last' exist."
@@ -74,8 +74,8 @@ def _output_mode(layer: LayerRecord) -> str:
 
 
 def _activations(layer: LayerRecord) -> tuple[str, str]:
-    state = (layer.text("StateActivationFunction", "tanh") or "tanh").lower()
-    gate = (layer.text("GateActivationFunction", "sigmoid") or "sigmoid").lower()
+    state = (layer.word("StateActivationFunction", "tanh") or "tanh").lower()
+    gate = (layer.word("GateActivationFunction", "sigmoid") or "sigmoid").lower()
     if state not in STATE_ACTIVATIONS:
         raise layer.error(
             f"uses StateActivationFunction '{state}'; mat2torch supports {', '.join(STATE_ACTIVATIONS)}."

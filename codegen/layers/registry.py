@@ -91,6 +91,26 @@ class Registration:
 
     accepts: Accepts | None = None
 
+    def run(self, record: LayerRecord, inputs: Sequence[TensorInfo]) -> Node | Dropped:
+        """``convert``, with values that do not fit together (a damaged or crafted file:
+        a size that disagrees with an array, a negative count) reported as one sentence
+        naming the layer instead of an exception from deep inside numpy."""
+        try:
+            return self.convert(record, inputs)
+        except (
+            ValueError,
+            TypeError,
+            IndexError,
+            OverflowError,
+            ZeroDivisionError,
+        ) as exc:
+            detail = " ".join(f"{type(exc).__name__}: {exc}".split())[:200]
+            raise record.error(
+                f"has fields whose values do not fit together ({detail}); the file is damaged "
+                "or was not written by MATLAB. If MATLAB loads this network, rerun with --debug "
+                "and report it."
+            ) from exc
+
     def input_index(self, port: str) -> int | None:
         """0-based index of a Connections destination port: 'in2' → 1, 'hidden' → 1."""
         if port in ("", "in"):

@@ -133,17 +133,17 @@ def self_attention(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
     info = _sequence_input(layer, inputs)
     _scores_output(layer)
     channels = _channels(layer, info)
-    heads = int(layer.num("NumHeads") or 1)
+    heads = layer.integer("NumHeads") or 1
     key_weights = layer.array("KeyWeights")
     value_weights = layer.array("ValueWeights")
     output_weights = layer.array("OutputWeights")
-    key_channels = int(layer.num("NumKeyChannels") or 0) or (
+    key_channels = (layer.integer("NumKeyChannels") or 0) or (
         key_weights.shape[0] if key_weights is not None else 0
     )
-    value_channels = int(layer.num("NumValueChannels") or 0) or (
+    value_channels = (layer.integer("NumValueChannels") or 0) or (
         value_weights.shape[0] if value_weights is not None else key_channels
     )
-    output_size = int(layer.num("OutputSize") or 0) or (
+    output_size = (layer.integer("OutputSize") or 0) or (
         output_weights.shape[0] if output_weights is not None else channels
     )
     if not key_channels:
@@ -198,7 +198,7 @@ def attention(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
         got = ", ".join(i.describe() for i in inputs) or "nothing"
         raise layer.error(f"expects query, key and value sequences but receives {got}.")
     _scores_output(layer)
-    heads = int(layer.num("NumHeads") or 1)
+    heads = layer.integer("NumHeads") or 1
     scale = layer.num("Scale")  # 'auto' (text) → None: 1/sqrt(channels per head)
     causal, buffers = _attention_mask(layer)
     padding = _padding_mask(layer, inputs, 3)
@@ -234,8 +234,8 @@ def position_embedding(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node
         raise layer.error(
             f"embeds PositionDimension '{dimension}'; mat2torch supports positions along time only."
         )
-    output_size = int(layer.num("OutputSize") or 0)
-    max_position = int(layer.num("MaxPosition") or 0)
+    output_size = layer.integer("OutputSize") or 0
+    max_position = layer.integer("MaxPosition") or 0
     weights = layer.array("Weights")
     if weights is not None and not (output_size and max_position):
         output_size, max_position = weights.shape[0], weights.shape[1]
@@ -259,10 +259,10 @@ def word_embedding(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
             f"expects one channel of word indices but receives {info.channels}."
         )
     weights = layer.array("Weights")
-    dimension = int(layer.num("Dimension") or 0) or (
+    dimension = (layer.integer("Dimension") or 0) or (
         weights.shape[0] if weights is not None else 0
     )
-    num_words = int(layer.num("NumWords") or 0)
+    num_words = layer.integer("NumWords") or 0
     if not dimension or not num_words:
         raise layer.error("has no Dimension or NumWords.")
     oov_mode = (layer.text("OOVMode", "map-to-last") or "map-to-last").lower()
@@ -360,7 +360,7 @@ def layer_norm(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
     }
     attrs = {
         "num_channels": channels,
-        "eps": float(layer.num("Epsilon", 1e-5) or 1e-5),
+        "eps": layer.num("Epsilon", 1e-5, positive=True) or 1e-5,
         "form": form,
     }
     params = {

@@ -97,7 +97,7 @@ def resolve_padding3(
     dilation: Triple = (1, 1, 1),
 ) -> Pad3:
     """PaddingSize as [t b l r f k], resolving an unstored 'same' from the input size."""
-    mode = (layer.text("PaddingMode", "manual") or "manual").lower()
+    mode = layer.enum("PaddingMode", ("manual", "same"), "manual")
     stored = stored_pad3(layer, "PaddingSize")
     # A trained network stores the resolved 'same' sizes (six of them): they win.
     if stored is not None and (
@@ -180,7 +180,7 @@ def conv3d(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
     kernel = triple(layer.ints("FilterSize"), 1)
     stride = triple(layer.ints("Stride"), 1)
     dilation = triple(layer.ints("DilationFactor"), 1)
-    out_channels = int(layer.num("NumFilters") or 0)
+    out_channels = layer.integer("NumFilters") or 0
     if out_channels <= 0:
         raise layer.error("has no NumFilters.")
     in_channels = input_channels(layer, info)

@@ -142,8 +142,7 @@ NN_MODULE_NAMES = frozenset(
 )
 
 # Names model.py defines or imports at module level (a class or forward variable named
-# like them would shadow them), the forward arguments besides the inputs, and the locals
-# of its module-level functions (a class named like them would be shadowed there).
+# like them would shadow them) and the forward arguments besides the inputs.
 MODULE_NAMES = frozenset(
     {
         "torch",
@@ -163,24 +162,13 @@ MODULE_NAMES = frozenset(
         "WEIGHTS_SOURCE",
         "self",
         "lengths",
-        "model",
-        "weights",
-        "path",
-        "source",
-        "handle",
-        "chunk",
-        "missing",
-        "unexpected",
-        "x",
-        "array",
-        "layout",
-        "sequences",
-        "arrays",
-        "steps",
     }
 )
 
 RESERVED = NN_MODULE_NAMES | MODULE_NAMES
+
+# Locals of load_model, which constructs the class: a class named like them is shadowed.
+LOAD_MODEL_LOCALS = frozenset({"model", "weights", "path", "missing", "unexpected"})
 
 # Longer names are cut (the full MATLAB name stays in the comment above the layer).
 MAX_IDENT = 64
@@ -228,7 +216,7 @@ def check_class_name(name: str) -> str | None:
         return "it is a Python keyword"
     if hasattr(builtins, name):
         return "it is a Python builtin"
-    if name in RESERVED:
+    if name in RESERVED or name in LOAD_MODEL_LOCALS:
         return "model.py uses that name itself"
     return None
 
@@ -341,7 +329,7 @@ def default_class_name(file_name: str, variable: str) -> str:
     name = "".join(w[:1].upper() + w[1:] for w in words) or "Model"
     if name[0].isdigit():
         name = "Net" + name
-    return name
+    return safe_class_name(name)  # path.mat + path → PathModel, not pathlib's Path
 
 
 def default_class_names(file_name: str, variables: Sequence[str]) -> list[str]:

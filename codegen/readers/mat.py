@@ -7,7 +7,9 @@ class name and schema, never by variable name.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import mmap
 import os
 import threading
 import warnings
@@ -27,6 +29,7 @@ from matio.utils.matclass import (
 
 from codegen import progress
 from codegen.errors import ConversionError
+from codegen.readers import bounds
 from codegen.readers.matio_fix import patched_load
 
 NETWORK_CLASSES = {
@@ -64,8 +67,29 @@ class MatFile:
         return os.fsencode(self.path.name).decode("utf-8", "backslashreplace")
 
 
-def load(path: str | Path) -> MatFile:
-    """Read every variable of a MAT-file; corrupt or non-MAT files give a ConversionError."""
+def _check_bounds(path: Path, max_memory: int | None) -> None:
+    """:func:`bounds.check_level5` on the file mapped into memory (its own handle: the
+    hashing thread reads and closes the other); the mapping is released before mat-io
+    reads the file, so the check adds nothing to the peak."""
+    with path.open("rb") as handle:
+        if os.fstat(handle.fileno()).st_size == 0:
+            bounds.check_level5(b"", path.name, max_memory)
+            return
+        mapped = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
+    try:
+        bounds.check_level5(mapped, path.name, max_memory)  # type: ignore[arg-type]
+    finally:
+        # BufferError: a traceback still holds a view of it; it is let go later
+        with contextlib.suppress(BufferError):
+            mapped.close()
+
+
+def load(path: str | Path, max_memory: int | None = None) -> MatFile:
+    """Read every variable of a MAT-file; corrupt or non-MAT files give a ConversionError.
+
+    ``max_memory``: bytes the file's arrays may declare (default 4 × file size + 1 GiB);
+    checked with the nesting depth before mat-io sees the file (:mod:`.bounds`).
+    """
     path = Path(path)
     if path.is_dir():
         raise ConversionError(
@@ -89,6 +113,11 @@ def load(path: str | Path) -> MatFile:
         ) from None
     hashing = _Sha256(handle)  # in a thread, while the file is parsed
     progress.stage(f"reading {path.name}")
+    try:
+        _check_bounds(path, max_memory)
+    except BaseException:
+        hashing.result()
+        raise
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
