@@ -360,7 +360,7 @@ def _run(
             f"{where}: the model has a stub that is not ported yet ({' '.join(str(exc).split())}); "
             "port it first."
         ) from None
-    except RuntimeError as exc:
+    except (RuntimeError, ValueError) as exc:  # ValueError: forward's own input checks
         shapes = ", ".join("×".join(map(str, x.shape)) for x in inputs)
         detail = " ".join(str(exc).split())
         raise VerifyError(

@@ -62,7 +62,10 @@ def test_all_reads_the_file_once_and_matches_single_conversions(
     two_nets: Path, tmp_path: Path, count_reads: list[str]
 ) -> None:
     out = tmp_path / "all"
-    assert cli.main(["convert", str(two_nets), "--all", "-o", str(out)]) == 0
+    assert (
+        cli.main(["convert", "--in-process", str(two_nets), "--all", "-o", str(out)])
+        == 0
+    )
     assert len(count_reads) == 1
     folders = sorted(p.name for p in out.iterdir())
     assert folders == ["actor", "critic"]
@@ -77,7 +80,9 @@ def test_all_reads_the_file_once_and_matches_single_conversions(
 def test_all_on_the_corpus_file_with_three_graphs(
     tmp_path: Path, count_reads: list[str], capsys: pytest.CaptureFixture[str]
 ) -> None:
-    code = cli.main(["convert", str(KORNIARP), "--all", "-o", str(tmp_path)])
+    code = cli.main(
+        ["convert", "--in-process", str(KORNIARP), "--all", "-o", str(tmp_path)]
+    )
     assert code == 0
     assert len(count_reads) == 1
     captured = capsys.readouterr()
@@ -100,12 +105,25 @@ def test_all_refuses_existing_outputs_before_writing(
     out = tmp_path / "all"
     (out / "critic").mkdir(parents=True)
     (out / "critic" / "model.py").write_text("mine")
-    code = cli.main(["convert", str(two_nets), "--all", "-o", str(out)])
+    code = cli.main(["convert", "--in-process", str(two_nets), "--all", "-o", str(out)])
     assert code == 2
     assert "already exists" in capsys.readouterr().err
     assert not (out / "actor").exists()
     assert (out / "critic" / "model.py").read_text() == "mine"
-    assert cli.main(["convert", str(two_nets), "--all", "-o", str(out), "--force"]) == 0
+    assert (
+        cli.main(
+            [
+                "convert",
+                "--in-process",
+                str(two_nets),
+                "--all",
+                "-o",
+                str(out),
+                "--force",
+            ]
+        )
+        == 0
+    )
     assert (out / "critic" / "model.safetensors").exists()
 
 
@@ -123,10 +141,20 @@ def test_quiet_prints_nothing_on_success(
     two_nets: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert (
-        cli.main(["convert", str(two_nets), "--all", "-q", "-o", str(tmp_path / "a")])
+        cli.main(
+            [
+                "convert",
+                "--in-process",
+                str(two_nets),
+                "--all",
+                "-q",
+                "-o",
+                str(tmp_path / "a"),
+            ]
+        )
         == 0
     )
-    args = ["convert", str(KORNIARP), "--variable", "lgraph", "--quiet"]
+    args = ["convert", "--in-process", str(KORNIARP), "--variable", "lgraph", "--quiet"]
     assert cli.main([*args, "-o", str(tmp_path / "b")]) == 0  # untrained: a warning
     captured = capsys.readouterr()
     assert captured.out == "" and captured.err == ""
@@ -158,7 +186,7 @@ def test_all_writes_what_converts_and_names_what_does_not(
 
     scipy.io.savemat(str(path), {"good": good, "bad": bad})
     out = tmp_path / "out"
-    code = cli.main(["convert", str(path), "--all", "-o", str(out)])
+    code = cli.main(["convert", "--in-process", str(path), "--all", "-o", str(out)])
     captured = capsys.readouterr()
     assert code == 2
     assert (out / "good" / "model.py").is_file()

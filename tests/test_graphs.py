@@ -450,11 +450,10 @@ def test_layer_with_several_outputs_feeds_consumers_by_out_k(
     net = w.dlnetwork(layers, conns, output_names=["add", "split/out2"])
     _module, model, _ = write_and_convert(tmp_path, {"net": net})
     source = (tmp_path / "out_net" / "model.py").read_text()
-    # the input layer "x" becomes x_: model.py keeps the name x for the values that
-    # flow from one line to the next
-    assert "split, split_out2 = torch.chunk(x_, 2, dim=1)" in source
-    assert "x = self.fb(split_out2)" in source
-    assert "add = split + x" in source
+    assert "split, split_out2 = torch.chunk(x, 2, dim=1)" in source
+    # The input is called x, so values flowing from one line to the next use y.
+    assert "y = self.fb(split_out2)" in source
+    assert "add = split + y" in source
     x = rng.standard_normal((6, 4))
     total, second = run(model, x)
     expected_second = x[3:]

@@ -272,9 +272,13 @@ def test_an_empty_class_label_is_an_error_not_a_dropped_list(
 
 
 def test_reserved_names_cover_nn_module() -> None:
-    """The stored list must cover the installed torch (converting never imports it)."""
-    assert set(dir(torch.nn.Module)) <= NN_MODULE_NAMES
-    assert set(dir(torch.nn.Module())) <= NN_MODULE_NAMES
+    """The stored list must cover the installed torch (converting never imports it).
+
+    Names with a leading underscore are left to the legaliser, which never produces
+    one (torch.compile, for one, adds such attributes to nn.Module at run time)."""
+    public = {n for n in dir(torch.nn.Module) if not n.startswith("_")}
+    public |= {n for n in dir(torch.nn.Module()) if not n.startswith("_")}
+    assert public <= NN_MODULE_NAMES
 
 
 @pytest.mark.parametrize("name", [*HOSTILE, "a" * 200, "__", "ünïcode"])

@@ -102,5 +102,5 @@ def test_output_and_warnings_reach_the_parent(
     assert _convert(tmp_path) == 0
     assert "Wrote" in capsys.readouterr().out
     names = sorted(p.name for p in (tmp_path / "out").iterdir())
-    assert names == ["model.py", "model.safetensors"]
+    assert names == ["README.md", "model.py", "model.safetensors"]
     assert not any(n.startswith(output.STAGING_PREFIX) for n in names)

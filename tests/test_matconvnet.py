@@ -47,9 +47,10 @@ def run_model(
     ``preprocess``: pass the single input through the generated ``preprocess()`` first.
     """
     inputs = [module.from_matlab(x.astype(np.float32)) for x in images]
-    if preprocess:
-        inputs = [model.preprocess(*inputs)]
-    out = model.predict(*inputs)
+    with torch.no_grad():
+        if preprocess:
+            inputs = [model.preprocess(*inputs)]
+        out = model.predict(*inputs)
     outs = out if isinstance(out, tuple) else (out,)
     return [o.numpy().astype(np.float64).transpose(2, 3, 1, 0) for o in outs]
 

@@ -37,7 +37,7 @@ def test_progress_is_drawn_on_a_terminal_and_erased(
         time.sleep(0.01)
 
     monkeypatch.setattr(progress, "advance", slow_advance)
-    assert cli.main(["convert", str(TINY), "-o", str(tmp_path)]) == 0
+    assert cli.main(["convert", "--in-process", str(TINY), "-o", str(tmp_path)]) == 0
     text = terminal.getvalue()
     assert "mat2torch: writing model.safetensors [" in text
     assert text.endswith("\r\x1b[K")  # the line is erased; nothing else was printed
@@ -46,8 +46,8 @@ def test_progress_is_drawn_on_a_terminal_and_erased(
 def test_no_progress_when_stderr_is_not_a_terminal(
     immediate: None, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert cli.main(["convert", str(TINY), "-o", str(tmp_path)]) == 0
-    assert cli.main(["inspect", str(TINY)]) == 0
+    assert cli.main(["convert", "--in-process", str(TINY), "-o", str(tmp_path)]) == 0
+    assert cli.main(["inspect", "--in-process", str(TINY)]) == 0
     assert "\r" not in capsys.readouterr().err
 
 
@@ -56,7 +56,10 @@ def test_quiet_shows_no_progress_even_on_a_terminal(
 ) -> None:
     terminal = Terminal()
     monkeypatch.setattr("sys.stderr", terminal)
-    assert cli.main(["convert", str(TINY), "-o", str(tmp_path), "--quiet"]) == 0
+    assert (
+        cli.main(["convert", "--in-process", str(TINY), "-o", str(tmp_path), "--quiet"])
+        == 0
+    )
     assert terminal.getvalue() == ""
 
 
