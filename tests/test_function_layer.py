@@ -3,10 +3,9 @@ written as torch expressions; anything else stays unsupported, or a stub on requ
 
 from __future__ import annotations
 
-import re
-
 import ast
 import os
+import re
 from collections.abc import Callable
 from pathlib import Path
 
