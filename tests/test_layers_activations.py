@@ -2,7 +2,7 @@
 
 No real MATLAB file with either class has been seen: each case writes a tiny network
 with the schema writer, whose schemas for these classes are inferred (see
-codegen/testing/dltwriter/extra2.py), converts it, runs the generated module and
+codegen/testing/dltwriter/activations.py), converts it, runs the generated module and
 compares it with the independent NumPy reference (codegen/reference/matlab_numpy/activations.py)
 run on the same file, in MATLAB layout. Uncertain choices pinned here: PReLU/softplus
 storage (built-in struct or plain properties), and softplus for large inputs (the exact
