@@ -2,8 +2,8 @@
 
 No real MATLAB file with either class has been seen: each case writes a tiny network
 with the schema writer, whose schemas for these classes are inferred (see
-codegen/testing/dltwriter/extra2.py), converts it, runs the generated module and
-compares it with the independent NumPy reference (codegen/reference/matlab_numpy/extra2.py)
+codegen/testing/dltwriter/activations.py), converts it, runs the generated module and
+compares it with the independent NumPy reference (codegen/reference/matlab_numpy/activations.py)
 run on the same file, in MATLAB layout. Uncertain choices pinned here: PReLU/softplus
 storage (built-in struct or plain properties), and softplus for large inputs (the exact
 value, not Inf).
@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from codegen.reference.matlab_numpy import extra2 as ref2
+from codegen.reference.matlab_numpy import activations as aref
 from codegen.testing import dltwriter as w
 from tests.conftest import convert_and_load
 from tests.support import (
@@ -124,7 +124,7 @@ def test_softplus_threshold_keeps_every_value_within_1e6(
     )
     _, model = convert_and_load(path, tmp_path / "out")
     got = to_matlab(run(model, x))
-    expected = ref2.softplus(x.astype(np.float64))
+    expected = aref.softplus(x.astype(np.float64))
     worst = float(np.max(np.abs(got - expected) / np.abs(expected)))
     record_property("max_rel_err", worst)
     assert worst <= 1e-6, f"element-wise relative error {worst:.2e}"

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from codegen.reference.matlab_numpy import extra2 as ref2
+from codegen.reference.matlab_numpy import depth_space as dsref
 from codegen.testing import dltwriter as w
 from tests.conftest import convert_and_load
 from tests.support import (
@@ -76,9 +76,9 @@ def _pages(pages: list[list[list[int]]]) -> np.ndarray:
 
 
 def test_reference_reproduces_matlab_documentation_examples() -> None:
-    z = ref2.depth_to_space(_matlab_reshape(2, 2, 12), (2, 2), "dcr")
+    z = dsref.depth_to_space(_matlab_reshape(2, 2, 12), (2, 2), "dcr")
     assert np.array_equal(z, _pages(DOC_DEPTH_TO_SPACE))
-    z = ref2.space_to_depth(_matlab_reshape(4, 4, 3), (2, 2))
+    z = dsref.space_to_depth(_matlab_reshape(4, 4, 3), (2, 2))
     assert np.array_equal(z, _pages(DOC_SPACE_TO_DEPTH))
 
 
@@ -133,8 +133,8 @@ def test_depth_to_space(
 def test_depth_to_space_modes_differ(rng: np.random.Generator) -> None:
     """The 'dcr' and 'crd' cases above pin different orders."""
     x = rand(rng, 3, 5, 8, 2).astype(np.float64)
-    dcr = ref2.depth_to_space(x, (2, 2), "dcr")
-    assert rel_err(ref2.depth_to_space(x, (2, 2), "crd"), dcr) > 1e-2
+    dcr = dsref.depth_to_space(x, (2, 2), "dcr")
+    assert rel_err(dsref.depth_to_space(x, (2, 2), "crd"), dcr) > 1e-2
 
 
 def test_depth_to_space_refuses_channels_the_block_does_not_divide(

@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 
 from codegen.reference import matlab_numpy as ref
-from codegen.reference.matlab_numpy import extra2 as ref2
+from codegen.reference.matlab_numpy import normalization as nref
 from codegen.testing import dltwriter as w
 from tests.support import (
     check_last_layer,
@@ -153,9 +153,9 @@ def test_group_norm_of_sequences_includes_time(rng: np.random.Generator) -> None
     'T' and the group's channels) from normalizing each time step alone."""
     x = rand(rng, 6, 3, 9).astype(np.float64)
     ones, zeros = np.ones(6), np.zeros(6)
-    over_time = ref2.group_norm(x, 2, ones, zeros)
+    over_time = nref.group_norm(x, 2, ones, zeros)
     per_step = np.stack(
-        [ref2.group_norm(x[:, :, t], 2, ones, zeros) for t in range(9)], axis=2
+        [nref.group_norm(x[:, :, t], 2, ones, zeros) for t in range(9)], axis=2
     )
     assert rel_err(over_time, per_step) > 1e-2
 

@@ -23,11 +23,13 @@ Conventions
   function reads like its defining formula.
 
 Modules, by family: :mod:`.fields` (reading layer fields), :mod:`.geometry` (padding,
-output sizes, resize, crop), :mod:`.convolution` (convolutions and pooling),
-:mod:`.dense` (fully connected and normalization), :mod:`.activations` (activations and
-combination layers), :mod:`.recurrent`, :mod:`.attention`, :mod:`.extra` (resize by scale
-or to a reference, crop, scalingLayer), and :mod:`.networks` (file
-loading and running layers, series and graphs). Each family module registers how to run
+output sizes, resize to a size, by a scale or to a reference input, crop to a size or to
+a reference input), :mod:`.convolution` (convolutions and pooling), :mod:`.dense` (fully
+connected, batch, layer and cross-channel normalization), :mod:`.normalization` (group
+and instance normalization), :mod:`.activations` (activations, PReLU, softplus and
+combination layers), :mod:`.depth_space` (depth-to-space, space-to-depth),
+:mod:`.scaling` (scalingLayer), :mod:`.recurrent`, :mod:`.attention`, and
+:mod:`.networks` (file loading and running layers, series and graphs). Each family module registers how to run
 its layer classes (``LAYERS``). Import everything from this package.
 """
 
@@ -82,7 +84,6 @@ from codegen.reference.matlab_numpy.dense import (
     input_normalization,
     layer_norm,
 )
-from codegen.reference.matlab_numpy.extra import resize2d_scaled, scaling
 from codegen.reference.matlab_numpy.fields import (
     Array,
     channel_axis,
@@ -99,6 +100,7 @@ from codegen.reference.matlab_numpy.geometry import (
     crop2d,
     pad_spatial,
     resize2d,
+    resize2d_scaled,
     same_padding,
     transposed_conv_same_cropping,
 )
@@ -112,6 +114,7 @@ from codegen.reference.matlab_numpy.networks import (
 )
 from codegen.reference.matlab_numpy.recurrent import _lstm_direction as _lstm_direction
 from codegen.reference.matlab_numpy.recurrent import bilstm, gru, lstm
+from codegen.reference.matlab_numpy.scaling import scaling
 
 __all__ = [
     "Array",

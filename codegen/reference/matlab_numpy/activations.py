@@ -1,10 +1,16 @@
 """Element-wise activations, dropout and softmax, and the layers that combine inputs
-(addition, multiplication, concatenations)."""
+(addition, multiplication, concatenations).
+
+* preluLayer: ``x`` where x > 0, ``Alpha.*x`` elsewhere, Alpha expanding implicitly
+  against the input (its dimensions line up with the input's leading ones). [doc]
+* softplusLayer: ``log(1 + exp(x))``, evaluated here without overflow. [doc]
+"""
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 from scipy.special import erf
@@ -13,6 +19,7 @@ from codegen.reference.matlab_numpy.fields import (
     Array,
     LayerRule,
     Props,
+    as_f64,
     as_int,
     as_num,
     as_str,
@@ -97,6 +104,21 @@ def softmax(x: Array) -> Array:
     return e / e.sum(axis=ax, keepdims=True)
 
 
+def prelu(x: Array, alpha: Any) -> Array:
+    """``x`` where x > 0, else ``Alpha.*x`` with MATLAB implicit expansion of Alpha."""
+    x = np.asarray(x, dtype=np.float64)
+    a = np.asarray(alpha, dtype=np.float64)
+    if a.ndim > x.ndim:
+        raise ValueError(f"Alpha {a.shape} cannot expand against {x.shape}")
+    a = a.reshape(a.shape + (1,) * (x.ndim - a.ndim))
+    return np.where(x > 0, x, a * x)
+
+
+def softplus(x: Array) -> Array:
+    """log(1 + exp(x)), as logaddexp(0, x) so that no exp overflows."""
+    return np.logaddexp(0.0, np.asarray(x, dtype=np.float64))
+
+
 def dropout(x: Array, probability: float = 0.5) -> Array:
     """dropoutLayer: identity at inference."""
     return np.asarray(x, dtype=np.float64)
@@ -162,6 +184,9 @@ LAYERS: dict[str, LayerRule] = {
     "SigmoidLayer": lambda p, xs: sigmoid(xs[0]),
     "SwishLayer": lambda p, xs: swish(xs[0]),
     "GELULayer": _gelu_layer,
+    "PReLULayer": lambda p, xs: prelu(xs[0], as_f64(p["Alpha"])),
+    # rl.layer.SoftplusLayer and nnet.cnn.layer.SoftplusLayer alike.
+    "SoftplusLayer": lambda p, xs: softplus(xs[0]),
     "SoftmaxLayer": lambda p, xs: softmax(xs[0]),
     "DropoutLayer": lambda p, xs: dropout(xs[0]),
     "AdditionLayer": lambda p, xs: addition(*xs),

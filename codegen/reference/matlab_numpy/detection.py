@@ -6,7 +6,7 @@ k div A — and per anchor the elements are [IoU, x, y, w, h, class scores]: sig
 IoU, x, y, exp on w, h, softmax over the class scores; reshaped back to (H, W, C, N).
 
 yolov2ReorgLayer: MATLAB's internal layer runs spaceToDepthLayer's strategy with
-BlockSize = Stride (see :func:`~codegen.reference.matlab_numpy.extra2.space_to_depth`),
+BlockSize = Stride (see :func:`~codegen.reference.matlab_numpy.depth_space.space_to_depth`),
 which crops the rows and columns past the last whole block from the end.
 
 resize3dLayer (Image Processing Toolbox): like resize2dLayer over (H, W, D) of an
@@ -28,7 +28,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from codegen.reference.matlab_numpy.extra2 import space_to_depth
+from codegen.reference.matlab_numpy.depth_space import space_to_depth
 from codegen.reference.matlab_numpy.fields import (
     Array,
     LayerRule,

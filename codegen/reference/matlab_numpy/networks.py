@@ -16,12 +16,13 @@ from codegen.reference.matlab_numpy import (
     attention,
     convolution,
     dense,
+    depth_space,
     detection,
-    extra,
-    extra2,
     geometry,
     image_sequence,
+    normalization,
     recurrent,
+    scaling,
     volume,
 )
 
@@ -47,10 +48,9 @@ _RULES: dict[str, LayerRule] = {
     **recurrent.LAYERS,
     **attention.LAYERS,
     **CONV1D_LAYERS,
-    # Group/instance norm, PReLU, softplus, depth-to-space, space-to-depth.
-    **extra2.LAYERS,
-    # After geometry: its Resize2DLayer rule extends geometry's (reference input, Scale).
-    **extra.LAYERS,
+    **normalization.LAYERS,
+    **depth_space.LAYERS,
+    **scaling.LAYERS,
     # 3-D layers; its batch norm, fully connected, softmax and depth concatenation rules
     # take 5-D (volume) inputs and hand any other input to dense's and activations' rules.
     **volume.LAYERS,

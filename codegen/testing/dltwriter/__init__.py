@@ -22,10 +22,12 @@ files as plausible, not as ground truth.
 Modules, by concern: :mod:`.values` (MATLAB value constructors), :mod:`.schema` (layer
 objects, learnables, per-class field tables), the builders (:mod:`.inputs`,
 :mod:`.convolution`, :mod:`.normalization`, :mod:`.activations`, :mod:`.pooling`,
-:mod:`.outputs`, :mod:`.recurrent`, :mod:`.attention`, :mod:`.extra`, :mod:`.extra2`,
-:mod:`.volume` (3-D layers), :mod:`.detection` (YOLO v2 layers, 3-D resize), :mod:`.image_sequence` (image-sequence input, sequence
-folding and unfolding)), :mod:`.containers` (networks) and :mod:`.writing` (the
-mat-io write fix). Import everything from this package.
+:mod:`.outputs`, :mod:`.recurrent`, :mod:`.attention`, :mod:`.resize_crop` (2-D resize
+and crop), :mod:`.scaling` (the Reinforcement Learning Toolbox's scaling layer),
+:mod:`.depth_space` (depth-to-space, space-to-depth), :mod:`.volume` (3-D layers),
+:mod:`.detection` (YOLO v2 layers, 3-D resize), :mod:`.image_sequence` (image-sequence
+input, sequence folding and unfolding)), :mod:`.containers` (networks) and
+:mod:`.writing` (the mat-io write fix). Import everything from this package.
 """
 
 from __future__ import annotations
@@ -37,9 +39,11 @@ from codegen.testing.dltwriter.activations import (
     flatten,
     gelu,
     leaky_relu,
+    prelu,
     relu,
     sigmoid_layer,
     softmax,
+    softplus,
     swish,
     tanh_layer,
 )
@@ -64,24 +68,11 @@ from codegen.testing.dltwriter.convolution import (
     transposed_conv2d,
     transposed_conv2d_v1,
 )
+from codegen.testing.dltwriter.depth_space import depth_to_space, space_to_depth
 from codegen.testing.dltwriter.detection import (
     resize3d,
     yolov2_reorg,
     yolov2_transform,
-)
-from codegen.testing.dltwriter.extra import (
-    crop2d,
-    cross_channel_norm,
-    resize2d,
-    scaling_layer,
-)
-from codegen.testing.dltwriter.extra2 import (
-    depth_to_space,
-    group_norm,
-    instance_norm,
-    prelu,
-    softplus,
-    space_to_depth,
 )
 from codegen.testing.dltwriter.image_sequence import (
     image_sequence_input,
@@ -89,7 +80,13 @@ from codegen.testing.dltwriter.image_sequence import (
     sequence_unfolding,
 )
 from codegen.testing.dltwriter.inputs import feature_input, image_input, sequence_input
-from codegen.testing.dltwriter.normalization import batchnorm, layer_norm
+from codegen.testing.dltwriter.normalization import (
+    batchnorm,
+    cross_channel_norm,
+    group_norm,
+    instance_norm,
+    layer_norm,
+)
 from codegen.testing.dltwriter.outputs import (
     addition,
     classification_output,
@@ -107,6 +104,8 @@ from codegen.testing.dltwriter.pooling import (
     max_pool2d,
 )
 from codegen.testing.dltwriter.recurrent import bilstm, gru, lstm
+from codegen.testing.dltwriter.resize_crop import crop2d, resize2d
+from codegen.testing.dltwriter.scaling import scaling_layer
 from codegen.testing.dltwriter.schema import DltObject, Layer, with_fields
 from codegen.testing.dltwriter.sequence_conv import (
     avg_pool1d,

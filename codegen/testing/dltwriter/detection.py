@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from codegen.testing.dltwriter.resize_crop import matlab_row
 from codegen.testing.dltwriter.schema import (
     CUSTOM_LAYER_DEFAULTS,
     LAYER_DEFAULTS,
@@ -45,10 +46,6 @@ def yolov2_reorg(name: str, stride: Sequence[int] = (2, 2)) -> Layer:
     return DltObject(NNET + "YOLOv2ReorgLayer", {"any": record}, LAYER_DEFAULTS)
 
 
-def _row(values: Sequence[float]) -> str:
-    return "[" + " ".join(f"{float(v):g}" for v in values) + "]"
-
-
 def resize3d(
     name: str,
     *,
@@ -67,7 +64,7 @@ def resize3d(
             "give exactly one of scale, output_size or enable_reference_input"
         )
     if output_size is not None:
-        description = f"Resize 3d layer with output size of {_row(output_size)}."
+        description = f"Resize 3d layer with output size of {matlab_row(output_size)}."
         nan = any(v != v for v in output_size)
         sizing = (
             "iComputeScaleFromOutputSizeWithNaN"
@@ -76,7 +73,7 @@ def resize3d(
         )
     elif scale is not None:
         scales = [scale] if isinstance(scale, float | int) else list(scale)
-        description = f"Resize 3d layer with scale of {_row(scales)}."
+        description = f"Resize 3d layer with scale of {matlab_row(scales)}."
         sizing = "iComputeOutputSizeFromScale"
     else:
         description = ""

@@ -1,4 +1,12 @@
-"""Normalization layers: batch normalization (real samples) and layer normalization."""
+"""Normalization layers: batch normalization (real samples), layer, cross-channel (AlexNet,
+GoogLeNet), group and instance normalization.
+
+No real sample of a layer, cross-channel, group or instance normalization layer has been
+seen: their builders are "schema inferred, no real sample", built-in
+``nnet.cnn.layer.*`` classes in the pattern of the closest real class (a saveobj struct
+in ``any``: Version 1, Name, then the documented properties in the documentation's
+order; learnables as structs like BatchNormalizationLayer's).
+"""
 
 from __future__ import annotations
 
@@ -11,6 +19,7 @@ from codegen.testing.dltwriter.schema import (
     builtin_layer,
     initializer,
     learnable,
+    saveobj_layer,
 )
 from codegen.testing.dltwriter.values import char, double, empty, logical, single
 
@@ -92,3 +101,84 @@ def layer_norm(
         "OperationDimension": char(operation_dimension),
     }
     return builtin_layer("LayerNormalizationLayer", fields)
+
+
+def cross_channel_norm(
+    name: str,
+    window_channel_size: int,
+    alpha: float = 1e-4,
+    beta: float = 0.75,
+    k: float = 2.0,
+) -> Layer:
+    """CrossChannelNormalizationLayer — schema inferred, no real sample (LeakyReLULayer's
+    pattern: Version 1, Name, then the documented WindowChannelSize, Alpha, Beta, K)."""
+    fields = {
+        "Name": char(name),
+        "WindowChannelSize": double(window_channel_size),
+        "Alpha": double(alpha),
+        "Beta": double(beta),
+        "K": double(k),
+    }
+    return saveobj_layer("CrossChannelNormalizationLayer", fields)
+
+
+def _affine(
+    offset: Any, scale: Any, for_images: bool
+) -> tuple[int | None, dict[str, Any]]:
+    """NumChannels and the learnable Offset (zeros initializer) and Scale (ones), stored
+    1×1×C for images and C×1 for sequences and features, like LayerNormalizationLayer's.
+    """
+    sizes = {int(np.size(a)) for a in (offset, scale) if a is not None}
+    if len(sizes) > 1:
+        raise ValueError(f"Offset and Scale disagree on the channel count: {sizes}")
+    n = sizes.pop() if sizes else None
+    shape = (1, 1, n or 0) if for_images else (n or 0, 1)
+    return n, {
+        "Offset": learnable(offset, 1.0, initializer("Zeros"), shape),
+        "Scale": learnable(scale, 1.0, initializer("Ones"), shape),
+    }
+
+
+def group_norm(
+    name: str,
+    num_groups: int | str,
+    offset: Any = None,
+    scale: Any = None,
+    epsilon: float = 1e-5,
+    *,
+    for_images: bool = True,
+) -> Layer:
+    """GroupNormalizationLayer — schema inferred, no real sample: Version 1, Name,
+    NumGroups (a double, or the char 'all-channels' / 'channel-wise' as created),
+    Epsilon, NumChannels, Offset, Scale."""
+    n, learnables = _affine(offset, scale, for_images)
+    fields = {
+        "Name": char(name),
+        "NumGroups": (
+            char(num_groups) if isinstance(num_groups, str) else double(num_groups)
+        ),
+        "Epsilon": double(epsilon),
+        "NumChannels": double(n),
+        **learnables,
+    }
+    return saveobj_layer("GroupNormalizationLayer", fields)
+
+
+def instance_norm(
+    name: str,
+    offset: Any = None,
+    scale: Any = None,
+    epsilon: float = 1e-5,
+    *,
+    for_images: bool = True,
+) -> Layer:
+    """InstanceNormalizationLayer — schema inferred, no real sample: Version 1, Name,
+    Epsilon, NumChannels, Offset, Scale."""
+    n, learnables = _affine(offset, scale, for_images)
+    fields = {
+        "Name": char(name),
+        "Epsilon": double(epsilon),
+        "NumChannels": double(n),
+        **learnables,
+    }
+    return saveobj_layer("InstanceNormalizationLayer", fields)

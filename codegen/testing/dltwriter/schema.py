@@ -3,7 +3,8 @@
 Built-in ``nnet.cnn.layer.*`` layers keep their ``saveobj`` struct in ``any``; which
 fields that struct has, and in which order, depends on the class and on its saveobj
 version, so the tables below list them once (seen in ``shared/corpus/dltoolbox`` or
-inferred, as marked) and :func:`builtin_layer` projects a builder's fields onto them.
+inferred, as marked) and :func:`builtin_layer` projects a builder's fields onto them;
+:func:`saveobj_layer` stores a class without a table as its builder gives it.
 Layers written as ``nnet.layer.Layer`` subclasses keep plain properties instead
 (:func:`custom_layer`). Each object also carries the class defaults MATLAB saves once per
 class, because a reader sees them merged into the properties.
@@ -278,6 +279,18 @@ def builtin_layer(
     return DltObject(
         NNET + cls, {"any": struct({name: values[name] for name in names})}, defaults
     )
+
+
+def saveobj_layer(
+    cls: str,
+    fields: Mapping[str, Any],
+    *,
+    version: int = 1,
+    defaults: Mapping[str, Any] = LAYER_DEFAULTS,
+) -> Layer:
+    """A built-in layer whose saveobj struct (``any``) is Version followed by ``fields``."""
+    record = struct({"Version": double(version), **fields})
+    return DltObject(NNET + cls, {"any": record}, defaults)
 
 
 def custom_layer(

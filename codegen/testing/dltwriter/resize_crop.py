@@ -1,26 +1,18 @@
-"""Layers common in real networks beyond the core set: cross-channel normalization
-(AlexNet, GoogLeNet), 2-D resize and crop (U-Nets, decoders) and the Reinforcement
-Learning Toolbox's scaling layer (actors).
+"""2-D resize and crop layers (U-Nets, decoders).
 
 Resize2DLayer copies the schema of the real ``pac48_imagecontrolBC_dlnet.mat`` exactly
-(its faithful rebuild is a test); the others have no real sample and follow MATLAB's
+(its faithful rebuild is a test); Crop2DLayer has no real sample and follows MATLAB's
 documented property names and the closest real class.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import Any
-
-import numpy as np
+from collections.abc import Sequence
 
 from codegen.testing.dltwriter.schema import (
     CUSTOM_LAYER_DEFAULTS,
-    LAYER_DEFAULTS,
-    NNET,
-    DltObject,
     Layer,
-    custom_layer,
+    saveobj_layer,
 )
 from codegen.testing.dltwriter.values import (
     char,
@@ -29,41 +21,10 @@ from codegen.testing.dltwriter.values import (
     empty,
     logical,
     string,
-    struct,
 )
 
 
-def _saveobj_layer(
-    cls: str,
-    version: int,
-    fields: Mapping[str, Any],
-    defaults: Mapping[str, Any] = LAYER_DEFAULTS,
-) -> Layer:
-    """A built-in layer whose saveobj struct (``any``) is Version followed by ``fields``."""
-    record = struct({"Version": double(version), **fields})
-    return DltObject(NNET + cls, {"any": record}, defaults)
-
-
-def cross_channel_norm(
-    name: str,
-    window_channel_size: int,
-    alpha: float = 1e-4,
-    beta: float = 0.75,
-    k: float = 2.0,
-) -> Layer:
-    """CrossChannelNormalizationLayer — schema inferred, no real sample (LeakyReLULayer's
-    pattern: Version 1, Name, then the documented WindowChannelSize, Alpha, Beta, K)."""
-    fields = {
-        "Name": char(name),
-        "WindowChannelSize": double(window_channel_size),
-        "Alpha": double(alpha),
-        "Beta": double(beta),
-        "K": double(k),
-    }
-    return _saveobj_layer("CrossChannelNormalizationLayer", 1, fields)
-
-
-def _matlab_row(values: Sequence[float]) -> str:
+def matlab_row(values: Sequence[float]) -> str:
     """How MATLAB prints a row vector in a description: [64 64], [1.5 2]."""
     return "[" + " ".join(f"{float(v):g}" for v in values) + "]"
 
@@ -88,11 +49,11 @@ def resize2d(
             "give exactly one of scale, output_size or enable_reference_input"
         )
     if output_size is not None:
-        description = f"Resize 2d layer with output size of {_matlab_row(output_size)}."
+        description = f"Resize 2d layer with output size of {matlab_row(output_size)}."
         sizing = "iComputeScaleFromOutputSize"
     elif scale is not None:
         scales = [scale] if isinstance(scale, float | int) else list(scale)
-        description = f"Resize 2d layer with scale of {_matlab_row(scales)}."
+        description = f"Resize 2d layer with scale of {matlab_row(scales)}."
         sizing = "iComputeOutputSizeFromScale"
     else:
         description = "Resize 2d layer with reference input."
@@ -110,7 +71,9 @@ def resize2d(
         "DlresizeMethodName": char("linear" if method == "bilinear" else method),
         "GetOutputSizeAndScale": string(sizing),
     }
-    return _saveobj_layer("Resize2DLayer", 3, fields, CUSTOM_LAYER_DEFAULTS)
+    return saveobj_layer(
+        "Resize2DLayer", fields, version=3, defaults=CUSTOM_LAYER_DEFAULTS
+    )
 
 
 def crop2d(
@@ -125,18 +88,4 @@ def crop2d(
         "Mode": char(mode),
         "Location": char_or_double("auto" if location is None else list(location)),  # type: ignore[arg-type]
     }
-    return _saveobj_layer("Crop2DLayer", 1, fields)
-
-
-def scaling_layer(name: str, scale: Any = 1.0, bias: Any = 0.0) -> Layer:
-    """rl.layer.ScalingLayer (Reinforcement Learning Toolbox ``scalingLayer``) — schema
-    inferred, no real sample: an ``nnet.layer.Layer`` subclass with plain properties (like
-    ELULayer), Scale and Bias double arrays in MATLAB layout (scalars 1×1)."""
-
-    def as_double(value: Any) -> np.ndarray:
-        array = np.asarray(value, dtype=np.float64)
-        return array.reshape(1, 1) if array.ndim == 0 else array
-
-    own = {"Scale": as_double(scale), "Bias": as_double(bias)}
-    layer = custom_layer("ScalingLayer", own, name, "Scaling layer", "ScalingLayer")
-    return DltObject("rl.layer.ScalingLayer", layer.properties, layer.class_defaults)
+    return saveobj_layer("Crop2DLayer", fields)
