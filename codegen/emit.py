@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import ast
+import builtins
 import io
+import keyword
 import re
 import tokenize
 from dataclasses import dataclass
@@ -259,6 +261,46 @@ def output_info(graph: Graph, output: str) -> Any:
     return None
 
 
+def snake_case(ident: str) -> str:
+    """``Encoder_Stage_1_ReLU_2`` → ``encoder_stage_1_relu_2``; ``convLayer1`` →
+    ``conv_layer1``; ``LSTMLayer`` → ``lstm_layer``: a new word starts where a capital
+    is followed by a small letter, so acronyms (ReLU, LSTM, 2D) stay whole."""
+    text = re.sub(r"(?<=[a-z0-9])(?=[A-Z][a-z])", "_", ident)
+    text = re.sub(r"(?<=[A-Z])(?=[A-Z][a-z])", "_", text)
+    return re.sub(r"_+", "_", text).lower()
+
+
+def local_names(graph: Graph) -> dict[str, str]:
+    """forward's variable for each layer value kept by name ("layer" or "layer/port"):
+    the legalised name in snake_case, as PyTorch code names locals (attributes keep the
+    legalised MATLAB name). Unique, and never a keyword, a builtin, a name model.py
+    uses, a helper it defines or an input's name. Input layers keep their argument's
+    name."""
+    from codegen.passes.names import RESERVED
+
+    helpers = helper_names(graph)
+    taken = {gi.ident for gi in graph.inputs} | {"self", "lengths", graph.class_name}
+    inputs = {gi.name for gi in graph.inputs}
+    names: dict[str, str] = {}
+    keys = [(n.name, n.ident) for n in graph.nodes if n.name not in inputs]
+    keys += list(port_idents(graph).items())
+    for key, ident in keys:
+        base = snake_case(ident)
+        candidate, k = base, 1
+        while (
+            candidate in taken
+            or candidate in helpers
+            or keyword.iskeyword(candidate)
+            or keyword.issoftkeyword(candidate)
+            or hasattr(builtins, candidate)
+            or candidate in RESERVED
+        ):
+            candidate, k = f"{base}_{k}", k + 1
+        taken.add(candidate)
+        names[key] = candidate
+    return names
+
+
 def chain_variable(taken: set[str]) -> str:
     """The variable values flow through from one line to the next: ``x``, unless a
     layer or input already has that name."""
@@ -279,7 +321,7 @@ def render_model(graph: Graph, lean: bool = True) -> str:
     """
     idents = {gi.name: gi.ident for gi in graph.inputs}
     idents.update({n.name: n.ident for n in graph.nodes})
-    idents.update(port_idents(graph))
+    idents.update(local_names(graph))  # forward's variables, in snake_case
     input_idents = {gi.name: gi.ident for gi in graph.inputs}
     aliases: dict[str, int] = {}
     for node in graph.nodes:

@@ -193,12 +193,20 @@ def _layer_rows(
 ) -> list[Row]:
     """One row per layer that has both a reference value and a forward variable, in
     execution order; layers the generated forward folds away have no row."""
+    from codegen.emit import local_names
+
     layouts = _node_layouts(graph)
+    # forward's variable for the layer (snake_case), else its module's output (by the
+    # attribute's name, from a forward hook)
+    variables = local_names(graph)
     rows = []
     for node in graph.nodes:
-        if node.name not in expected or node.ident not in values:
+        key = variables.get(node.name, node.ident)
+        if key not in values:
+            key = node.ident
+        if node.name not in expected or key not in values:
             continue
-        actual = torch_to_matlab(values[node.ident], layouts[node.name])
+        actual = torch_to_matlab(values[key], layouts[node.name])
         rows.append(
             compare("layer", node.name, actual, expected[node.name], rtol, atol)
         )

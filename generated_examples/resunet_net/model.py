@@ -25,7 +25,7 @@ class ResunetNetLgraph(nn.Module):
     Input ``imageinput``:
         float tensor (N, 1, 16, 16) in PyTorch's N×C×H×W order; MATLAB
         stores these images as H×W×C×N (16×16×1).
-    Output ``Final_ConvolutionLayer``: (N, 1, 16, 16).
+    Output ``final_convolution_layer``: (N, 1, 16, 16).
 
     ``predict`` returns what ``forward`` returns, which is what MATLAB's ``predict``
     returns; scripts may call either.
@@ -124,18 +124,18 @@ class ResunetNetLgraph(nn.Module):
         x = self.Encoder_Stage_1_Conv_1(x)
         x = self.Encoder_Stage_1_ReLU_1(x)
         x = self.Encoder_Stage_1_Conv_2(x)
-        Encoder_Stage_1_ReLU_2 = self.Encoder_Stage_1_ReLU_2(x)
-        x = self.Encoder_Stage_1_MaxPool_1(Encoder_Stage_1_ReLU_2)
+        encoder_stage_1_relu_2 = self.Encoder_Stage_1_ReLU_2(x)
+        x = self.Encoder_Stage_1_MaxPool_1(encoder_stage_1_relu_2)
         x = self.Encoder_Stage_2_Conv_1(x)
         x = self.Encoder_Stage_2_ReLU_1(x)
         x = self.Encoder_Stage_2_Conv_2(x)
-        Encoder_Stage_2_ReLU_2 = self.Encoder_Stage_2_ReLU_2(x)
-        x = self.Encoder_Stage_2_MaxPool_1(Encoder_Stage_2_ReLU_2)
+        encoder_stage_2_relu_2 = self.Encoder_Stage_2_ReLU_2(x)
+        x = self.Encoder_Stage_2_MaxPool_1(encoder_stage_2_relu_2)
         x = self.Encoder_Stage_3_Conv_1(x)
         x = self.Encoder_Stage_3_ReLU_1(x)
         x = self.Encoder_Stage_3_Conv_2(x)
-        Encoder_Stage_3_ReLU_2 = self.Encoder_Stage_3_ReLU_2(x)
-        x = self.Encoder_Stage_3_DropOut_1(Encoder_Stage_3_ReLU_2)
+        encoder_stage_3_relu_2 = self.Encoder_Stage_3_ReLU_2(x)
+        x = self.Encoder_Stage_3_DropOut_1(encoder_stage_3_relu_2)
         x = self.Encoder_Stage_3_MaxPool_1(x)
         x = self.Bridge_Conv_1(x)
         x = self.Bridge_ReLU_1(x)
@@ -145,8 +145,8 @@ class ResunetNetLgraph(nn.Module):
         x = self.Decoder_Stage_1_UpConv(x)
         x = self.Decoder_Stage_1_UpReLU(x)
         # MATLAB layer 'Decoder-Stage-1-DepthConcatenation'
-        x = torch.cat([x, Encoder_Stage_3_ReLU_2], dim=1)
-        del Encoder_Stage_3_ReLU_2
+        x = torch.cat([x, encoder_stage_3_relu_2], dim=1)
+        del encoder_stage_3_relu_2
         x = self.Dcoder_Stage_1_Conv_1(x)
         x = self.Decoder_Stage_1_ReLU_1(x)
         x = self.Decoder_Stage_1_Conv_2(x)
@@ -154,8 +154,8 @@ class ResunetNetLgraph(nn.Module):
         x = self.Decoder_Stage_2_UpConv(x)
         x = self.Decoder_Stage_2_UpReLU(x)
         # MATLAB layer 'Decoder-Stage-2-DepthConcatenation'
-        x = torch.cat([x, Encoder_Stage_2_ReLU_2], dim=1)
-        del Encoder_Stage_2_ReLU_2
+        x = torch.cat([x, encoder_stage_2_relu_2], dim=1)
+        del encoder_stage_2_relu_2
         x = self.Dcoder_Stage_2_Conv_1(x)
         x = self.Decoder_Stage_2_ReLU_1(x)
         x = self.Decoder_Stage_2_Conv_2(x)
@@ -163,14 +163,14 @@ class ResunetNetLgraph(nn.Module):
         x = self.Decoder_Stage_3_UpConv(x)
         x = self.Decoder_Stage_3_UpReLU(x)
         # MATLAB layer 'Decoder-Stage-3-DepthConcatenation'
-        x = torch.cat([x, Encoder_Stage_1_ReLU_2], dim=1)
-        del Encoder_Stage_1_ReLU_2
+        x = torch.cat([x, encoder_stage_1_relu_2], dim=1)
+        del encoder_stage_1_relu_2
         x = self.Dcoder_Stage_3_Conv_1(x)
         x = self.Decoder_Stage_3_ReLU_1(x)
         x = self.Decoder_Stage_3_Conv_2(x)
         x = self.Decoder_Stage_3_ReLU_2(x)
-        Final_ConvolutionLayer = self.Final_ConvolutionLayer(x)
-        return Final_ConvolutionLayer
+        final_convolution_layer = self.Final_ConvolutionLayer(x)
+        return final_convolution_layer
 
     def predict(self, imageinput: torch.Tensor) -> torch.Tensor:
         """What MATLAB's predict returns: the same as ``forward``."""
