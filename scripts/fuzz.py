@@ -111,6 +111,11 @@ def _child(path: Path, out: Path, report: int) -> None:
         os._exit(code)
 
 
+# Peak resident memory of the children that converted inputs under 10 MB (KiB, as
+# getrusage reports it on Linux); the summary line prints it.
+PEAK_RSS_KIB = {"under_10mb": 0}
+
+
 def run_case(case: Case, workdir: Path, timeout: float) -> tuple[str, str]:
     """(outcome, detail) of converting ``case`` in a forked child."""
     path = workdir / "case.mat"
@@ -128,8 +133,11 @@ def run_case(case: Case, workdir: Path, timeout: float) -> tuple[str, str]:
     deadline = time.monotonic() + timeout
     status = None
     while time.monotonic() < deadline:
-        done, status = os.waitpid(pid, os.WNOHANG)
+        done, status, usage = os.wait4(pid, os.WNOHANG)
         if done:
+            if len(case.data) < 10 << 20:
+                peak = PEAK_RSS_KIB["under_10mb"]
+                PEAK_RSS_KIB["under_10mb"] = max(peak, usage.ru_maxrss)
             break
         time.sleep(0.005)
     else:
@@ -204,6 +212,8 @@ def main() -> int:
     print(
         f"{args.count} inputs (seed {args.seed}) in {time.monotonic() - start:.0f} s: "
         + ", ".join(f"{o} {counts[o]}" for o in OUTCOMES)
+        + f"; peak RSS of a conversion of an input under 10 MB: "
+        f"{PEAK_RSS_KIB['under_10mb'] / 1024:.0f} MiB"
     )
     bad = sum(counts[o] for o in ("traceback", "signal", "hang", "partial"))
     return 1 if bad else 0
