@@ -101,8 +101,7 @@ def from_matlab(array) -> torch.Tensor:
     return x.permute(3, 2, 0, 1).contiguous()
 
 
-# The conversion that wrote this file, as recorded in the model.safetensors written with
-# it.
+# The conversion behind this file, as the model.safetensors written with it records.
 WEIGHTS_SOURCE = (
     "dcfnet_net.mat "
     "sha256=394e15a6b26594dbf2f36ffeeacc3b2cf3ec6bf9f29c5084d24f02830572120c "
@@ -111,9 +110,7 @@ WEIGHTS_SOURCE = (
 
 
 def _check_weights(weights: Path) -> None:
-    """Refuse a default weights file written by another conversion
-    (cheap: reads its header).
-    """
+    """Refuse a default weights file another conversion wrote (reads the header)."""
     from safetensors import safe_open
 
     with safe_open(str(weights), framework="pt") as handle:

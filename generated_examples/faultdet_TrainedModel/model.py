@@ -190,8 +190,7 @@ def pad_sequences(sequences) -> tuple[torch.Tensor, torch.Tensor]:
     return nn.utils.rnn.pad_sequence(steps, batch_first=True), lengths
 
 
-# The conversion that wrote this file, as recorded in the model.safetensors written with
-# it.
+# The conversion behind this file, as the model.safetensors written with it records.
 WEIGHTS_SOURCE = (
     "faultdet_TrainedModel.mat "
     "sha256=fe7c47ff72a481a22816a16c1e6047397deaa0b4de6fb7c84cc6316650cea6ca "
@@ -200,9 +199,7 @@ WEIGHTS_SOURCE = (
 
 
 def _check_weights(weights: Path) -> None:
-    """Refuse a default weights file written by another conversion
-    (cheap: reads its header).
-    """
+    """Refuse a default weights file another conversion wrote (reads the header)."""
     from safetensors import safe_open
 
     with safe_open(str(weights), framework="pt") as handle:

@@ -126,8 +126,7 @@ def from_matlab(array) -> torch.Tensor:
     return x.permute(3, 2, 0, 1).contiguous()
 
 
-# The conversion that wrote this file, as recorded in the model.safetensors written with
-# it.
+# The conversion behind this file, as the model.safetensors written with it records.
 WEIGHTS_SOURCE = (
     "fuma28_trainedNet.mat "
     "sha256=e2d9da8c736864fea34fd5a3ef25553bfedd2e2d072d25c862d4bacda2e2d63f "
@@ -136,9 +135,7 @@ WEIGHTS_SOURCE = (
 
 
 def _check_weights(weights: Path) -> None:
-    """Refuse a default weights file written by another conversion
-    (cheap: reads its header).
-    """
+    """Refuse a default weights file another conversion wrote (reads the header)."""
     from safetensors import safe_open
 
     with safe_open(str(weights), framework="pt") as handle:

@@ -103,8 +103,7 @@ def from_matlab(array) -> torch.Tensor:
     return x.permute(3, 2, 0, 1).contiguous()
 
 
-# The conversion that wrote this file, as recorded in the model.safetensors written with
-# it.
+# The conversion behind this file, as the model.safetensors written with it records.
 WEIGHTS_SOURCE = (
     "tiny_cnn.mat "
     "sha256=dc4548f7ede3a1e864bbc01bd6bea40607fb9a64d459efbda1adeb41dfcd0abf "
@@ -113,9 +112,7 @@ WEIGHTS_SOURCE = (
 
 
 def _check_weights(weights: Path) -> None:
-    """Refuse a default weights file written by another conversion
-    (cheap: reads its header).
-    """
+    """Refuse a default weights file another conversion wrote (reads the header)."""
     from safetensors import safe_open
 
     with safe_open(str(weights), framework="pt") as handle:

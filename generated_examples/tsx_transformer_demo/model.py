@@ -248,8 +248,7 @@ def pad_sequences(sequences) -> tuple[torch.Tensor, torch.Tensor]:
     return nn.utils.rnn.pad_sequence(steps, batch_first=True), lengths
 
 
-# The conversion that wrote this file, as recorded in the model.safetensors written with
-# it.
+# The conversion behind this file, as the model.safetensors written with it records.
 WEIGHTS_SOURCE = (
     "tsx_transformer_demo.mat "
     "sha256=2f22f30ff14fb97eeaf34dfbe1e9248fd0b3b04e9ba1b57890e5195e305fcf66 "
@@ -258,9 +257,7 @@ WEIGHTS_SOURCE = (
 
 
 def _check_weights(weights: Path) -> None:
-    """Refuse a default weights file written by another conversion
-    (cheap: reads its header).
-    """
+    """Refuse a default weights file another conversion wrote (reads the header)."""
     from safetensors import safe_open
 
     with safe_open(str(weights), framework="pt") as handle:

@@ -85,8 +85,7 @@ def from_matlab(array) -> torch.Tensor:
     return x.permute(3, 2, 0, 1).contiguous()
 
 
-# The conversion that wrote this file, as recorded in the model.safetensors written with
-# it.
+# The conversion behind this file, as the model.safetensors written with it records.
 WEIGHTS_SOURCE = (
     "yusuf_trainedNetwork_1.mat "
     "sha256=0f92a1adde5fab38a036ba24a7166c6b6528d3346ddb95280c50ec07941007b2 "
@@ -95,9 +94,7 @@ WEIGHTS_SOURCE = (
 
 
 def _check_weights(weights: Path) -> None:
-    """Refuse a default weights file written by another conversion
-    (cheap: reads its header).
-    """
+    """Refuse a default weights file another conversion wrote (reads the header)."""
     from safetensors import safe_open
 
     with safe_open(str(weights), framework="pt") as handle:
