@@ -27,6 +27,7 @@ from matio.utils.matclass import (
 
 from codegen import progress
 from codegen.errors import ConversionError
+from codegen.readers.h5lazy import lazy_numeric, read_all_but_weights
 from codegen.readers.matio_fix import patched_load
 
 NETWORK_CLASSES = {
@@ -94,8 +95,9 @@ def load(path: str | Path) -> MatFile:
             warnings.simplefilter("ignore")
             variables = _plain_level5(path)
             if variables is None:
-                with patched_load():
+                with patched_load(), lazy_numeric(str(path)):
                     variables = load_from_mat(str(path))
+                read_all_but_weights(variables)
     except Exception as exc:  # mat-io raises many types on corrupt input
         hashing.result()
         raise ConversionError(
