@@ -123,3 +123,63 @@ def test_dlt_file_written_by_the_project_is_read_by_mat_io(tmp_path: Path) -> No
     path = tmp_path / "net.mat"
     w.write_mat(path, {"layers": w.layer_array([w.relu("r")])})
     assert mat._plain_level5(path) is None
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        CORPUS / "matconvnet" / "dcfnet_net.mat",
+        CORPUS / "matconvnet" / "dsr_x16_net_epoch108.mat",
+        "zoo",
+    ],
+    ids=["dcfnet", "dsr_dagnn", "zoo"],
+)
+def test_reading_without_copies_gives_scipy_mat_dtype_values(
+    path: Path | str, tmp_path: Path
+) -> None:
+    """Down to memory order: only the copy scipy's ``mat_dtype`` makes is left out."""
+    if path == "zoo":
+        path = tmp_path / "zoo.mat"
+        zoo(path)
+    assert isinstance(path, Path)
+    reference = scipy.io.loadmat(str(path), mat_dtype=True)
+    fast = mat._loadmat_no_copies(path)
+    assert sorted(fast) == sorted(reference)
+    found = [d for k in reference for d in differences(fast[k], reference[k], k)]
+    assert found == []
+    for key, value in fast.items():
+        if isinstance(value, np.ndarray) and not key.startswith("__"):
+            assert value.flags.f_contiguous == reference[key].flags.f_contiguous
+
+
+def test_nested_arrays_are_not_copied_when_read(tmp_path: Path) -> None:
+    import tracemalloc
+
+    path = tmp_path / "big.mat"
+    big = np.arange(2 << 20, dtype=np.float32).reshape(1024, 2048)
+    cell = np.empty((1, 1), dtype=object)
+    cell[0, 0] = big
+    scipy.io.savemat(str(path), {"net": {"layers": cell}})
+    peaks = []
+    for read in (
+        lambda: mat._loadmat_no_copies(path),
+        lambda: scipy.io.loadmat(str(path), mat_dtype=True),
+    ):
+        tracemalloc.start()
+        values = read()
+        peaks.append(tracemalloc.get_traced_memory()[1] / big.nbytes)
+        tracemalloc.stop()
+        stored = values["net"][0, 0]["layers"][0, 0]
+        assert stored.dtype == np.float32 and np.array_equal(stored, big)
+    assert peaks[0] < 1.5 < 1.9 < peaks[1]
+
+
+def test_nested_complex_arrays_are_left_to_mat_io(tmp_path: Path) -> None:
+    path = tmp_path / "complex.mat"
+    scipy.io.savemat(
+        str(path),
+        {"net": {"w": np.array([[1 + 2j, 3 - 1j]], np.complex64), "x": 1.0}},
+    )
+    assert mat._plain_level5(path) is None
+    values = mat.load(path).variables["net"][0, 0]["w"]
+    assert values.dtype.kind == "c" and values[0, 1] == 3 - 1j
