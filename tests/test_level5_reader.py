@@ -14,6 +14,7 @@ import scipy.sparse
 from matio import load_from_mat
 
 from codegen.readers import mat
+from codegen.readers.level5_nocopy import scipy_loadmat
 from codegen.testing import dltwriter as w
 
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
@@ -143,7 +144,7 @@ def test_reading_without_copies_gives_scipy_mat_dtype_values(
         zoo(path)
     assert isinstance(path, Path)
     reference = scipy.io.loadmat(str(path), mat_dtype=True)
-    fast = mat._loadmat_no_copies(path)
+    fast = scipy_loadmat(str(path))
     assert sorted(fast) == sorted(reference)
     found = [d for k in reference for d in differences(fast[k], reference[k], k)]
     assert found == []
@@ -162,7 +163,7 @@ def test_nested_arrays_are_not_copied_when_read(tmp_path: Path) -> None:
     scipy.io.savemat(str(path), {"net": {"layers": cell}})
     peaks = []
     for read in (
-        lambda: mat._loadmat_no_copies(path),
+        lambda: scipy_loadmat(str(path)),
         lambda: scipy.io.loadmat(str(path), mat_dtype=True),
     ):
         tracemalloc.start()
@@ -183,3 +184,92 @@ def test_nested_complex_arrays_are_left_to_mat_io(tmp_path: Path) -> None:
     assert mat._plain_level5(path) is None
     values = mat.load(path).variables["net"][0, 0]["w"]
     assert values.dtype.kind == "c" and values[0, 1] == 3 - 1j
+
+
+def tree_differences(
+    a: Any, b: Any, path: str = "", seen: set[int] | None = None
+) -> list[str]:
+    """Where two values read by mat-io differ, objects and tables included; arrays
+    down to dtype and memory order."""
+    import pandas as pd
+    from matio.utils.matclass import MatlabOpaque
+
+    seen = set() if seen is None else seen
+    if type(a) is not type(b):
+        return [f"{path}: {type(a).__name__} vs {type(b).__name__}"]
+    if id(a) in seen:
+        return []
+    if isinstance(a, MatlabOpaque):
+        seen.add(id(a))
+        if a.classname != b.classname:
+            return [f"{path}: class {a.classname} vs {b.classname}"]
+        return tree_differences(a.properties, b.properties, f"{path}.", seen)
+    if isinstance(a, dict):
+        seen.add(id(a))
+        if list(a) != list(b):
+            return [f"{path}: keys {list(a)} vs {list(b)}"]
+        return [d for k in a for d in tree_differences(a[k], b[k], f"{path}{k}", seen)]
+    if isinstance(a, (pd.DataFrame, pd.Series, pd.Categorical)):
+        return [] if repr(a) == repr(b) else [f"{path}: {a!r} vs {b!r}"]
+    if isinstance(a, np.ndarray):
+        if (a.dtype, a.shape) != (b.dtype, b.shape):
+            return [f"{path}: {a.dtype}{a.shape} vs {b.dtype}{b.shape}"]
+        if (a.flags.f_contiguous, a.flags.c_contiguous) != (
+            b.flags.f_contiguous,
+            b.flags.c_contiguous,
+        ):
+            return [f"{path}: memory order"]
+        found: list[str] = []
+        if a.dtype.names:
+            seen.add(id(a))
+            for index in np.ndindex(a.shape):
+                for key in a.dtype.names:
+                    found += tree_differences(
+                        a[key][index], b[key][index], f"{path}{index}.{key}", seen
+                    )
+        elif a.dtype == object:
+            seen.add(id(a))
+            for index in np.ndindex(a.shape):
+                found += tree_differences(
+                    a[index], b[index], f"{path}{{{index}}}", seen
+                )
+        elif a.dtype.kind in "fc":
+            if not np.array_equal(a, b, equal_nan=True):
+                found.append(f"{path}: values")
+        elif not np.array_equal(a, b):
+            found.append(f"{path}: values")
+        return found
+    if hasattr(a, "__dict__") and not isinstance(a, type):
+        return tree_differences(vars(a), vars(b), f"{path}.", seen)
+    return [] if repr(a) == repr(b) else [f"{path}: {a!r} vs {b!r}"]
+
+
+MATIO_FILES = sorted(
+    [
+        *(CORPUS / "dltoolbox").glob("*.mat"),
+        *(CORPUS / "shallow").glob("*.mat"),
+        *REPO.glob("examples/*.mat"),
+    ]
+)
+
+
+@pytest.mark.parametrize("path", MATIO_FILES, ids=[p.name for p in MATIO_FILES])
+def test_mat_io_reads_the_same_values_without_copies(path: Path) -> None:
+    from codegen.readers.level5_nocopy import matio_without_copies
+    from codegen.readers.matio_fix import patched_load
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with patched_load():
+            reference = load_from_mat(str(path))
+        with patched_load(), matio_without_copies():
+            fast = load_from_mat(str(path))
+    assert tree_differences(fast, reference) == []
+
+
+def test_the_tree_comparison_can_fail() -> None:
+    a = {"x": np.ones((2, 3), np.float32), "y": np.array([[1.0]])}
+    assert tree_differences(a, {**a, "x": np.ones((2, 3), np.float64)})
+    assert tree_differences(a, {**a, "x": np.asfortranarray(a["x"]) + 0})
+    assert tree_differences(a, {**a, "y": np.array([[2.0]])})
+    assert tree_differences(a, dict(a)) == []

@@ -28,6 +28,7 @@ from matio.utils.matclass import (
 from codegen import progress
 from codegen.errors import ConversionError
 from codegen.readers.h5lazy import lazy_numeric, read_all_but_weights
+from codegen.readers.level5_nocopy import matio_without_copies, scipy_loadmat
 from codegen.readers.matio_fix import patched_load
 
 NETWORK_CLASSES = {
@@ -95,7 +96,7 @@ def load(path: str | Path) -> MatFile:
             warnings.simplefilter("ignore")
             variables = _plain_level5(path)
             if variables is None:
-                with patched_load(), lazy_numeric(str(path)):
+                with patched_load(), matio_without_copies(), lazy_numeric(str(path)):
                     variables = load_from_mat(str(path))
                 read_all_but_weights(variables)
     except Exception as exc:  # mat-io raises many types on corrupt input
@@ -153,7 +154,7 @@ def _plain_level5(path: Path) -> dict[str, Any] | None:
     gives mat-io's values, except that a struct with no fields comes back as ``None``
     elements (made mat-io's EmptyMatStruct here). Without ``mat_dtype``, doubles MATLAB
     stored as small integers and logicals would come back with other dtypes; with it,
-    scipy copies every array as it is read, which :func:`_loadmat_no_copies` avoids.
+    scipy copies every array as it is read, which ``scipy_loadmat`` avoids.
 
     None (read with mat-io) for v7.3 and v4 files, files with a subsystem, and anything
     scipy returns that mat-io would represent differently (objects, function handles,
@@ -172,7 +173,7 @@ def _plain_level5(path: Path) -> dict[str, Any] | None:
     import scipy.sparse
 
     try:
-        raw = _loadmat_no_copies(path)
+        raw = scipy_loadmat(str(path))
     except Exception:  # let mat-io read it, or say why it cannot (_NotPlain too)
         return None
     matlab = scipy.io.matlab
@@ -197,60 +198,6 @@ def _plain_level5(path: Path) -> dict[str, Any] | None:
         return {k: fix(v) for k, v in raw.items() if not k.startswith("__")}
     except _NotPlain:
         return None
-
-
-def _loadmat_no_copies(path: Path) -> dict[str, Any]:
-    """``scipy.io.loadmat(path, mat_dtype=True)`` for a Level-5 file, without its copy
-    of every numeric array.
-
-    With ``mat_dtype`` scipy converts each numeric array to its MATLAB class's dtype
-    with ``astype``, which copies even when the dtype is already right (a float32 array
-    stored as single): the largest array is briefly held twice. Here arrays nested in
-    cells and structs are converted with ``copy=False``; top-level variables and the
-    stream checks stay scipy's own. A nested complex array raises _NotPlain.
-    """
-    from scipy.io.matlab import _mio5, _mio5_params
-
-    numeric = {
-        _mio5_params.mxDOUBLE_CLASS,
-        _mio5_params.mxSINGLE_CLASS,
-        _mio5_params.mxINT8_CLASS,
-        _mio5_params.mxUINT8_CLASS,
-        _mio5_params.mxINT16_CLASS,
-        _mio5_params.mxUINT16_CLASS,
-        _mio5_params.mxINT32_CLASS,
-        _mio5_params.mxUINT32_CLASS,
-        _mio5_params.mxINT64_CLASS,
-        _mio5_params.mxUINT64_CLASS,
-    }
-
-    class ArrayReader(_mio5.VarReader5):  # type: ignore[misc]
-        """Called back from scipy's compiled reader for every nested array."""
-
-        def __init__(self, preader: Any) -> None:
-            self.classes = _mio5_params.MDTYPES[preader.byte_order]["classes"]
-            self.top: Any = None
-
-        def array_from_header(self, header: Any, process: int = 1) -> Any:
-            if header is self.top or not process or header.mclass not in numeric:
-                return super().array_from_header(header, process)
-            arr = self.read_real_complex(header)
-            if arr.dtype.kind == "c":
-                raise _NotPlain  # complex: mat-io's reading, as for any doubt
-            dtype = np.bool_ if header.is_logical else self.classes[header.mclass]
-            return arr.astype(dtype, copy=False)
-
-    class FileReader(_mio5.MatFile5Reader):  # type: ignore[misc]
-        def initialize_read(self) -> None:
-            super().initialize_read()
-            self._matrix_reader = ArrayReader(self)
-
-        def read_var_array(self, header: Any, process: bool = True) -> Any:
-            self._matrix_reader.top = header
-            return super().read_var_array(header, process)
-
-    with path.open("rb") as handle:
-        return dict(FileReader(handle, mat_dtype=True).get_variables())
 
 
 class _NotPlain(Exception):
