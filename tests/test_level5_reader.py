@@ -273,3 +273,34 @@ def test_the_tree_comparison_can_fail() -> None:
     assert tree_differences(a, {**a, "x": np.asfortranarray(a["x"]) + 0})
     assert tree_differences(a, {**a, "y": np.array([[2.0]])})
     assert tree_differences(a, dict(a)) == []
+
+
+def test_files_read_without_mat_io_do_not_import_its_readers(tmp_path: Path) -> None:
+    """mat-io's readers (and pandas) are imported only when a file needs them, and are
+    then the same classes the rest of the code checks against."""
+    import subprocess
+    import sys
+
+    plain = tmp_path / "zoo.mat"
+    zoo(plain)
+    script = (
+        "import sys\n"
+        "from codegen import cli\n"
+        f"assert cli.main(['convert', {str(plain)!r}, '-o', {str(tmp_path / 'a')!r}, "
+        "'-q', '--stub-unsupported']) in (0, 1)\n"
+        "print('pandas' in sys.modules, 'matio.matio' in sys.modules)\n"
+        "from codegen.readers import mat\n"
+        "from matio.utils.matclass import MatlabOpaque\n"
+        f"net = mat.load({str(REPO / 'examples' / 'tiny_cnn.mat')!r}).variables['net']\n"
+        "print('pandas' in sys.modules, type(net) is MatlabOpaque)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"},
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["False", "False", "True", "True"]

@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 import numpy as np
-from matio import load_from_mat
 from matio.utils.matclass import (
     EmptyMatStruct,
     MatlabObject,
@@ -113,6 +112,14 @@ def load(path: str | Path) -> MatFile:
         ) from None
     variables = {k: v for k, v in variables.items() if not k.startswith("__")}
     return MatFile(path, digest, variables)
+
+
+def load_from_mat(path: str) -> dict[str, Any]:
+    """mat-io's reader, imported when first used: it imports pandas and scipy.sparse,
+    which files read with scipy or h5py alone never need."""
+    from matio import load_from_mat as read
+
+    return dict(read(path))
 
 
 class _Sha256:
