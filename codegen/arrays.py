@@ -76,7 +76,8 @@ class DeferredCopy:
     def chunks_c_order(self) -> Iterator[np.ndarray]:
         """The C-order data, in contiguous blocks of whole rows (about BLOCK_BYTES each;
         a lazy view's blocks start on the dataset's chunk boundaries). Once every block
-        has been made, ``nonfinite`` holds the count of NaN and Inf values."""
+        has been made, ``nonfinite`` holds the count of NaN and Inf values (counted
+        here unless known already)."""
         row = max(self.nbytes // max(self.shape[0], 1), 1)
         step = max(BLOCK_BYTES // row, 1)
         view: Any = self._view
@@ -86,6 +87,7 @@ class DeferredCopy:
                 view = np.asarray(view)  # rows cannot be read apart: read it whole
             else:
                 step = aligned
+        count = self.nonfinite is None
         bad = 0
         for start in range(0, self.shape[0], step):
             if isinstance(view, H5Array):
@@ -93,9 +95,11 @@ class DeferredCopy:
             else:
                 block = view[start : start + step]
             out = np.ascontiguousarray(block).reshape((block.shape[0], *self.shape[1:]))
-            bad += count_nonfinite(out)
+            if count:
+                bad += count_nonfinite(out)
             yield out
-        self.nonfinite = bad
+        if count:
+            self.nonfinite = bad
 
     def __repr__(self) -> str:
         return f"DeferredCopy(shape={self.shape}, dtype={self.dtype})"

@@ -74,15 +74,19 @@ def _count_nonfinite(value: Any) -> int:
             pass
         return int(value.nonfinite)
     any_order = getattr(value, "values_any_order", None)
-    array = any_order() if callable(any_order) else np.asarray(value)
-    return count_nonfinite(array)
+    if not callable(any_order):
+        return count_nonfinite(np.asarray(value))
+    bad = count_nonfinite(any_order())
+    value.nonfinite = bad  # the writer need not count again
+    return bad
 
 
 def pending_nonfinite(graph: Graph) -> bool:
-    """Whether some stored values are still in the file, to be counted for NaN and
-    Inf as they are written (see :func:`write`)."""
+    """Whether some stored values are copied (or read from the file) only as they are
+    written, and counted for NaN and Inf then (see :func:`write`): rendering after
+    writing spares a pass over them."""
     return any(
-        getattr(value, "lazy", False) and getattr(value, "nonfinite", 0) is None
+        getattr(value, "nonfinite", 0) is None
         for node in graph.nodes
         for value in (*node.params.values(), *node.buffers.values())
     )
