@@ -153,9 +153,10 @@ def test_each_large_dataset_is_decompressed_once(
     reads: dict[str, list[Any]] = defaultdict(list)
     original_read = h5lazy.H5File.read
 
-    def counting_read(self: Any, name: str, selection: Any = None) -> np.ndarray:
-        reads[name].append(selection)
-        return original_read(self, name, selection)
+    def counting_read(self: Any, ref: Any, selection: Any = None) -> np.ndarray:
+        with h5py.File(self.path, "r") as f:
+            reads[f[ref].name].append(selection)
+        return original_read(self, ref, selection)
 
     monkeypatch.setattr(h5lazy.H5File, "read", counting_read)
     from matio.v7.matreader7 import MatRead7

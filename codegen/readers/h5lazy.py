@@ -3,7 +3,7 @@
 mat-io decompresses every dataset of a v7.3 file as it reads it. Weights then take a
 second full copy when they are put into PyTorch's layout. While :func:`lazy_numeric`
 is active, mat-io's reader instead returns an :class:`H5Array` for each large float
-dataset held in ``#refs#`` (where struct fields, cells and object properties live): its
+dataset (and :func:`read_all_but_weights` then reads every one not holding weights): its
 shape and dtype are known, and reshapes and transposes are recorded, not applied. The
 safetensors writer then reads it a block of rows at a time, each block aligned to the
 dataset's chunks, so each chunk is decompressed once and the whole array is never in
@@ -36,9 +36,9 @@ class H5File:
         self._file: Any = None
         self._lock = threading.Lock()
 
-    def read(self, name: str, selection: tuple[slice, ...] | None = None) -> np.ndarray:
-        """Dataset ``name``'s values (all, or the hyperslab ``selection``), in HDF5's
-        own axis order."""
+    def read(self, name: Any, selection: tuple[slice, ...] | None = None) -> np.ndarray:
+        """A dataset's values (all, or the hyperslab ``selection``), in HDF5's own axis
+        order; ``name`` is its path or an object reference to it."""
         import h5py
 
         with self._lock:
@@ -61,7 +61,7 @@ class _Dataset:
 
     __slots__ = ("file", "name", "values")
 
-    def __init__(self, file: H5File, name: str) -> None:
+    def __init__(self, file: H5File, name: Any) -> None:
         self.file = file
         self.name = name
         self.values: np.ndarray | None = None
@@ -90,7 +90,7 @@ class H5Array:
     def __init__(
         self,
         file: H5File | _Dataset,
-        name: str,
+        name: Any,
         h5shape: Sequence[int],
         dtype: Any,
         chunks: Sequence[int] | None,
@@ -219,7 +219,7 @@ class H5Array:
         return iter(np.asarray(self))
 
     def __repr__(self) -> str:
-        return f"H5Array({self._data.name!r}, shape={self.shape}, dtype={self.dtype})"
+        return f"H5Array(shape={self.shape}, dtype={self.dtype})"
 
 
 def _materialising(op: str) -> Callable[..., Any]:
@@ -282,8 +282,9 @@ def _resolve_shape(shape: tuple[int, ...], size: int) -> tuple[int, ...]:
 @contextlib.contextmanager
 def lazy_numeric(path: str, threshold: int | None = None) -> Iterator[H5File]:
     """While active, mat-io's v7.3 reader returns an :class:`H5Array` for each real
-    ``single`` dataset of at least ``threshold`` (default LAZY_BYTES) bytes in
-    ``#refs#``; the arrays read from the returned :class:`H5File`."""
+    ``single`` dataset of at least ``threshold`` (default LAZY_BYTES) bytes; the arrays
+    read from the returned :class:`H5File`. Use :func:`read_all_but_weights` on what
+    was read."""
     limit = LAZY_BYTES if threshold is None else threshold
     from matio.utils.matclass import IntegerDecodingHint
     from matio.utils.matheaders import MAT_HDF_ATTRS
@@ -294,17 +295,17 @@ def lazy_numeric(path: str, threshold: int | None = None) -> Iterator[H5File]:
 
     def read_numeric(self: Any, obj: Any, is_empty: int = 0) -> Any:
         attrs = obj.attrs
+        # (h5py's Dataset.name is slow for datasets reached by reference: not asked)
         if (
             not is_empty
-            and obj.name.startswith("/#refs#/")
+            and obj.size * obj.dtype.itemsize >= limit
             and obj.dtype.names is None
             and obj.dtype.kind == "f"
             and attrs.get(MAT_HDF_ATTRS.CLASS, None) in _LAZY_CLASSES
             and attrs.get(MAT_HDF_ATTRS.INT_DECODE, None)
             != IntegerDecodingHint.LOGICAL_HINT
-            and obj.size * obj.dtype.itemsize >= limit
         ):
-            return H5Array(source, obj.name, obj.shape, obj.dtype, obj.chunks)
+            return H5Array(source, obj.ref, obj.shape, obj.dtype, obj.chunks)
         return original(self, obj, is_empty)
 
     with _LOCK:
