@@ -240,3 +240,47 @@ def test_h5array_views_match_numpy(tmp_path: Path) -> None:
     np.testing.assert_array_equal(array.reshape((60, 2)), matlab.reshape((60, 2)))
     assert array.astype(np.float64).dtype == np.float64
     assert float(np.asarray(array).sum()) == float(data.sum())
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"compression": "gzip"},
+        {"compression": "gzip", "shuffle": True},  # another filter: h5py reads
+        {},  # contiguous: h5py reads
+    ],
+    ids=["deflate", "shuffle", "contiguous"],
+)
+def test_chunks_are_inflated_in_threads_exactly_as_h5py_reads_them(
+    tmp_path: Path, options: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "data.h5"
+    rng = np.random.default_rng(4)
+    data = rng.standard_normal((10, 7, 3, 3)).astype(">f4")  # big-endian, edge chunks
+    data[3, 2, 1, 0] = np.nan
+    chunks = (4, 3, 1, 2) if options else None
+    with h5py.File(path, "w", userblock_size=512) as f:  # MATLAB's 512-byte header
+        f.create_dataset("a", data=data, chunks=chunks, **options)
+    inflated: list[Any] = []
+    original = h5lazy._inflate
+
+    def counted(*args: Any) -> Any:
+        result = original(*args)
+        inflated.append(result is not None)
+        return result
+
+    monkeypatch.setattr(h5lazy, "_inflate", counted)
+    source = h5lazy.H5File(str(path))
+    everything = (slice(None),) * 3
+    for selection in [
+        (slice(0, 4), *everything),
+        (slice(4, 10), *everything),  # the edge chunk
+        (slice(0, 10), slice(3, 7), slice(None), slice(0, 2)),
+        (slice(1, 5), *everything),  # not on a chunk boundary: h5py reads
+    ]:
+        got = source.read("a", selection)
+        expected = data[selection]
+        assert got.dtype == expected.dtype and got.shape == expected.shape
+        assert got.tobytes() == expected.tobytes()
+    source.close()
+    assert inflated == ([True] * 3 if options == {"compression": "gzip"} else [])

@@ -15,9 +15,13 @@ the same values as before, only later.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import math
+import os
 import threading
+import zlib
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -29,11 +33,19 @@ _LOCK = threading.RLock()
 
 
 class H5File:
-    """The file lazy arrays read from: opened on the first read, kept open after."""
+    """The file lazy arrays read from: opened on the first read, kept open after.
+
+    A hyperslab of a dataset stored as deflate-compressed chunks (MATLAB's v7.3 layout)
+    is read chunk by chunk: each chunk's bytes are read from the file and inflated in a
+    pool of threads (zlib releases the GIL; h5py does not), then put in place. Anything
+    else — other filters, a chunk stored unfiltered or not at all, a selection not on
+    chunk boundaries, a chunk that does not inflate to its exact size — is read by h5py.
+    """
 
     def __init__(self, path: str) -> None:
         self.path = path
         self._file: Any = None
+        self._fd: int | None = None
         self._lock = threading.Lock()
 
     def read(self, name: Any, selection: tuple[slice, ...] | None = None) -> np.ndarray:
@@ -44,14 +56,107 @@ class H5File:
         with self._lock:
             if self._file is None:
                 self._file = h5py.File(self.path, "r")
+                self._fd = os.open(self.path, os.O_RDONLY)
             dataset = self._file[name]
-            return np.asarray(dataset[()] if selection is None else dataset[selection])
+            if selection is None:
+                return np.asarray(dataset[()])
+            plan = _chunk_plan(dataset, selection)
+        if plan is not None:
+            out = _inflate(self._fd, *plan)
+            if out is not None:
+                return out
+        with self._lock:
+            return np.asarray(self._file[name][selection])
 
     def close(self) -> None:
         with self._lock:
             if self._file is not None:
                 self._file.close()
                 self._file = None
+            if self._fd is not None:
+                os.close(self._fd)
+                self._fd = None
+
+    def __del__(self) -> None:
+        if getattr(self, "_fd", None) is not None:
+            with contextlib.suppress(OSError):
+                os.close(self._fd)  # type: ignore[arg-type]
+
+
+_DEFLATE = 1  # HDF5's filter id for deflate (gzip)
+_POOL: ThreadPoolExecutor | None = None
+
+
+def _chunk_plan(
+    dataset: Any, selection: tuple[slice, ...]
+) -> tuple[tuple[int, ...], np.dtype, tuple[int, ...], list[tuple[Any, ...]]] | None:
+    """What to read for ``dataset[selection]`` chunk by chunk: the output shape and
+    dtype, the chunk shape and each chunk's (offset, file address, size); None when
+    h5py must read it."""
+    chunks = dataset.chunks
+    if chunks is None or dataset.dtype.names is not None or not dataset.shape:
+        return None
+    plist = dataset.id.get_create_plist()
+    if plist.get_nfilters() != 1 or plist.get_filter(0)[0] != _DEFLATE:
+        return None
+    if len(selection) != len(dataset.shape):
+        return None
+    bounds = []
+    for part, size, chunk in zip(selection, dataset.shape, chunks, strict=True):
+        if not isinstance(part, slice) or part.step not in (None, 1):
+            return None
+        start, stop, _ = part.indices(size)
+        if start % chunk or (stop % chunk and stop != size) or stop <= start:
+            return None
+        bounds.append((start, stop))
+    items = []
+    for corner in itertools.product(
+        *(range(a, b, c) for (a, b), c in zip(bounds, chunks, strict=True))
+    ):
+        info = dataset.id.get_chunk_info_by_coord(corner)
+        if info.byte_offset is None or info.filter_mask != 0:
+            return None
+        items.append((corner, info.byte_offset, info.size))
+    shape = tuple(b - a for a, b in bounds)
+    starts = tuple(a for a, _ in bounds)
+    return shape, dataset.dtype, tuple(chunks), [(*i, starts) for i in items]
+
+
+def _inflate(
+    fd: Any,
+    shape: tuple[int, ...],
+    dtype: np.dtype,
+    chunks: tuple[int, ...],
+    items: list[tuple[Any, ...]],
+) -> np.ndarray | None:
+    """The chunks read and inflated in threads into one array (None on any doubt)."""
+    global _POOL
+    out = np.empty(shape, dtype)
+    expected = int(np.prod(chunks)) * dtype.itemsize
+
+    def work(group: list[tuple[Any, ...]]) -> None:
+        for corner, address, size, starts in group:
+            data = zlib.decompress(os.pread(fd, size, address))
+            if len(data) != expected:
+                raise ValueError("a chunk inflated to the wrong size")
+            chunk = np.frombuffer(data, dtype).reshape(chunks)
+            dst, src = [], []
+            for c, n, s, full in zip(corner, chunks, starts, shape, strict=True):
+                stop = min(c + n, s + full)
+                dst.append(slice(c - s, stop - s))
+                src.append(slice(0, stop - c))
+            out[tuple(dst)] = chunk[tuple(src)]
+
+    workers = max(min(os.cpu_count() or 1, 4), 1)
+    if _POOL is None:
+        _POOL = ThreadPoolExecutor(workers, thread_name_prefix="inflate")
+    groups = [items[k::workers] for k in range(workers)]
+    try:
+        for future in [_POOL.submit(work, g) for g in groups if g]:
+            future.result()
+    except (OSError, ValueError, zlib.error):
+        return None
+    return out
 
 
 class _Dataset:
