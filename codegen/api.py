@@ -358,10 +358,11 @@ def _convert_all(
                 name_class=class_name != default_class_name(file.path.name, net.path),
                 plugins=plugins,
             )
+            # model.py is rendered as it is written when weights are counted then
+            write_outputs(result, out / folder, readme)
         except ConversionError as exc:
             outcome.error = str(exc)
             continue
-        write_outputs(result, out / folder, readme)
         # Keep a summary, not the weights: the next network may be as large.
         outcome.class_name = result.graph.class_name
         outcome.layers = len(result.graph.nodes)

@@ -284,3 +284,26 @@ def test_chunks_are_inflated_in_threads_exactly_as_h5py_reads_them(
         assert got.tobytes() == expected.tobytes()
     source.close()
     assert inflated == ([True] * 3 if options == {"compression": "gzip"} else [])
+
+
+def test_verify_and_convert_all_work_on_lazily_read_weights(
+    tmp_path: Path, small_thresholds: None
+) -> None:
+    from codegen import cli
+
+    for path in (
+        CORPUS / "matconvnet" / "dncnn_dagnn_epoch50.mat",
+        _dlt_file(tmp_path / "dlt.mat"),
+    ):
+        assert cli.main(["verify", str(path), "--random", "2"]) == 0
+        outcomes = api.convert_all(path, tmp_path / f"all_{path.stem}")
+        assert [o.error for o in outcomes] == [None]
+        single = api.convert(
+            path, tmp_path / f"one_{path.stem}", variable=outcomes[0].variable
+        )
+        folder = tmp_path / f"all_{path.stem}" / outcomes[0].folder
+        for name in ("model.py", "model.safetensors"):
+            assert (folder / name).read_bytes() == (
+                tmp_path / f"one_{path.stem}" / name
+            ).read_bytes()
+        assert _lazy_values(single)
