@@ -307,3 +307,31 @@ def test_verify_and_convert_all_work_on_lazily_read_weights(
                 tmp_path / f"one_{path.stem}" / name
             ).read_bytes()
         assert _lazy_values(single)
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "fork"), reason="needs fork")
+def test_a_forked_child_inflates_with_its_own_threads(tmp_path: Path) -> None:
+    import os
+
+    path = tmp_path / "data.h5"
+    data = np.arange(64 * 6, dtype=np.float32).reshape(64, 6)
+    with h5py.File(path, "w") as f:
+        f.create_dataset("a", data=data, chunks=(8, 6), compression="gzip")
+    source = h5lazy.H5File(str(path))
+    assert np.array_equal(source.read("a", (slice(0, 16), slice(None))), data[:16])
+    assert h5lazy._POOL is not None  # the parent's threads exist now
+    pid = os.fork()
+    if pid == 0:  # the child: must not wait on threads it does not have
+        child = h5lazy.H5File(str(path))
+        ok = np.array_equal(child.read("a", (slice(16, 64), slice(None))), data[16:])
+        os._exit(0 if ok else 1)
+    import time
+
+    deadline = time.monotonic() + 60
+    while (done := os.waitpid(pid, os.WNOHANG))[0] == 0:
+        if time.monotonic() > deadline:  # waiting on threads that do not exist
+            os.kill(pid, 9)
+            os.waitpid(pid, 0)
+            pytest.fail("the forked child never finished reading")
+        time.sleep(0.05)
+    assert os.waitstatus_to_exitcode(done[1]) == 0

@@ -87,6 +87,16 @@ _DEFLATE = 1  # HDF5's filter id for deflate (gzip)
 _POOL: ThreadPoolExecutor | None = None
 
 
+def _forget_pool() -> None:
+    """A forked child has none of its parent's threads: it starts its own pool."""
+    global _POOL
+    _POOL = None
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_pool)
+
+
 def _chunk_plan(
     dataset: Any, selection: tuple[slice, ...]
 ) -> tuple[tuple[int, ...], np.dtype, tuple[int, ...], list[tuple[Any, ...]]] | None:
