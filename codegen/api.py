@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -28,14 +29,48 @@ MATCONVNET_KINDS = ("SimpleNN", "DagNN")
 SHALLOW_KINDS = ("network", "Autoencoder")
 
 
-@dataclass
 class Conversion:
-    graph: Graph
-    source: str  # model.py text
-    weights_mode: str  # 'all', 'partial' or 'none' (see weights.weights_mode)
-    warnings: list[str] = field(default_factory=list)
-    # README.md for reviewers: layer table, graph, conventions translated
-    readme: str = ""
+    """A converted network: its graph, model.py's text, README.md and the notes.
+
+    model.py and README.md name the weight arrays holding NaN or Inf. Weights still in
+    the file (large v7.3 datasets) are counted as they are written, so for those the
+    texts are made after :meth:`write_weights`, or when first asked for (which then
+    reads the weights once more to count).
+    """
+
+    def __init__(
+        self,
+        graph: Graph,
+        weights_mode: str,
+        render: Callable[[], tuple[str, list[str], str]],
+        defer: bool = False,
+    ) -> None:
+        self.graph = graph
+        # 'all', 'partial' or 'none' (see weights.weights_mode)
+        self.weights_mode = weights_mode
+        self._render = render
+        self._rendered: tuple[str, list[str], str] | None = None
+        if not defer:
+            self._rendered = render()
+
+    def _texts(self) -> tuple[str, list[str], str]:
+        if self._rendered is None:
+            self._rendered = self._render()
+        return self._rendered
+
+    @property
+    def source(self) -> str:
+        """model.py's text."""
+        return self._texts()[0]
+
+    @property
+    def warnings(self) -> list[str]:
+        return self._texts()[1]
+
+    @property
+    def readme(self) -> str:
+        """README.md for reviewers: layer table, graph, conventions translated."""
+        return self._texts()[2]
 
     @property
     def has_weights(self) -> bool:
@@ -111,21 +146,10 @@ def convert_file(
     of failing the conversion. ``plugins``: Python files registering converters and
     templates for user-defined layer classes (docs/plugins.md); loading one runs it.
     """
-    from codegen import emit  # black and Jinja: only conversion needs them, not inspect
-
-    with plugin_api.loaded(plugins):
-        try:
-            return _convert_file(
-                path, variable, class_name, stub_unsupported, plugins, max_memory
-            )
-        except (jinja2.TemplateError, emit.TemplateError) as exc:
-            if not plugins:
-                raise
-            detail = " ".join(str(exc).split("\n")[0].split())
-            raise ConversionError(
-                f"{Path(path).name}: a plugin's template did not render valid Python "
-                f"({type(exc).__name__}: {detail}); fix the template of its op."
-            ) from None
+    with plugin_api.loaded(plugins), _template_errors(Path(path).name, plugins):
+        return _convert_file(
+            path, variable, class_name, stub_unsupported, plugins, max_memory
+        )
 
 
 def _convert_file(
@@ -215,27 +239,52 @@ def convert_network(
             "became stubs that raise NotImplementedError; implement each in its stub class in "
             "model.py from the class's page in MATLAB's documentation."
         )
-    bad_values = weights.nonfinite_note(graph)
-    if bad_values:
-        graph.notes.append(f"WARNING: {bad_values}")
-        notes.append(f"{where}: {bad_values}")
     mode = weights.weights_mode(graph)
-    if mode == "none":
-        notes.append(
-            f"{where}: the network is UNTRAINED (the file stores no weights); model.py is the architecture "
-            "with PyTorch's default initialisation and no model.safetensors is written."
-        )
-    elif mode == "partial":
-        missing = weights.missing_keys(graph)
-        notes.append(
-            f"{where}: the network is UNTRAINED ({len(missing)} of {len(weights.expected_keys(graph))} weight "
-            "arrays have no stored values); those keep PyTorch's default initialisation and are left out of "
-            "model.safetensors (listed in UNTRAINED_KEYS)."
-        )
-    source = emit.render_model(graph)
-    from codegen.readme import render_readme
 
-    return Conversion(graph, source, mode, notes, render_readme(graph, source))
+    def render() -> tuple[str, list[str], str]:
+        texts = list(notes)
+        bad_values = weights.nonfinite_note(graph)
+        if bad_values:
+            graph.notes.append(f"WARNING: {bad_values}")
+            texts.append(f"{where}: {bad_values}")
+        if mode == "none":
+            texts.append(
+                f"{where}: the network is UNTRAINED (the file stores no weights); model.py is the architecture "
+                "with PyTorch's default initialisation and no model.safetensors is written."
+            )
+        elif mode == "partial":
+            missing = weights.missing_keys(graph)
+            texts.append(
+                f"{where}: the network is UNTRAINED ({len(missing)} of {len(weights.expected_keys(graph))} weight "
+                "arrays have no stored values); those keep PyTorch's default initialisation and are left out of "
+                "model.safetensors (listed in UNTRAINED_KEYS)."
+            )
+        with _template_errors(file.path.name, plugins):
+            source = emit.render_model(graph)
+        from codegen.readme import render_readme
+
+        return source, texts, render_readme(graph, source)
+
+    # Plugins' templates are loaded only for the conversion: render now with them.
+    defer = not plugins and weights.pending_nonfinite(graph)
+    return Conversion(graph, mode, render, defer)
+
+
+@contextmanager
+def _template_errors(name: str, plugins: Sequence[str | Path]) -> Iterator[None]:
+    """A plugin template that renders invalid code is the plugin's error, named so."""
+    from codegen import emit
+
+    try:
+        yield
+    except (jinja2.TemplateError, emit.TemplateError) as exc:
+        if not plugins:
+            raise
+        detail = " ".join(str(exc).split("\n")[0].split())
+        raise ConversionError(
+            f"{name}: a plugin's template did not render valid Python "
+            f"({type(exc).__name__}: {detail}); fix the template of its op."
+        ) from None
 
 
 @dataclass
@@ -313,10 +362,11 @@ def _convert_all(
                 name_class=class_name != default_class_name(file.path.name, net.path),
                 plugins=plugins,
             )
+            # model.py is rendered as it is written when weights are counted then
+            write_outputs(result, out / folder, readme)
         except ConversionError as exc:
             outcome.error = str(exc)
             continue
-        write_outputs(result, out / folder, readme)
         # Keep a summary, not the weights: the next network may be as large.
         outcome.class_name = result.graph.class_name
         outcome.layers = len(result.graph.nodes)
@@ -389,10 +439,13 @@ def write_outputs(result: Conversion, out: Path, readme: bool = True) -> None:
     """out/model.py, out/model.safetensors (streamed) and out/README.md, as one pair:
     see :mod:`codegen.output`."""
     out.mkdir(parents=True, exist_ok=True)
-    extra = {out / "README.md": result.readme.encode()} if readme else {}
+    # The texts are made after the weights are written (see Conversion).
+    extra: dict[Path, bytes | Callable[[], bytes]] = {}
+    if readme:
+        extra[out / "README.md"] = lambda: result.readme.encode()
     output.write_pair(
         out / "model.py",
-        result.source.encode(),
+        lambda: result.source.encode(),
         out / "model.safetensors",
         result.write_weights if result.has_weights else b"",
         extra,

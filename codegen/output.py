@@ -54,15 +54,17 @@ def _signals_raise() -> Iterator[None]:
 
 def write_pair(
     model_py: Path,
-    source: bytes,
+    source: bytes | Callable[[], bytes],
     weights: Path,
     tensors: bytes | Callable[[BinaryIO], None],
-    extra: dict[Path, bytes] | None = None,
+    extra: dict[Path, bytes | Callable[[], bytes]] | None = None,
 ) -> None:
     """Write ``model_py`` (and ``weights`` unless ``tensors`` is empty), all or nothing.
 
     ``tensors`` is the weights file's bytes, or a function that streams them to a handle
-    (a large network's weights are never held in memory as one file).
+    (a large network's weights are never held in memory as one file). ``source`` and
+    the ``extra`` texts may be functions giving the bytes: they are called after the
+    weights are written (what is learnt while writing can go into model.py).
 
     ``extra`` files (the README) are moved after the weights and before model.py. With
     no tensors an earlier weights file at ``weights`` is removed after model.py is in
@@ -78,8 +80,8 @@ def write_pair(
             if tensors:
                 staged.append((staging / weights.name, tensors, weights))
             for target, text in (extra or {}).items():
-                staged.append((staging / target.name, text, target))
-            staged.append((staging / model_py.name, source, model_py))
+                staged.append((staging / target.name, _writer(text), target))
+            staged.append((staging / model_py.name, _writer(source), model_py))
             for tmp, content, _ in staged:
                 # a new file: ordinary permissions (0o666 & ~umask), unlike mkstemp's 0o600
                 with open(tmp, "xb") as handle:
@@ -93,3 +95,15 @@ def write_pair(
                 weights.unlink()
         finally:
             shutil.rmtree(staging, ignore_errors=True)
+
+
+def _writer(content: bytes | Callable[[], bytes]) -> bytes | Callable[[BinaryIO], None]:
+    """Bytes as they are; a function giving bytes as one writing them to a handle."""
+    if not callable(content):
+        return content
+    make = content
+
+    def write(handle: BinaryIO) -> None:
+        handle.write(make())
+
+    return write

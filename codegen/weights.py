@@ -14,6 +14,7 @@ from typing import Any, BinaryIO
 import numpy as np
 
 from codegen import progress
+from codegen.arrays import count_nonfinite
 from codegen.ir import Graph
 
 
@@ -62,19 +63,33 @@ def nonfinite(graph: Graph) -> dict[str, tuple[int, int]]:
 
 def _count_nonfinite(value: Any) -> int:
     """NaN and Inf values, counted a block at a time with no full-size temporary (a
-    deferred copy is checked through its view, in memory order). A block whose sum is
-    finite has only finite values: the exact count runs only where it is not."""
+    deferred copy is checked through its view, in memory order). A weight read lazily
+    from the file is counted as it is written; counted before, it is read block by
+    block here, and again when written."""
+    counted = getattr(value, "nonfinite", None)
+    if counted is not None:
+        return int(counted)
+    if getattr(value, "lazy", False):
+        for _ in value.chunks_c_order():
+            pass
+        return int(value.nonfinite)
     any_order = getattr(value, "values_any_order", None)
-    array = any_order() if callable(any_order) else np.asarray(value)
-    flat = np.ravel(array, order="K")  # a view for any axis order of one block
-    step = 1 << 20
-    bad = 0
-    with np.errstate(over="ignore", invalid="ignore"):
-        for start in range(0, flat.size, step):
-            block = flat[start : start + step]
-            if not np.isfinite(np.sum(block)):
-                bad += int(np.count_nonzero(~np.isfinite(block)))
+    if not callable(any_order):
+        return count_nonfinite(np.asarray(value))
+    bad = count_nonfinite(any_order())
+    value.nonfinite = bad  # the writer need not count again
     return bad
+
+
+def pending_nonfinite(graph: Graph) -> bool:
+    """Whether some stored values are copied (or read from the file) only as they are
+    written, and counted for NaN and Inf then (see :func:`write`): rendering after
+    writing spares a pass over them."""
+    return any(
+        getattr(value, "nonfinite", 0) is None
+        for node in graph.nodes
+        for value in (*node.params.values(), *node.buffers.values())
+    )
 
 
 def nonfinite_note(graph: Graph) -> str | None:

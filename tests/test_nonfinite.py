@@ -50,3 +50,22 @@ def test_finite_weights_say_nothing(tmp_path: Path) -> None:
     assert not any("NaN" in note for note in result.warnings)
     assert "WARNING" not in result.source
     assert api.inspect_file(path)["networks"][0]["nonfinite"] is None
+
+
+def test_deferred_weights_are_counted_while_written(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Copied only when written, the weights are counted then, and model.py made after."""
+    from codegen import arrays
+
+    monkeypatch.setattr(arrays, "DEFER_BYTES", 16)
+    path = _network(tmp_path, np.inf)
+    result = api.convert(path, tmp_path / "out")
+    fc = next(n for n in result.graph.nodes if n.params)
+    assert isinstance(fc.params["weight"], arrays.DeferredCopy)
+    assert fc.params["weight"].nonfinite == 1  # counted by the writer
+    assert any("'fc' weight (1 of 24)" in note for note in result.warnings)
+    source = (tmp_path / "out" / "model.py").read_text()
+    assert "WARNING" in source and "'fc' weight (1 of 24)" in source
+    monkeypatch.setattr(arrays, "DEFER_BYTES", 1 << 40)
+    assert api.convert_file(path).source == source

@@ -16,7 +16,7 @@ cropSize, interpolation, keepAspect) are listed in its docstring, not applied.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -25,6 +25,7 @@ from codegen.importers.matconvnet_structs import McnLayer, elements, struct_fiel
 from codegen.ir import IMAGE, Node, TensorInfo
 from codegen.layers.common import f32
 from codegen.layers.record import LayerRecord
+from codegen.readers.h5lazy import H5Array
 
 # Layers whose output has their input's channels: the input's channels can be read past them.
 _SAME_CHANNELS = {
@@ -105,8 +106,12 @@ def _first_weight(rec: LayerRecord) -> np.ndarray | None:
     if not items and "filters" in rec.fields:
         items = [rec.raw("filters")]
     first = items[0] if items else None
-    if isinstance(first, np.ndarray) and first.dtype.kind in "biuf" and first.size:
-        return first
+    if (
+        isinstance(first, (np.ndarray, H5Array))  # H5Array: still in the file
+        and first.dtype.kind in "biuf"
+        and first.size
+    ):
+        return cast(np.ndarray, first)
     return None
 
 

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
 from codegen.arrays import f32_deferred
 from codegen.ir import IMAGE, Node, TensorInfo
 from codegen.layers.record import LayerRecord
+from codegen.readers.h5lazy import H5Array
 
 Pad = tuple[int, int, int, int]  # MATLAB order: [top bottom left right]
 
@@ -157,6 +158,8 @@ def rebuild(array: np.ndarray, shape: Sequence[int]) -> np.ndarray:
         raise ValueError(
             f"cannot view an array of {array.size} values as {tuple(shape)}"
         )
+    if isinstance(array, H5Array):  # still in the file: a lazy view
+        return cast(np.ndarray, array.reshape(tuple(shape), order="F"))
     return np.asarray(array).reshape(tuple(shape), order="F")
 
 

@@ -91,7 +91,11 @@ def convolution(
         groups,
     )
     params = filter_params(
-        layer, layer.array("Weights"), layer.array("Bias"), shape, out_channels
+        layer,
+        layer.array("Weights", lazy=True),
+        layer.array("Bias"),
+        shape,
+        out_channels,
     )
     return conv2d_node(
         layer,

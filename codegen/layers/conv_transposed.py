@@ -142,7 +142,11 @@ def transposed_conv2d(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
     crop = _cropping(layer, kernel, stride)
     shape = (kernel[0], kernel[1], out_channels, in_channels)
     params = filter_params(
-        layer, layer.array("Weights"), layer.array("Bias"), shape, out_channels
+        layer,
+        layer.array("Weights", lazy=True),
+        layer.array("Bias"),
+        shape,
+        out_channels,
     )
     out = transposed_out(info, out_channels, kernel, stride, crop)
     if any(size is not None and size <= 0 for size in out.shape[1:]):

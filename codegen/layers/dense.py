@@ -78,7 +78,7 @@ def fully_connected(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
         raise layer.error("has no OutputSize.")
     out = out_features[-1]
     size = _in_size(layer, info)
-    weights = layer.array("Weights")
+    weights = layer.array("Weights", lazy=True)
     from_weights = size is None and weights is not None
     if size is None and weights is not None:
         size = _size_from_weights(weights, out, info)

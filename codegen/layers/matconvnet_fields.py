@@ -9,19 +9,21 @@ without their trailing singleton dimensions.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
 from codegen.layers.common import Pad
 from codegen.layers.record import LayerRecord, is_empty
+from codegen.readers.h5lazy import H5Array
 
 
-def weights(layer: LayerRecord) -> list[np.ndarray | None]:
+def weights(layer: LayerRecord, lazy: bool = False) -> list[np.ndarray | None]:
     """The layer's parameter arrays in MatConvNet order ({F, b}, {mult, bias, moments}).
 
     Reads ``weights`` (a cell), or the old ``filters``/``biases`` fields; an empty entry
     is None. A value that is not a numeric array (e.g. a gpuArray object) is an error.
+    ``lazy``: an array still in the file is returned as such (see ``LayerRecord.array``).
     """
     raw = layer.raw("weights", None)
     items: list[Any]
@@ -44,6 +46,9 @@ def weights(layer: LayerRecord) -> list[np.ndarray | None]:
     for item in items:
         if item is None or is_empty(item):
             out.append(None)
+            continue
+        if isinstance(item, H5Array):
+            out.append(cast(np.ndarray, item) if lazy else np.asarray(item))
             continue
         if not (isinstance(item, np.ndarray) and item.dtype.kind in "biuf"):
             kind = getattr(item, "classname", type(item).__name__)
@@ -68,8 +73,10 @@ def filters_and_bias(
     ``hasBias`` false means none; otherwise a bias exists when stored, and also when the
     layer is untrained (no filters either), so the untrained module keeps its bias.
     """
-    ws = weights(layer)
+    ws = weights(layer, lazy=True)
     filters, bias = weight(ws, 0), weight(ws, 1)
+    if bias is not None:
+        bias = np.asarray(bias)
     has_bias = layer.flag("hasBias", True) and (bias is not None or filters is None)
     return filters, bias, has_bias
 

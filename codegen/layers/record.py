@@ -8,11 +8,12 @@ care which kind they got. Unknown fields are simply never asked for.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
 from codegen.errors import ConversionError
+from codegen.readers.h5lazy import H5Array
 
 _MISSING = object()
 
@@ -240,10 +241,15 @@ class LayerRecord:
             )
         return np.asarray(value).reshape(shape)
 
-    def array(self, key: str) -> np.ndarray | None:
-        """A numeric array field, or the ``Value`` of a learnable-parameter struct."""
+    def array(self, key: str, lazy: bool = False) -> np.ndarray | None:
+        """A numeric array field, or the ``Value`` of a learnable-parameter struct.
+
+        ``lazy``: an array still in the file (a large v7.3 dataset) is returned as such,
+        for code that only reshapes and transposes it before it is written (see
+        :mod:`codegen.readers.h5lazy`); otherwise every array is read.
+        """
         value = self.fields.get(key)
-        result = learnable_value(value)
+        result = learnable_value(value, lazy)
         if (
             result is None
             and not is_empty(value)
@@ -303,14 +309,18 @@ def describe(value: Any) -> str:
     return f"a {type(value).__name__} object"
 
 
-def learnable_value(value: Any) -> np.ndarray | None:
+def learnable_value(value: Any, lazy: bool = False) -> np.ndarray | None:
     if is_empty(value):
         return None
     if isinstance(value, np.ndarray) and value.dtype.names:
         if "Value" not in value.dtype.names:
             return None
         inner = value.flat[0]["Value"]
+        if lazy and isinstance(inner, H5Array):
+            return cast(np.ndarray, inner)
         return None if is_empty(inner) else np.asarray(inner)
+    if lazy and isinstance(value, H5Array):
+        return cast(np.ndarray, value)
     arr = np.asarray(value)
     if arr.dtype.kind not in "biuf":
         return None

@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 import numpy as np
-from matio import load_from_mat
 from matio.utils.matclass import (
     EmptyMatStruct,
     MatlabObject,
@@ -30,6 +29,8 @@ from matio.utils.matclass import (
 from codegen import progress
 from codegen.errors import ConversionError
 from codegen.readers import bounds
+from codegen.readers.h5lazy import lazy_numeric, read_all_but_weights
+from codegen.readers.level5_nocopy import matio_without_copies, scipy_loadmat
 from codegen.readers.matio_fix import patched_load
 
 NETWORK_CLASSES = {
@@ -123,8 +124,9 @@ def load(path: str | Path, max_memory: int | None = None) -> MatFile:
             warnings.simplefilter("ignore")
             variables = _plain_level5(path)
             if variables is None:
-                with patched_load():
+                with patched_load(), matio_without_copies(), lazy_numeric(str(path)):
                     variables = load_from_mat(str(path))
+                read_all_but_weights(variables)
     except Exception as exc:  # mat-io raises many types on corrupt input
         hashing.result()
         raise ConversionError(
@@ -139,6 +141,14 @@ def load(path: str | Path, max_memory: int | None = None) -> MatFile:
         ) from None
     variables = {k: v for k, v in variables.items() if not k.startswith("__")}
     return MatFile(path, digest, variables)
+
+
+def load_from_mat(path: str) -> dict[str, Any]:
+    """mat-io's reader, imported when first used: it imports pandas and scipy.sparse,
+    which files read with scipy or h5py alone never need."""
+    from matio import load_from_mat as read
+
+    return dict(read(path))
 
 
 class _Sha256:
@@ -178,9 +188,9 @@ def _plain_level5(path: Path) -> dict[str, Any] | None:
     scipy reads the same values about a quarter faster and at a slightly lower peak.
     For files with no subsystem (no classdef objects) scipy with ``mat_dtype=True``
     gives mat-io's values, except that a struct with no fields comes back as ``None``
-    elements (made mat-io's EmptyMatStruct here). ``mat_dtype`` costs a copy of each
-    array as it is read (the peak holds the largest twice); without it, doubles MATLAB
-    stored as small integers and logicals would come back with other dtypes.
+    elements (made mat-io's EmptyMatStruct here). Without ``mat_dtype``, doubles MATLAB
+    stored as small integers and logicals would come back with other dtypes; with it,
+    scipy copies every array as it is read, which ``scipy_loadmat`` avoids.
 
     None (read with mat-io) for v7.3 and v4 files, files with a subsystem, and anything
     scipy returns that mat-io would represent differently (objects, function handles,
@@ -199,8 +209,8 @@ def _plain_level5(path: Path) -> dict[str, Any] | None:
     import scipy.sparse
 
     try:
-        raw = scipy.io.loadmat(str(path), mat_dtype=True)
-    except Exception:  # let mat-io read it, or say why it cannot
+        raw = scipy_loadmat(str(path))
+    except Exception:  # let mat-io read it, or say why it cannot (_NotPlain too)
         return None
     matlab = scipy.io.matlab
     not_plain = (matlab.MatlabObject, matlab.MatlabFunction, matlab.MatlabOpaque)

@@ -18,11 +18,9 @@ from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
-from matio.subsystem.subsys import MatSubsystem
 from matio.utils.matclass import MatlabOpaque, MatlabOpaqueArray
 
 _LOCK = threading.RLock()
-_ORIGINAL = MatSubsystem.load_mcos_object
 
 
 def _object_ids(metadata: Any) -> np.ndarray:
@@ -34,10 +32,10 @@ def _object_ids(metadata: Any) -> np.ndarray:
     return meta[2 + ndims : 2 + ndims + count, 0]
 
 
-def _load_mcos_object_fixed(
-    self: MatSubsystem, metadata: Any, type_system: Any = "MCOS"
-) -> Any:
-    result = _ORIGINAL(self, metadata, type_system)
+def _load_mcos_object_fixed(self: Any, metadata: Any, type_system: Any = "MCOS") -> Any:
+    from matio.subsystem.subsys import MatSubsystem
+
+    result = _ORIGINAL[MatSubsystem](self, metadata, type_system)
     if isinstance(result, MatlabOpaqueArray):
         flat = result.ravel(order="F")
         for obj, object_id in zip(flat, _object_ids(metadata), strict=True):
@@ -50,9 +48,16 @@ def _load_mcos_object_fixed(
 @contextlib.contextmanager
 def patched_load() -> Iterator[None]:
     """Give each element of an object array its own class name while active."""
+    from matio.subsystem.subsys import MatSubsystem  # mat-io's readers: imported here
+
     with _LOCK:
+        original = _ORIGINAL.setdefault(MatSubsystem, MatSubsystem.load_mcos_object)
         MatSubsystem.load_mcos_object = _load_mcos_object_fixed  # type: ignore[method-assign]
         try:
             yield
         finally:
-            MatSubsystem.load_mcos_object = _ORIGINAL  # type: ignore[method-assign]
+            MatSubsystem.load_mcos_object = original  # type: ignore[method-assign]
+
+
+# mat-io's own method, kept when first patched (the class is imported only then).
+_ORIGINAL: dict[type, Any] = {}
