@@ -63,6 +63,9 @@ class Loaded:
     model: Any  # torch.nn.Module
     matlab_kind: str
     network: Any  # the MATLAB network object as read (for the NumPy reference)
+    # forward's variable for each layer value (emit.local_names), worked out while the
+    # plugins whose templates it needs are loaded
+    variables: dict[str, str]
 
 
 def load(
@@ -99,7 +102,9 @@ def load(
         model = getattr(module, graph.class_name)()
         model.load_state_dict(load_tensors(conversion.tensors), strict=True)
         model.eval()
-    return Loaded(graph, model, found.kind, found.value)
+    from codegen.emit import local_names
+
+    return Loaded(graph, model, found.kind, found.value, local_names(graph))
 
 
 def _load_dir(directory: Path) -> Any:
@@ -186,6 +191,7 @@ def _output_layout(graph: Graph, name: str) -> str | None:
 
 def _layer_rows(
     graph: Graph,
+    variables: Mapping[str, str],
     values: Mapping[str, np.ndarray],
     expected: Mapping[str, np.ndarray],
     rtol: float,
@@ -193,12 +199,9 @@ def _layer_rows(
 ) -> list[Row]:
     """One row per layer that has both a reference value and a forward variable, in
     execution order; layers the generated forward folds away have no row."""
-    from codegen.emit import local_names
-
     layouts = _node_layouts(graph)
-    # forward's variable for the layer (snake_case), else its module's output (by the
-    # attribute's name, from a forward hook)
-    variables = local_names(graph)
+    # forward's variable for the layer (``variables``, snake_case), else its module's
+    # output (by the attribute's name, from a forward hook)
     rows = []
     for node in graph.nodes:
         key = variables.get(node.name, node.ident)
@@ -340,7 +343,9 @@ def verify_reference(
                 f"none of the 'activations' fields ({fields}) is a layer name made valid "
                 "with matlab.lang.makeValidName: outputs only."
             )
-    report.rows += _layer_rows(graph, values, expected_layers, rtol, atol)
+    report.rows += _layer_rows(
+        graph, loaded.variables, values, expected_layers, rtol, atol
+    )
     rows_first = loaded.matlab_kind in ("SeriesNetwork", "DAGNetwork")
     for out_name, actual, y in zip(graph.outputs, outs, ys, strict=True):
         layout = _output_layout(graph, out_name)
@@ -421,7 +426,7 @@ def verify_random(
         rtol=rtol,
         atol=atol,
     )
-    report.rows += _layer_rows(graph, values, expected, rtol, atol)
+    report.rows += _layer_rows(graph, loaded.variables, values, expected, rtol, atol)
     for out_name, actual in zip(graph.outputs, outs, strict=True):
         layer = out_name.partition("/")[0]
         if layer in expected:

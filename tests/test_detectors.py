@@ -137,7 +137,7 @@ def test_yolov2_detector_network_is_found_and_matches_reference(tmp_path: Path) 
         path, tmp_path / "out", "detector.Network", stored.properties["Network"]
     )
     source = (tmp_path / "out" / "model.py").read_text()
-    assert "yolov2Transform = yolov2_transform_matlab(x, 2)" in source
+    assert "yolov2_transform = yolov2_transform_matlab(x, 2)" in source
     assert "x = space_to_depth_matlab(relu1, (2, 2))" in source
     assert "class Detector(" in source  # named after the variable, not its storage
     # What the detector knows beside its network: its classes and anchor boxes.

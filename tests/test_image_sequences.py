@@ -179,8 +179,8 @@ def test_generated_code_folds_in_one_readable_line(tmp_path: Path) -> None:
     convert(tmp_path, cnn_lstm("dag"))
     text = source(tmp_path)
     # The normalized input and each layer's output flow from one line to the next as x.
-    assert "fold, fold_miniBatchSize = x.flatten(0, 1), x.shape[0]" in text
-    assert "x = x.unflatten(0, (fold_miniBatchSize, -1))" in text
+    assert "fold, fold_mini_batch_size = x.flatten(0, 1), x.shape[0]" in text
+    assert "x = x.unflatten(0, (fold_mini_batch_size, -1))" in text
     assert "x = torch.flatten(x.transpose(3, 4), 2)" in text
     assert "float tensor (N, T, 2, 7, 5) in N×T×C×H×W order" in text
     assert "H×W×C×T (7×5×2 per time step)" in text
