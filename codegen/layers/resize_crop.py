@@ -69,6 +69,31 @@ def _output_size(layer: LayerRecord) -> tuple[int, int]:
     return (int(values[0]), int(values[1]))
 
 
+def _resize_settings(
+    layer: LayerRecord, inputs: Sequence[TensorInfo], linear: str
+) -> tuple[str, str, str | None, bool]:
+    """(Method, GeometricTransformMode, NearestRoundingMode or None, reference input)
+    of a resize layer, checked; ``linear`` names its interpolating Method ('bilinear',
+    'trilinear')."""
+    method = _mode(layer, "Method", "nearest", ("nearest", linear))
+    transform = _mode(
+        layer, "GeometricTransformMode", "half-pixel", ("half-pixel", "asymmetric")
+    )
+    rounding = (
+        _mode(layer, "NearestRoundingMode", "round", ("round", "floor", "onnx-10"))
+        if method == "nearest"
+        else None
+    )
+    reference = layer.flag("EnableReferenceInput")
+    expected_inputs = 2 if reference else 1
+    if len(inputs) != expected_inputs:
+        raise layer.error(
+            f"has {len(inputs)} input(s) connected; with EnableReferenceInput "
+            f"{'true' if reference else 'false'} it takes {expected_inputs}."
+        )
+    return method, transform, rounding, reference
+
+
 @register(
     "nnet.cnn.layer.Resize2DLayer",
     ops=("resize2d",),
@@ -95,22 +120,7 @@ def resize2d(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
     """
     info = inputs[0]
     require_image(layer, info)
-    method = _mode(layer, "Method", "nearest", ("nearest", "bilinear"))
-    transform = _mode(
-        layer, "GeometricTransformMode", "half-pixel", ("half-pixel", "asymmetric")
-    )
-    rounding = (
-        _mode(layer, "NearestRoundingMode", "round", ("round", "floor", "onnx-10"))
-        if method == "nearest"
-        else None
-    )
-    reference = layer.flag("EnableReferenceInput")
-    expected_inputs = 2 if reference else 1
-    if len(inputs) != expected_inputs:
-        raise layer.error(
-            f"has {len(inputs)} input(s) connected; with EnableReferenceInput "
-            f"{'true' if reference else 'false'} it takes {expected_inputs}."
-        )
+    method, transform, rounding, reference = _resize_settings(layer, inputs, "bilinear")
     size: tuple[int, int] | None = None
     scale: tuple[float, float] | None = None
     height, width = info.shape[1], info.shape[2]
@@ -230,9 +240,6 @@ def crop2d(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
     return node
 
 
-# Stored Version values of Resize3DLayer's saveobj struct: 1 (no EnableReferenceInput,
-# which then means false, as MATLAB's loadobj upgrades it) and 2.
-RESIZE3D_VERSIONS = (1.0, 2.0)
 # (Method, GeometricTransformMode, NearestRoundingMode) → the exact F.interpolate mode on
 # (N, C, D, H, W); as _INTERPOLATE, with MATLAB's 'trilinear'.
 _INTERPOLATE_3D = {
@@ -262,6 +269,8 @@ def _volume_sizes(
     "nnet.cnn.layer.Resize3DLayer",
     ops=("resize3d",),
     input_names=("in", "ref"),
+    # 1: no EnableReferenceInput, which then means false (as MATLAB's loadobj upgrades
+    # it); 2.
     versions=(1, 2),
 )
 def resize3d(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
@@ -278,28 +287,9 @@ def resize3d(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
 
     info = inputs[0]
     require_volume(layer, info)
-    version = layer.num("Version") if layer.has("Version") else 2.0
-    if version not in RESIZE3D_VERSIONS:
-        raise layer.error(
-            f"is stored with schema Version {version:g}, which mat2torch does not know "
-            "(it reads Version 1 and 2); please report the MATLAB release that saved it."
-        )
-    method = _mode(layer, "Method", "nearest", ("nearest", "trilinear"))
-    transform = _mode(
-        layer, "GeometricTransformMode", "half-pixel", ("half-pixel", "asymmetric")
+    method, transform, rounding, reference = _resize_settings(
+        layer, inputs, "trilinear"
     )
-    rounding = (
-        _mode(layer, "NearestRoundingMode", "round", ("round", "floor", "onnx-10"))
-        if method == "nearest"
-        else None
-    )
-    reference = layer.flag("EnableReferenceInput")
-    expected_inputs = 2 if reference else 1
-    if len(inputs) != expected_inputs:
-        raise layer.error(
-            f"has {len(inputs)} input(s) connected; with EnableReferenceInput "
-            f"{'true' if reference else 'false'} it takes {expected_inputs}."
-        )
     dhw = info.shape[1:]
     size: tuple[int, ...] | None = None
     scale: tuple[float, ...] | None = None
