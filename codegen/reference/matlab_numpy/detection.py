@@ -39,6 +39,7 @@ from codegen.reference.matlab_numpy.fields import (
     as_str,
     is_empty,
 )
+from codegen.reference.matlab_numpy.geometry import resample_axis, sample_positions
 
 
 def _sigmoid(x: Array) -> Array:
@@ -63,39 +64,14 @@ def yolov2_transform(x: Array, num_anchors: int) -> Array:
     return z.reshape((h, w, c, n), order="F")
 
 
-def _positions(out_n: int, s: float, mode: str) -> Array:
-    d = np.arange(out_n, dtype=np.float64)
-    if mode == "half-pixel":
-        return (d + 0.5) / s - 0.5
-    if mode == "asymmetric":
-        return d / s
-    raise ValueError(f"unsupported GeometricTransformMode {mode!r}")
-
-
 def _resample(
     x: Array, axis: int, out_n: int, s: float, method: str, mode: str, rounding: str
 ) -> Array:
-    n = x.shape[axis]
-    p = _positions(out_n, s, mode)
-    if method == "nearest":
-        if rounding == "round":
-            index = np.sign(p) * np.floor(np.abs(p) + 0.5)
-        elif rounding == "floor":
-            index = np.floor(p)
-        elif rounding == "onnx-10":
-            index = np.ceil(p) if s < 1 else np.floor(p)
-        else:
-            raise ValueError(f"unsupported NearestRoundingMode {rounding!r}")
-        return np.take(x, np.clip(index, 0, n - 1).astype(int), axis=axis)
-    if method != "trilinear":
+    """One axis of resize3dLayer: the same sampling rules as resize2dLayer's."""
+    if method not in ("nearest", "trilinear"):
         raise ValueError(f"unsupported resize3d Method {method!r}")
-    p = np.clip(p, 0.0, n - 1)
-    lo = np.floor(p).astype(int)
-    hi = np.minimum(lo + 1, n - 1)
-    shape = [1] * x.ndim
-    shape[axis] = out_n
-    t = (p - lo).reshape(shape)
-    return np.take(x, lo, axis=axis) * (1 - t) + np.take(x, hi, axis=axis) * t
+    positions = sample_positions(out_n, s, mode)
+    return resample_axis(x, axis, positions, method, rounding)
 
 
 def resize3d(

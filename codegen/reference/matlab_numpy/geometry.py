@@ -209,7 +209,7 @@ def resize2d(
     raise ValueError(f"unsupported resize method {method!r}")
 
 
-def _sample_positions(out_n: int, scale: float, mode: str) -> Array:
+def sample_positions(out_n: int, scale: float, mode: str) -> Array:
     """Input position (0-based) that output index d samples, from the scale factor."""
     d = np.arange(out_n, dtype=np.float64)
     if mode == "half-pixel":
@@ -219,7 +219,7 @@ def _sample_positions(out_n: int, scale: float, mode: str) -> Array:
     raise ValueError(f"unsupported GeometricTransformMode {mode!r}")
 
 
-def _resample_axis(
+def resample_axis(
     x: Array, axis: int, positions: Array, method: str, rounding: str
 ) -> Array:
     n = x.shape[axis]
@@ -233,7 +233,7 @@ def _resample_axis(
         else:
             raise ValueError(f"unsupported NearestRoundingMode {rounding!r}")
         return np.take(x, np.clip(index, 0, n - 1).astype(int), axis=axis)
-    if method != "bilinear":
+    if method not in ("bilinear", "trilinear"):  # linear along this axis either way
         raise ValueError(f"unsupported resize method {method!r}")
     p = np.clip(positions, 0.0, n - 1)
     lo = np.floor(p).astype(int)
@@ -262,8 +262,8 @@ def resize2d_scaled(
     for axis in (0, 1):
         s = float(scales[axis])
         out_n = math.floor(x.shape[axis] * s)
-        positions = _sample_positions(out_n, s, geometric_transform_mode)
-        x = _resample_axis(x, axis, positions, method, nearest_rounding_mode)
+        positions = sample_positions(out_n, s, geometric_transform_mode)
+        x = resample_axis(x, axis, positions, method, nearest_rounding_mode)
     return x
 
 
