@@ -42,6 +42,8 @@ _CLASS_BYTES = {
 _CELL, _STRUCT, _OBJECT = 1, 2, 3
 
 GIB = 1 << 30
+# What a compressed array may inflate to beyond its tag's declared size (padding).
+_INFLATE_SLACK = 4096
 
 
 def default_budget(file_size: int) -> int:
@@ -108,7 +110,24 @@ class _Walk:
         room = self.budget - self.inflated
         inflater = zlib.decompressobj()
         try:
-            out = inflater.decompress(data, room + 1)
+            # MATLAB compresses one whole array per element: its own tag comes first and
+            # says how much follows, so a bomb (zeros, or a huge declared size) is refused
+            # from 8 inflated bytes instead of after inflating up to the budget.
+            head = inflater.decompress(data, 8)
+            if len(head) == 8:
+                fmt = "<II" if self.little else ">II"
+                kind, size = struct.unpack(fmt, head)
+                if kind != MI_MATRIX:
+                    raise self.fail(
+                        f"a compressed element at byte {pos} does not hold a MATLAB array",
+                        "the file is damaged or crafted; save it again from MATLAB",
+                    )
+                if size + 8 > room:
+                    raise self.too_big(f"a compressed element at byte {pos}", size + 8)
+                room = min(room, size + 8 + _INFLATE_SLACK)
+            out = head + inflater.decompress(
+                inflater.unconsumed_tail, room + 1 - len(head)
+            )
         except zlib.error as exc:
             raise self.fail(
                 f"a compressed element at byte {pos} is damaged ({exc})",
