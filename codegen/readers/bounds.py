@@ -44,6 +44,14 @@ _CELL, _STRUCT, _OBJECT = 1, 2, 3
 GIB = 1 << 30
 # What a compressed array may inflate to beyond its tag's declared size (padding).
 _INFLATE_SLACK = 4096
+# Compressed input enough to inflate an element's 8-byte tag.
+_HEAD_INPUT = 1 << 16
+# A compressed array larger than this (a network's weights) is checked by its tag only:
+# walking it would inflate it a second time (mat-io inflates it again to read it), which
+# doubles the reading time of a large v7 file. Deep nesting hidden in so large an array
+# is left to the child process the command line converts in (codegen.isolate), which
+# turns a crash of the reader into one sentence.
+WALK_LIMIT = 64 << 20
 
 
 def default_budget(file_size: int) -> int:
@@ -106,16 +114,17 @@ class _Walk:
         padded = size if kind == MI_COMPRESSED else (size + 7) // 8 * 8
         return kind, size, start, min(start + padded, end)
 
-    def inflate(self, data: bytes | memoryview, pos: int) -> bytes:
+    def inflate(self, data: bytes | memoryview, pos: int) -> bytes | None:
+        """The inflated array of a compressed element, or None when it is large enough
+        to be a network's weights and is only checked by its tag (see WALK_LIMIT)."""
         room = self.budget - self.inflated
-        inflater = zlib.decompressobj()
+        fmt = "<II" if self.little else ">II"
         try:
             # MATLAB compresses one whole array per element: its own tag comes first and
             # says how much follows, so a bomb (zeros, or a huge declared size) is refused
             # from 8 inflated bytes instead of after inflating up to the budget.
-            head = inflater.decompress(data, 8)
+            head = zlib.decompressobj().decompress(data[:_HEAD_INPUT], 8)
             if len(head) == 8:
-                fmt = "<II" if self.little else ">II"
                 kind, size = struct.unpack(fmt, head)
                 if kind != MI_MATRIX:
                     raise self.fail(
@@ -124,10 +133,12 @@ class _Walk:
                     )
                 if size + 8 > room:
                     raise self.too_big(f"a compressed element at byte {pos}", size + 8)
+                if size > WALK_LIMIT:
+                    self.inflated += size + 8
+                    return None
                 room = min(room, size + 8 + _INFLATE_SLACK)
-            out = head + inflater.decompress(
-                inflater.unconsumed_tail, room + 1 - len(head)
-            )
+            inflater = zlib.decompressobj()
+            out = inflater.decompress(data, room + 1)
         except zlib.error as exc:
             raise self.fail(
                 f"a compressed element at byte {pos} is damaged ({exc})",
@@ -195,7 +206,10 @@ class _Walk:
         MAT stream of their own, which mat-io parses with the same recursive reader."""
         kind, size, data, _ = self.tag(buf, offset, len(buf))
         if kind == MI_COMPRESSED:
-            buf = self.inflate(buf[data : data + size], offset)
+            inflated = self.inflate(buf[data : data + size], offset)
+            if inflated is None:
+                return
+            buf = inflated
             kind, size, data, _ = self.tag(buf, 0, len(buf))
         if kind != MI_MATRIX:
             return
@@ -224,7 +238,8 @@ class _Walk:
                         "MATLAB never writes that: the file is damaged or crafted",
                     )
                 inner = self.inflate(buf[data : data + size], pos)
-                self.elements(inner, 0, len(inner), depth + 1)
+                if inner is not None:
+                    self.elements(inner, 0, len(inner), depth + 1)
             elif kind == MI_MATRIX:
                 stack.append((buf, data, data + size, depth))
             pos = nxt
