@@ -361,13 +361,16 @@ def _run(args: argparse.Namespace) -> int:
     for note in result.warnings:
         print(f"mat2torch: warning: {note}", file=sys.stderr)
     g = result.graph
+    readme = "" if args.no_readme else f", {args.output}/README.md"
     if result.has_weights:
         print(
-            f"Wrote {args.output}/model.py ({g.class_name}, {len(g.nodes)} layers) and {args.output}/model.safetensors"
+            f"Wrote {args.output}/model.py ({g.class_name}, {len(g.nodes)} layers), "
+            f"{args.output}/model.safetensors{readme}"
         )
     else:
         print(
-            f"Wrote {args.output}/model.py ({g.class_name}, {len(g.nodes)} layers, untrained: no weights to write)"
+            f"Wrote {args.output}/model.py ({g.class_name}, {len(g.nodes)} layers, "
+            f"untrained: no weights to write){readme}"
         )
     return 0
 

@@ -100,7 +100,8 @@ def test_output_and_warnings_reach_the_parent(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert _convert(tmp_path) == 0
-    assert "Wrote" in capsys.readouterr().out
+    said = capsys.readouterr().out
+    assert "Wrote" in said and "model.safetensors" in said and "README.md" in said
     names = sorted(p.name for p in (tmp_path / "out").iterdir())
     assert names == ["README.md", "model.py", "model.safetensors"]
     assert not any(n.startswith(output.STAGING_PREFIX) for n in names)
