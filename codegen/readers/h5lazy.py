@@ -19,12 +19,16 @@ import itertools
 import math
 import os
 import threading
-import zlib
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
+
+from codegen.readers import inflate
+
+# A chunk that cannot be read or inflated: h5py reads the dataset instead (and says why).
+_CHUNK_ERRORS: tuple[type[Exception], ...] = (OSError, ValueError, *inflate.ERRORS)
 
 # Smaller datasets are read at once, as mat-io reads them.
 LAZY_BYTES = 1 << 20
@@ -37,7 +41,7 @@ class H5File:
 
     A hyperslab of a dataset stored as deflate-compressed chunks (MATLAB's v7.3 layout)
     is read chunk by chunk: each chunk's bytes are read from the file and inflated in a
-    pool of threads (zlib releases the GIL; h5py does not), then put in place. Anything
+    pool of threads (inflating releases the GIL; h5py does not), then put in place. Anything
     else — other filters, a chunk stored unfiltered or not at all, a selection not on
     chunk boundaries, a chunk that does not inflate to its exact size — is read by h5py.
     """
@@ -146,7 +150,7 @@ def _inflate(
 
     def work(group: list[tuple[Any, ...]]) -> None:
         for corner, address, size, starts in group:
-            data = zlib.decompress(os.pread(fd, size, address))
+            data = inflate.decompress(os.pread(fd, size, address))
             if len(data) != expected:
                 raise ValueError("a chunk inflated to the wrong size")
             chunk = np.frombuffer(data, dtype).reshape(chunks)
@@ -164,7 +168,7 @@ def _inflate(
     try:
         for future in [_POOL.submit(work, g) for g in groups if g]:
             future.result()
-    except (OSError, ValueError, zlib.error):
+    except _CHUNK_ERRORS:
         return None
     return out
 

@@ -19,6 +19,8 @@ from typing import Any
 
 import numpy as np
 
+from codegen.readers.inflate import fast_streams
+
 _LOCK = threading.RLock()
 # MATLAB's numeric classes (mxDOUBLE_CLASS ... mxUINT64_CLASS)
 NUMERIC_CLASSES = frozenset(range(6, 16))
@@ -70,7 +72,7 @@ def scipy_loadmat(path: str) -> dict[str, Any]:
             self._matrix_reader.top = header
             return super().read_var_array(header, process)
 
-    with open(path, "rb") as handle:
+    with open(path, "rb") as handle, fast_streams("scipy.io.matlab._streams"):
         return dict(FileReader(handle, mat_dtype=True).get_variables())
 
 

@@ -30,6 +30,7 @@ from codegen import progress
 from codegen.errors import ConversionError
 from codegen.readers import bounds
 from codegen.readers.h5lazy import lazy_numeric, read_all_but_weights
+from codegen.readers.inflate import fast_streams
 from codegen.readers.level5_nocopy import matio_without_copies, scipy_loadmat
 from codegen.readers.matio_fix import patched_load
 
@@ -124,7 +125,12 @@ def load(path: str | Path, max_memory: int | None = None) -> MatFile:
             warnings.simplefilter("ignore")
             variables = _plain_level5(path)
             if variables is None:
-                with patched_load(), matio_without_copies(), lazy_numeric(str(path)):
+                with (
+                    patched_load(),
+                    matio_without_copies(),
+                    fast_streams("matio.v5._streams"),
+                    lazy_numeric(str(path)),
+                ):
                     variables = load_from_mat(str(path))
                 read_all_but_weights(variables)
     except Exception as exc:  # mat-io raises many types on corrupt input
