@@ -44,8 +44,10 @@ class Conversion:
         weights_mode: str,
         render: Callable[[], tuple[str, list[str], str]],
         defer: bool = False,
+        source: mat.MatFile | None = None,
     ) -> None:
         self.graph = graph
+        self._source = source  # checked unchanged once the weights are written
         # 'all', 'partial' or 'none' (see weights.weights_mode)
         self.weights_mode = weights_mode
         self._render = render
@@ -78,14 +80,22 @@ class Conversion:
         return self.weights_mode != "none"
 
     def write_weights(self, handle: BinaryIO) -> None:
-        """Stream model.safetensors to ``handle``, one tensor at a time."""
+        """Stream model.safetensors to ``handle``, one tensor at a time; refused if the
+        source file changed meanwhile (weights still in the file are read now)."""
         weights.write(self.graph, handle)
+        if self._source is not None:
+            self._source.check_unchanged()
 
     @property
     def tensors(self) -> bytes:
         """model.safetensors as bytes (b"" when there are no weights); for small
         networks and tests: :meth:`write_weights` never holds the whole file."""
-        return weights.to_bytes(self.graph) if self.has_weights else b""
+        if not self.has_weights:
+            return b""
+        data = weights.to_bytes(self.graph)
+        if self._source is not None:
+            self._source.check_unchanged()
+        return data
 
 
 def _where(file: mat.MatFile, path: str) -> str:
@@ -267,7 +277,7 @@ def convert_network(
 
     # Plugins' templates are loaded only for the conversion: render now with them.
     defer = not plugins and weights.pending_nonfinite(graph)
-    return Conversion(graph, mode, render, defer)
+    return Conversion(graph, mode, render, defer, source=file)
 
 
 @contextmanager

@@ -3,6 +3,7 @@ each large dataset decompressed once, NaN and Inf still reported."""
 
 from __future__ import annotations
 
+import os
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
@@ -12,6 +13,7 @@ import numpy as np
 import pytest
 
 from codegen import api, arrays
+from codegen.errors import ConversionError
 from codegen.readers import h5lazy, mat
 from codegen.testing import dltwriter as w
 from codegen.testing import mcnwriter as m
@@ -335,3 +337,39 @@ def test_a_forked_child_inflates_with_its_own_threads(tmp_path: Path) -> None:
             pytest.fail("the forked child never finished reading")
         time.sleep(0.05)
     assert os.waitstatus_to_exitcode(done[1]) == 0
+
+
+def test_a_file_saved_again_during_conversion_is_refused(
+    tmp_path: Path, small_thresholds: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Lazy weights are read after the file was hashed: if MATLAB saves the file again
+    meanwhile, the weights would not be the recorded sha256's. Nothing is written."""
+    path = _dlt_file(tmp_path / "dlt.mat")
+    original = h5lazy.H5File.read
+    touched: list[bool] = []
+
+    def read_and_save_again(self: Any, *args: Any) -> Any:
+        if not touched:
+            stat = path.stat()
+            os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))
+            touched.append(True)
+        return original(self, *args)
+
+    monkeypatch.setattr(h5lazy.H5File, "read", read_and_save_again)
+    out = tmp_path / "out"
+    with pytest.raises(ConversionError, match=r"^dlt\.mat changed while it was being"):
+        api.convert(path, out)
+    assert touched
+    assert not out.exists() or sorted(p.name for p in out.iterdir()) == []
+    # unchanged, the same file converts
+    monkeypatch.setattr(h5lazy.H5File, "read", original)
+    api.convert(path, out)
+    assert (out / "model.safetensors").exists()
+
+
+def test_an_unchanged_file_passes_the_check(tmp_path: Path) -> None:
+    file = mat.load(_dlt_file(tmp_path / "dlt.mat"))
+    file.check_unchanged()
+    (tmp_path / "dlt.mat").write_bytes((tmp_path / "dlt.mat").read_bytes() + b"\0")
+    with pytest.raises(ConversionError, match="changed while"):
+        file.check_unchanged()

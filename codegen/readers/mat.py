@@ -62,6 +62,25 @@ class MatFile:
     path: Path
     sha256: str
     variables: dict[str, Any]
+    # (device, inode, size, modification time) when the file was opened; None: unknown
+    identity: tuple[int, int, int, int] | None = None
+
+    def check_unchanged(self) -> None:
+        """Refuse a file replaced or modified since it was opened: large v7.3 weights are
+        read only as they are written, after the file was hashed, so a file saved again
+        meanwhile would give weights that do not match the recorded sha256."""
+        if self.identity is None:
+            return
+        try:
+            now = _identity(os.stat(self.path))
+        except OSError:
+            now = None
+        if now != self.identity:
+            raise ConversionError(
+                f"{self.display_name} changed while it was being converted (it was "
+                "replaced, or its size or modification time differs from when it was "
+                "opened); convert it again once MATLAB has finished saving it."
+            )
 
     @property
     def display_name(self) -> str:
@@ -113,6 +132,7 @@ def load(path: str | Path, max_memory: int | None = None) -> MatFile:
             f"{path}: cannot be read ({exc.strerror or type(exc).__name__}); check the "
             "file's permissions."
         ) from None
+    identity = _identity(os.fstat(handle.fileno()))
     hashing = _Sha256(handle)  # in a thread, while the file is parsed
     progress.stage(f"reading {path.name}")
     try:
@@ -146,7 +166,11 @@ def load(path: str | Path, max_memory: int | None = None) -> MatFile:
             "file's permissions."
         ) from None
     variables = {k: v for k, v in variables.items() if not k.startswith("__")}
-    return MatFile(path, digest, variables)
+    return MatFile(path, digest, variables, identity)
+
+
+def _identity(stat: os.stat_result) -> tuple[int, int, int, int]:
+    return (stat.st_dev, stat.st_ino, stat.st_size, stat.st_mtime_ns)
 
 
 def load_from_mat(path: str) -> dict[str, Any]:
