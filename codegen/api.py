@@ -170,7 +170,7 @@ def _convert_file(
     plugins: Sequence[str | Path],
     max_memory: int | None = None,
 ) -> Conversion:
-    file = mat.load(path, max_memory)
+    file = mat.load(path, max_memory, networks_only=True)
     found = select(file, variable)
     return convert_network(
         file,
@@ -340,7 +340,7 @@ def _convert_all(
     plugins: Sequence[str | Path],
     readme: bool,
 ) -> list[NetworkOutcome]:
-    file = mat.load(path)
+    file = mat.load(path, networks_only=True)
     found = mat.find_networks(file.variables)
     if not found:
         raise ConversionError(mat.nothing_found(file))
@@ -495,7 +495,7 @@ def inspect_file(
 
 
 def _inspect_file(path: str | Path, max_memory: int | None = None) -> dict[str, Any]:
-    file = mat.load(path, max_memory)
+    file = mat.load(path, max_memory, networks_only=True)
     networks = []
     for found in mat.find_networks(file.variables):
         entry: dict[str, Any] = {"path": found.path, "kind": found.kind}

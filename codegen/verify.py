@@ -77,7 +77,7 @@ def load(
     from codegen import api
     from codegen.readers import mat
 
-    file = mat.load(net_path)
+    file = mat.load(net_path, networks_only=True)
     found = api.select(file, variable)
     conversion = api.convert_file(net_path, found.path)
     graph = conversion.graph

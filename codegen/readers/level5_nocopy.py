@@ -57,7 +57,7 @@ def array_reader(base: type, classes: Any, complex_ok: bool) -> type:
     return ArrayReader
 
 
-def scipy_loadmat(path: str) -> dict[str, Any]:
+def scipy_loadmat(path: str, names: list[str] | None = None) -> dict[str, Any]:
     """``scipy.io.loadmat(path, mat_dtype=True)`` of a Level-5 file, without the copies
     (raises ComplexArray for a nested complex array)."""
     from scipy.io.matlab import _mio5, _mio5_params
@@ -73,7 +73,8 @@ def scipy_loadmat(path: str) -> dict[str, Any]:
             return super().read_var_array(header, process)
 
     with open(path, "rb") as handle, fast_streams("scipy.io.matlab._streams"):
-        return dict(FileReader(handle, mat_dtype=True).get_variables())
+        reader = FileReader(handle, mat_dtype=True)
+        return dict(reader.get_variables(None if names is None else list(names)))
 
 
 @contextlib.contextmanager

@@ -32,6 +32,7 @@ from codegen.readers import bounds
 from codegen.readers.h5lazy import lazy_numeric, read_all_but_weights
 from codegen.readers.inflate import fast_streams
 from codegen.readers.level5_nocopy import matio_without_copies, scipy_loadmat
+from codegen.readers.listing import NotRead, top_level
 from codegen.readers.matio_fix import patched_load
 
 NETWORK_CLASSES = {
@@ -105,11 +106,16 @@ def _check_bounds(path: Path, max_memory: int | None) -> None:
             mapped.close()
 
 
-def load(path: str | Path, max_memory: int | None = None) -> MatFile:
+def load(
+    path: str | Path, max_memory: int | None = None, networks_only: bool = False
+) -> MatFile:
     """Read every variable of a MAT-file; corrupt or non-MAT files give a ConversionError.
 
     ``max_memory``: bytes the file's arrays may declare (default 4 × file size + 1 GiB);
     checked with the nesting depth before mat-io sees the file (:mod:`.bounds`).
+    ``networks_only``: top-level variables that hold data only (numbers, text,
+    logicals: never a network) are listed from their headers as
+    :class:`~codegen.readers.listing.NotRead` values instead of being read.
     """
     path = Path(path)
     if path.is_dir():
@@ -140,19 +146,11 @@ def load(path: str | Path, max_memory: int | None = None) -> MatFile:
     except BaseException:
         hashing.result()
         raise
+    listing = top_level(path) if networks_only else None
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            variables = _plain_level5(path)
-            if variables is None:
-                with (
-                    patched_load(),
-                    matio_without_copies(),
-                    fast_streams("matio.v5._streams"),
-                    lazy_numeric(str(path)),
-                ):
-                    variables = load_from_mat(str(path))
-                read_all_but_weights(variables)
+            variables = _read(path, listing)
     except Exception as exc:  # mat-io raises many types on corrupt input
         hashing.result()
         raise ConversionError(
@@ -169,16 +167,47 @@ def load(path: str | Path, max_memory: int | None = None) -> MatFile:
     return MatFile(path, digest, variables, identity)
 
 
+def _read(
+    path: Path, listing: list[tuple[str, NotRead | None]] | None
+) -> dict[str, Any]:
+    """The file's variables; given its ``listing``, those that hold data only are left
+    unread and stand in as their NotRead listing."""
+    wanted = None if listing is None else [n for n, r in listing if r is None]
+    if wanted is not None and len(wanted) == len(listing or ()):
+        wanted = None  # nothing to leave out: read as usual
+    if wanted == []:
+        variables: dict[str, Any] = {}
+    else:
+        plain = _plain_level5(path, wanted)
+        if plain is None:
+            with (
+                patched_load(),
+                matio_without_copies(),
+                fast_streams("matio.v5._streams"),
+                lazy_numeric(str(path)),
+            ):
+                variables = load_from_mat(str(path), wanted)
+            read_all_but_weights(variables)
+        else:
+            variables = plain
+    if wanted is not None:
+        variables.update((n, r) for n, r in listing or () if r is not None)
+    return variables
+
+
 def _identity(stat: os.stat_result) -> tuple[int, int, int, int]:
     return (stat.st_dev, stat.st_ino, stat.st_size, stat.st_mtime_ns)
 
 
-def load_from_mat(path: str) -> dict[str, Any]:
+def load_from_mat(path: str, names: list[str] | None = None) -> dict[str, Any]:
     """mat-io's reader, imported when first used: it imports pandas and scipy.sparse,
-    which files read with scipy or h5py alone never need."""
+    which files read with scipy or h5py alone never need. ``names``: only these
+    top-level variables (default all)."""
     from matio import load_from_mat as read
 
-    return dict(read(path))
+    if names is None:
+        return dict(read(path))
+    return dict(read(path, variable_names=list(names)))
 
 
 class _Sha256:
@@ -211,7 +240,7 @@ class _Sha256:
         return self._digest
 
 
-def _plain_level5(path: Path) -> dict[str, Any] | None:
+def _plain_level5(path: Path, names: list[str] | None = None) -> dict[str, Any] | None:
     """A Level-5 file without MATLAB objects (a MatConvNet struct), read with scipy.
 
     mat-io's Level-5 reader derives from scipy's; on a VGG-16-sized MatConvNet file
@@ -239,7 +268,7 @@ def _plain_level5(path: Path) -> dict[str, Any] | None:
     import scipy.sparse
 
     try:
-        raw = scipy_loadmat(str(path))
+        raw = scipy_loadmat(str(path), names)
     except Exception:  # let mat-io read it, or say why it cannot (_NotPlain too)
         return None
     matlab = scipy.io.matlab
@@ -396,6 +425,8 @@ NOT_CONVERTIBLE = {
 
 def describe_variable(value: Any) -> str:
     """What a variable holds, in MATLAB's words: ``double 3×18``, ``cell 8×1``, a class."""
+    if isinstance(value, NotRead):
+        return value.description
     if isinstance(value, MatlabOpaque | MatlabObject):
         cls = str(getattr(value, "classname", "object"))
         if isinstance(value, MatlabOpaque) and value.properties is None:
