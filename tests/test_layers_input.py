@@ -36,6 +36,7 @@ from tests.support import (
     rel_err,
     run,
     to_matlab,
+    write_and_convert,
 )
 
 NAN = float("nan")
@@ -365,3 +366,27 @@ def test_reference_permutes_to_dlarray_order_and_checks_sizes() -> None:
         ref.input_layer(np.ones((5, 7, 3, 2)), [5, 7, 4, NAN], "SSCB")
     with pytest.raises(ValueError, match="not a dlarray data format"):
         ref.input_layer(np.ones((5, 2)), [5, NAN], "XB")
+
+
+@pytest.mark.parametrize("version", ["v7", "v7.3"])
+def test_schema_round_trips_with_nan_sizes(tmp_path: Path, version: str) -> None:
+    """The inferred schema as the readers see it, in both file formats: InputSize keeps
+    its NaN, InputFormat is text, and the network converts the same from either."""
+    rng = np.random.default_rng(9)
+    weights, bias = rand(rng, OUT, C), rand(rng, OUT)
+    layers = [
+        dw.input_layer("in", (C, NAN, NAN), "CBT"),
+        dw.fully_connected("fc", weights, bias),
+    ]
+    _, model, path = write_and_convert(
+        tmp_path, {"net": dw.dlnetwork(layers, [("in", "fc")])}, version=version
+    )
+    saved = ref.network_layers(ref.load_mat(str(path))["net"])[0][0]
+    record = saved.properties["any"][0, 0]
+    assert ref.layer_name(saved) == "in"
+    size = np.asarray(record["InputSize"], dtype=np.float64).ravel()
+    assert size[0] == C and np.isnan(size[1:]).all()
+    assert ref._str(record["InputFormat"]) == "CBT"
+    x = rng.standard_normal((C, N, T))
+    expected = ref.fully_connected(ref.input_layer(x, size, "CBT"), weights, bias)
+    assert rel_err(to_matlab(run(model, x)), expected) <= TOL
