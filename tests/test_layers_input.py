@@ -27,6 +27,7 @@ import torch
 
 from codegen.errors import ConversionError
 from codegen.reference import matlab_numpy as ref
+from codegen.reference.matlab_numpy import image_sequence
 from codegen.testing import dltwriter as dw
 from tests.support import (
     TOL,
@@ -80,7 +81,7 @@ def image_layers(
     rng: np.random.Generator, input_size: tuple[float, ...], c: int = C
 ) -> list[Any]:
     """'SSCB' input → conv (asymmetric padding) → ReLU → fully connected."""
-    ho, wo = H + 1 - 2, W + 2 - 2  # 3×3 kernel, padding [1 0 2 0]
+    ho, wo = H + 1 - 2, W + 2 - 2  # in + padding − 3 + 1: 3×3 kernel, padding [1 0 2 0]
     return [
         dw.input_layer("in", input_size, "SSCB"),
         dw.conv2d("conv", rand(rng, 3, 3, c, 4), rand(rng, 4), padding=(1, 0, 2, 0)),
@@ -207,8 +208,6 @@ def test_image_sequence_input(tmp_path: Path, record_property: Any) -> None:
     got = to_matlab(y)  # (N, T, Out) → Out×N×T
     saved = ref.load_mat(str(tmp_path / "net.mat"))["net"]
     layers_, _ = ref.network_layers(saved)
-    from codegen.reference.matlab_numpy import image_sequence
-
     expected = image_sequence.run_network(layers_, None, {"in": x})["fc"]
     err = rel_err(got, expected)
     print(f"max relative error {err:.1e}")
@@ -390,3 +389,16 @@ def test_schema_round_trips_with_nan_sizes(tmp_path: Path, version: str) -> None
     x = rng.standard_normal((C, N, T))
     expected = ref.fully_connected(ref.input_layer(x, size, "CBT"), weights, bias)
     assert rel_err(to_matlab(run(model, x)), expected) <= TOL
+
+
+def test_format_stored_as_a_string_reads_like_a_char_vector(tmp_path: Path) -> None:
+    """InputFormat is inferred to be a char vector like other layers' text; a MATLAB
+    string scalar there reads the same."""
+    layer = dw.with_fields(
+        dw.input_layer("in", (C, NAN), "CB"), InputFormat=dw.string("CB")
+    )
+    _, model = convert_network(
+        tmp_path, dw.dlnetwork([layer, dw.relu("relu")], [("in", "relu")])
+    )
+    x = np.random.default_rng(10).standard_normal((C, N))
+    assert rel_err(to_matlab(run(model, x)), np.maximum(x, 0)) <= TOL
