@@ -25,10 +25,12 @@ import numpy as np
 import pytest
 import torch
 
+from codegen import api
 from codegen.errors import ConversionError
 from codegen.reference import matlab_numpy as ref
 from codegen.reference.matlab_numpy import image_sequence
 from codegen.testing import dltwriter as dw
+from codegen.testing import hostile
 from tests.support import (
     TOL,
     as_matlab_features,
@@ -402,3 +404,32 @@ def test_format_stored_as_a_string_reads_like_a_char_vector(tmp_path: Path) -> N
     )
     x = np.random.default_rng(10).standard_normal((C, N))
     assert rel_err(to_matlab(run(model, x)), np.maximum(x, 0)) <= TOL
+
+
+@pytest.mark.parametrize("field", ["InputSize", "InputFormat", "Version"])
+def test_fields_of_the_wrong_kind_are_one_sentence(tmp_path: Path, field: str) -> None:
+    """A damaged or crafted InputLayer field (NaN, text, a cell, a struct, ...) gives one
+    sentence naming the file, the variable and the layer, never another exception."""
+    errors = 0
+    for kind, bad in sorted(hostile.BAD_VALUES.items()):
+        layer = dw.with_fields(dw.input_layer("in", (C, NAN), "CB"), **{field: bad()})
+        net = dw.dlnetwork([layer, dw.relu("relu")], [("in", "relu")])
+        path = tmp_path / "swap.mat"
+        dw.write_mat(path, {"net": net})
+        try:
+            api.convert_file(path)
+        except ConversionError as exc:
+            message = str(exc)
+            assert "\n" not in message, (kind, message)
+            assert message.startswith("swap.mat, variable 'net'"), (kind, message)
+            assert "layer 'in' (nnet.cnn.layer.InputLayer)" in message, (kind, message)
+            errors += 1
+    assert errors >= len(hostile.BAD_VALUES) - 3, errors
+
+
+def test_a_format_with_control_characters_stays_one_line(tmp_path: Path) -> None:
+    layers = [dw.input_layer("in", (C, NAN), "C\nB"), dw.relu("relu")]
+    with pytest.raises(ConversionError) as caught:
+        convert_network(tmp_path, dw.dlnetwork(layers, [("in", "relu")]))
+    assert "\n" not in str(caught.value)
+    assert r"InputFormat 'C\nB'" in str(caught.value)

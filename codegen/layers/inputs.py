@@ -246,7 +246,7 @@ def generic_input(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
     if fmt not in _FORMATS:
         shown = fmt if len(fmt) <= 12 else fmt[:12] + "..."
         raise layer.error(
-            f"has InputFormat '{shown}', which {_format_problem(fmt)}; mat2torch converts "
+            f"has InputFormat {shown!r}, which {_format_problem(fmt)}; mat2torch converts "
             f"the formats {_SUPPORTED_FORMATS}."
         )
     stored = layer.sizes("InputSize")

@@ -223,7 +223,7 @@ class LayerRecord:
     def sizes(self, key: str) -> tuple[int | None, ...] | None:
         """Dimension sizes in which NaN marks a variable dimension (inputLayer's
         InputSize): whole numbers from 1, None where NaN; None when missing or empty."""
-        arr = self._numbers(key, "sizes")
+        arr = self._numbers(key, "a row of sizes")
         if arr is None:
             return None
         if arr.size > 64:
