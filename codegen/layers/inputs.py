@@ -185,3 +185,100 @@ def sequence_input(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
     if min_length:
         node.attrs["min_length"] = min_length[0]
     return node
+
+
+# inputLayer formats → the layouts they are: MATLAB's spatial order is H, W(, D).
+_FORMATS = {
+    "CB": FEATURE,
+    "CBT": SEQUENCE,
+    "SSCB": IMAGE,
+    "SSSCB": VOLUME,
+    "SSCBT": IMAGE_SEQUENCE,
+}
+# dlarray's own order of dimension labels (a formatted dlarray is always held in it).
+_LABEL_ORDER = "SCBTU"
+_SUPPORTED_FORMATS = "'SSCB' (images), 'SSSCB' (volumes), 'CB' (features), 'CBT' (sequences) or 'SSCBT' (image sequences)"
+
+
+def _format_problem(fmt: str) -> str:
+    """Why an inputLayer format has no layout here, and what to do, as one clause."""
+    unknown = sorted(set(fmt) - set(_LABEL_ORDER))
+    if unknown:
+        listed = ", ".join(map(repr, unknown[:5])) + (
+            ", ..." if len(unknown) > 5 else ""
+        )
+        many = len(unknown) > 1
+        return f"holds the label{'s' if many else ''} {listed}, which {'are' if many else 'is'} not among S, C, B, T and U"
+    if "U" in fmt:
+        return "has an unspecified (U) dimension, which maps onto no PyTorch layout; label every dimension S, C, B or T"
+    if any(fmt.count(label) > 1 for label in "CBT"):
+        return "repeats a C, B or T label, which MATLAB allows once each; the file is damaged"
+    if list(fmt) != sorted(fmt, key=_LABEL_ORDER.index):
+        # MATLAB's documentation does not say whether InputSize then follows the format
+        # as given or dlarray's order, so the sizes cannot be paired safely.
+        canonical = "".join(sorted(fmt, key=_LABEL_ORDER.index))
+        return f"is not in MATLAB's dimension order (S, C, B, T); re-create the layer as inputLayer(..., '{canonical}') with the sizes in that order"
+    if "C" not in fmt:
+        return "has no channel (C) dimension; add one (a size of 1 is fine)"
+    spatial = fmt.count("S")
+    if spatial == 1:
+        return "has one spatial dimension, for which mat2torch has no layout; use 'CBT' for 1-D signals (1-D convolutions run over time) or 'SSCB' for images"
+    if spatial == 3 and "T" in fmt:
+        return "is a sequence of 3-D images, which mat2torch does not support yet"
+    if spatial > 3:
+        return f"has {spatial} spatial dimensions, which mat2torch does not support"
+    # MATLAB then runs the network on one observation without a batch dimension.
+    return f"has no batch (B) dimension, and the generated model takes a batch first; re-create the layer with '{fmt.replace('C', 'CB')}' and a batch size of NaN"
+
+
+@register("nnet.cnn.layer.InputLayer", ops=("input",), versions=(1,))
+def generic_input(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
+    """inputLayer(inputSize, inputFormat) (R2023b+): no normalization; the format names
+    the layout. InputSize pairs with the format position by position; NaN marks a
+    variable size (allowed for B and T, whose sizes the model leaves free), and trailing
+    sizes MATLAB dropped as singletons are 1."""
+    fmt = layer.word("InputFormat")
+    if not fmt:
+        raise layer.error(
+            "has no InputFormat (unformatted input), so mat2torch cannot tell which dimension "
+            f"holds the channels; re-create the layer with a format such as {_SUPPORTED_FORMATS}."
+        )
+    if fmt not in _FORMATS:
+        shown = fmt if len(fmt) <= 12 else fmt[:12] + "..."
+        raise layer.error(
+            f"has InputFormat {shown!r}, which {_format_problem(fmt)}; mat2torch converts "
+            f"the formats {_SUPPORTED_FORMATS}."
+        )
+    stored = layer.sizes("InputSize")
+    if not stored:
+        raise layer.error("has no usable InputSize.")
+    extra = stored[len(fmt) :]
+    if any(s != 1 for s in extra):
+        raise layer.error(
+            f"has InputSize {_size_text(stored)}, with more sizes than its InputFormat '{fmt}' "
+            "has dimensions; the file is damaged."
+        )
+    size = stored[: len(fmt)] + (1,) * (len(fmt) - len(stored))
+    # The spatial sizes (MATLAB order H, W(, D)) and then the channel count.
+    fixed = [s for label, s in zip(fmt, size, strict=True) if label in "SC"]
+    if any(s is None for s in fixed):
+        raise layer.error(
+            f"has InputSize {_size_text(stored)} with a variable (NaN) spatial size or "
+            f"channel count for InputFormat '{fmt}'; mat2torch needs those fixed (NaN only "
+            "for the batch and time dimensions)."
+        )
+    dims = [int(s) for s in fixed if s is not None]
+    c, spatial = dims[-1], tuple(dims[:-1])
+    layout = _FORMATS[fmt]
+    if layout == VOLUME:
+        h, w, d = spatial
+        shape: tuple[int, ...] = (c, d, h, w)
+    else:
+        shape = (c, *spatial)
+    node = _input_node(layer, TensorInfo(layout, shape), "input")
+    node.attrs["input_format"] = fmt
+    return node
+
+
+def _size_text(size: Sequence[int | None]) -> str:
+    return "[" + " ".join("NaN" if s is None else str(s) for s in size) + "]"

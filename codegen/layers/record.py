@@ -220,6 +220,19 @@ class LayerRecord:
             raise self.field_error(key, arr, "a few whole numbers")
         return tuple(self._whole(key, v, minimum) for v in arr.ravel(order="F"))
 
+    def sizes(self, key: str) -> tuple[int | None, ...] | None:
+        """Dimension sizes in which NaN marks a variable dimension (inputLayer's
+        InputSize): whole numbers from 1, None where NaN; None when missing or empty."""
+        arr = self._numbers(key, "a row of sizes")
+        if arr is None:
+            return None
+        if arr.size > 64:
+            raise self.field_error(key, arr, "a few sizes")
+        return tuple(
+            None if np.isnan(float(v)) else self._whole(key, v, 1)
+            for v in arr.ravel(order="F")
+        )
+
     def flag(self, key: str, default: bool = False) -> bool:
         value = self.fields.get(key)
         if is_empty(value):

@@ -81,6 +81,7 @@ from codegen.reference.matlab_numpy.dense import (
     cross_channel_norm,
     flatten,
     fully_connected,
+    input_layer,
     input_normalization,
     layer_norm,
 )
@@ -146,6 +147,7 @@ __all__ = [
     "gru",
     "hard_sigmoid",
     "indexing1d",
+    "input_layer",
     "input_normalization",
     "is_output_layer",
     "layer_name",

@@ -1,5 +1,5 @@
-"""Dense and normalization layers: flatten, fully connected, input normalization, batch,
-layer and cross-channel normalization."""
+"""Dense and normalization layers: flatten, fully connected, input layers and their
+normalization, batch, layer and cross-channel normalization."""
 
 from __future__ import annotations
 
@@ -257,6 +257,48 @@ def _input_norm(p: Props, x: Array) -> Array:
     )
 
 
+# A formatted dlarray always holds its dimensions in this order of labels [doc: dlarray].
+DLARRAY_LABEL_ORDER = "SCBTU"
+
+
+def input_layer(x: Array, input_size: Array, input_format: str) -> Array:
+    """inputLayer(inputSize, inputFormat) [doc: inputLayer, R2023b]: labels the data with
+    ``input_format`` and passes it on without normalization.
+
+    ``x`` has one axis per label, in the format's order (axes MATLAB's ``size`` drops as
+    trailing singletons may be missing). ``input_size`` is InputSize: NaN is any size,
+    any other value must match; entries missing at the end are 1. The result is the
+    data as the formatted dlarray holds it, its axes sorted by label in dlarray's order
+    S, C, B, T, U (spatial axes keep their own order) [doc: dlarray]; for the formats
+    the layouts here use ('SSCB', 'CB', 'CBT', 'SSSCB', 'SSCBT') that is ``x`` itself.
+    """
+    x = np.asarray(x, dtype=np.float64)
+    fmt = str(input_format)
+    if not fmt or set(fmt) - set(DLARRAY_LABEL_ORDER):
+        raise ValueError(f"inputLayer format {fmt!r} is not a dlarray data format")
+    if x.ndim > len(fmt):
+        raise ValueError(f"{x.ndim}-D data for the {len(fmt)} labels of {fmt!r}")
+    x = x.reshape(x.shape + (1,) * (len(fmt) - x.ndim))
+    size = np.asarray(input_size, dtype=np.float64).ravel(order="F")
+    if size.size > len(fmt) and np.any(size[len(fmt) :] != 1):
+        raise ValueError(f"InputSize {size} has more sizes than {fmt!r} has labels")
+    size = np.concatenate([size, np.ones(max(len(fmt) - size.size, 0))])[: len(fmt)]
+    for axis, (label, expected) in enumerate(zip(fmt, size, strict=True)):
+        if not np.isnan(expected) and x.shape[axis] != int(expected):
+            raise ValueError(
+                f"dimension {axis + 1} ({label}) of the data has size {x.shape[axis]}, "
+                f"InputSize says {int(expected)}"
+            )
+    order = sorted(
+        range(len(fmt)), key=lambda i: (DLARRAY_LABEL_ORDER.index(fmt[i]), i)
+    )
+    return x.transpose(order)
+
+
+def _input_layer(p: Props, xs: list[Array]) -> Array:
+    return input_layer(xs[0], as_f64(p["InputSize"]), as_str(p["InputFormat"]))
+
+
 def _image_input_layer(p: Props, xs: list[Array]) -> Array:
     x = xs[0]
     return _input_norm(p, x[..., None] if x.ndim == 3 else x)
@@ -296,6 +338,7 @@ LAYERS: dict[str, LayerRule] = {
     "ImageInputLayer": _image_input_layer,
     "SequenceInputLayer": lambda p, xs: _input_norm(p, xs[0]),
     "FeatureInputLayer": lambda p, xs: _input_norm(p, xs[0]),
+    "InputLayer": _input_layer,
     "FullyConnectedLayer": _fully_connected_layer,
     "FlattenLayer": lambda p, xs: flatten(xs[0]),
     "BatchNormalizationLayer": _batchnorm_layer,

@@ -161,6 +161,8 @@ def _apply(layer: Any, ins: list[_Value], custom: Mapping[str, Handler] | None) 
     kinds = {v.kind for v in ins}
     if short == "SequenceInputLayer" and kinds == {"image_sequence"}:
         return _Value(input_normalization(p, ins[0].array), "image_sequence")
+    if short == "InputLayer":  # the whole (H, W, C, N, T) array at once, not per step
+        return _Value(run_layer(layer, [ins[0].array], custom), ins[0].kind)
     if short == "SequenceFoldingLayer":
         if kinds != {"image_sequence"}:
             raise ValueError("sequence folding expects an image sequence")

@@ -79,7 +79,12 @@ from codegen.testing.dltwriter.image_sequence import (
     sequence_folding,
     sequence_unfolding,
 )
-from codegen.testing.dltwriter.inputs import feature_input, image_input, sequence_input
+from codegen.testing.dltwriter.inputs import (
+    feature_input,
+    image_input,
+    input_layer,
+    sequence_input,
+)
 from codegen.testing.dltwriter.normalization import (
     batchnorm,
     cross_channel_norm,
@@ -184,6 +189,7 @@ __all__ = [
     "image_input",
     "image_sequence_input",
     "indexing1d",
+    "input_layer",
     "instance_norm",
     "layer_array",
     "layer_graph",

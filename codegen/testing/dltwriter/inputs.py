@@ -1,4 +1,5 @@
-"""Input layers (image, sequence, feature) and the normalization struct they carry.
+"""Input layers (image, sequence, feature, the generic inputLayer) and the
+normalization struct they carry.
 
 The three classes share Name, InputSize, Normalization, NormalizationDimension and
 SplitComplexInputs; :func:`_input_layer` fills those once and each builder adds its own.
@@ -180,4 +181,26 @@ def feature_input(
         (mean, std, min, max),
         normalization_dimension,
         split_complex_inputs,
+    )
+
+
+def input_layer(
+    name: str,
+    input_size: Sequence[float],
+    input_format: str,
+    *,
+    version: int | None = None,
+) -> Layer:
+    """InputLayer (``inputLayer(inputSize, inputFormat)``, R2023b+) — schema inferred,
+    no real sample: saveobj version 1 with Name, then InputSize and InputFormat as the
+    other input layers store theirs (a double row vector, NaN for a variable size; a
+    char vector). It has no normalization, so none of their other fields."""
+    return builtin_layer(
+        "InputLayer",
+        {
+            "Name": char(name),
+            "InputSize": double(input_size),
+            "InputFormat": char(input_format),
+        },
+        version,
     )

@@ -145,6 +145,7 @@ _ANY_FIELDS: dict[str, dict[int, tuple[str, ...]]] = {
         5: _SEQ_IN + _fields("MinLength SplitComplexInputs"),
     },  # seen
     "FeatureInputLayer": {2: _SEQ_IN + _fields("SplitComplexInputs")},  # seen
+    "InputLayer": {1: _fields("Version Name InputSize InputFormat")},  # inferred
     "Convolution2DLayer": {  # seen: 5, 6, 8
         5: _CONV + _fields("Weights Bias"),
         6: _CONV + _fields("PaddingValue Weights Bias"),
