@@ -250,7 +250,7 @@ def conv1d(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
 def _transposed_cropping(
     layer: LayerRecord, kernel: int, stride: int
 ) -> tuple[tuple[int, int], str]:
-    """CroppingSize [left right] and how it was found (for the forward comment)."""
+    """CroppingSize (left, right) and a comment saying which MATLAB rule gave it."""
     mode = (layer.text("CroppingMode", "manual") or "manual").lower()
     if mode not in ("manual", "same"):
         raise layer.error(
@@ -261,35 +261,31 @@ def _transposed_cropping(
         raise layer.error(
             f"stores CroppingSize {list(stored)}; a 1-D layer crops [left right]."
         )
-    crop = (stored[0], stored[-1]) if stored else None
+    crop = (stored[0], stored[-1]) if stored else (0, 0)
+    text = f"[{crop[0]} {crop[1]}]"
     if mode == "manual":
-        return (
-            crop or (0, 0),
-            f"MATLAB CroppingSize [left right] = {list(crop or (0, 0))}",
-        )
+        return crop, f"MATLAB CroppingSize [left right] = {text}"
     total = kernel - stride
     if total < 0:
         raise layer.error(
-            f"uses 'same' cropping with a FilterSize {kernel} smaller than its Stride {stride}, "
-            "which mat2torch does not support (MATLAB would pad the output instead)."
+            f"uses 'same' cropping with a FilterSize {kernel} smaller than its Stride "
+            f"{stride}, which mat2torch does not support."
         )
-    if crop is not None and sum(crop) == total:
-        return (
-            crop,
-            f"'same' cropping: FilterSize − Stride = {total} steps, [left right] = {list(crop)} as stored",
-        )
+    rule = f"'same' cropping: FilterSize − Stride = {total} steps"
+    if stored and sum(crop) == total:
+        return crop, f"{rule}, [left right] = {text} as the layer stores it"
     if total % 2:
-        found = f"CroppingSize {list(stored)}" if stored else "no CroppingSize"
-        raise layer.error(
-            f"uses 'same' cropping of an odd {total} steps (FilterSize − Stride) and stores "
-            f"{found} that splits it, and MATLAB's split of an odd 'same' cropping is "
-            "uncertain, so mat2torch refuses to guess it."
+        found = (
+            f"stores CroppingSize {text}, which does not add up to them"
+            if stored
+            else "stores no CroppingSize"
         )
-    half = total // 2
-    return (
-        half,
-        half,
-    ), f"'same' cropping: FilterSize − Stride = {total} steps, half on each side"
+        raise layer.error(
+            f"uses 'same' cropping of an odd {total} steps (FilterSize − Stride) but "
+            f"{found}; MATLAB's split of an odd 'same' cropping is uncertain, so "
+            "mat2torch does not guess it."
+        )
+    return (total // 2, total // 2), f"{rule}, half at each end"
 
 
 def _steps_formula(kernel: int, stride: int, crop: tuple[int, int]) -> str:
@@ -359,8 +355,8 @@ def transposed_conv1d(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
         TensorInfo(SEQUENCE, (out_channels,)),
         attrs,
         params=params,
-        comment="MATLAB Weights K×NumFilters×NumChannels permuted to ConvTranspose1d's "
-        "(Cin, Cout, K); forward transposes the (N, T, C) sequence to (N, C, T) and back",
+        comment="MATLAB Weights K×NumFilters×NumChannels permuted to (Cin, Cout, K); "
+        "forward transposes the (N, T, C) sequence in and out",
         forward_comment="" if symmetric else how,
     )
 
