@@ -289,7 +289,7 @@ def _transposed_cropping(
 
 
 def _steps_formula(kernel: int, stride: int, crop: tuple[int, int]) -> str:
-    """Output steps of a transposed convolution of T steps: Stride·T + FilterSize − Stride − cropping."""
+    """Output steps from T, as a formula for messages: Stride·T + FilterSize − Stride − cropping."""
     delta = kernel - stride - sum(crop)
     scaled = "T" if stride == 1 else f"{stride}·T"
     return (
@@ -311,17 +311,15 @@ def transposed_conv1d(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
     out_channels, in_channels = transposed_channels(layer, info, 1)
     crop, how = _transposed_cropping(layer, kernel, stride)
     symmetric = crop[0] == crop[1]
+    # Symmetric cropping is ConvTranspose1d's padding (it crops both ends); otherwise
+    # "crop" (left, right) is sliced away after a padding-free module.
     attrs: dict[str, object] = {
         "in_channels": in_channels,
         "out_channels": out_channels,
         "kernel_size": kernel,
         "stride": stride,
-        "padding": (
-            crop[0] if symmetric else 0
-        ),  # ConvTranspose1d crops this from both ends
-        "crop": (
-            None if symmetric else crop
-        ),  # (left, right) sliced away after the module
+        "padding": crop[0] if symmetric else 0,
+        "crop": None if symmetric else crop,
         "mask_value": 0.0,
         "uses_lengths": True,
     }

@@ -9,7 +9,8 @@ is [left right], Weights FilterSize×NumChannels×NumFilters and Bias 1×NumFilt
 2-D-on-sequence flags (ConvolveOverTime, PoolOverTime, ...) are left out: a 1-D layer
 always runs over time. The field tables live here, not in :mod:`.schema`, so this family
 stays in one module; the objects are built exactly as :func:`.schema.builtin_layer` builds
-them.
+them. TransposedConvolution1DLayer follows the real TransposedConvolution2DLayer v2
+instead (see :func:`transposed_conv1d`).
 
 PaddingSize for the automatic modes is a guess too: 'causal' stores the resolved
 [(FilterSize − 1)·DilationFactor 0] and 'same' stores [] (its size depends on the
