@@ -26,7 +26,7 @@ _DIMS = {
     IMAGE_SEQUENCE: ("N", "T", "C", "H", "W"),
 }
 # Layers that change the number of time steps: T at the input says nothing after them.
-_TIME_CHANGING = ("conv1d", "max_pool1d", "avg_pool1d")
+_TIME_CHANGING = ("conv1d", "conv_transpose1d", "max_pool1d", "avg_pool1d")
 
 
 # Room for a message literal in ``raise ValueError(...)`` once black has split it.

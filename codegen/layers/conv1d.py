@@ -1,4 +1,5 @@
-"""1-D convolution and pooling over time (convolution1dLayer and friends, R2021b+).
+"""1-D convolution, transposed convolution and pooling over time (convolution1dLayer and
+friends, R2021b+; transposedConv1dLayer, R2022a+).
 
 MATLAB runs these layers over the time dimension of a sequence; the IR keeps sequences
 batch first, (N, T, C), while nn.Conv1d and the 1-D pools want (N, C, T), so each forward
@@ -16,6 +17,16 @@ that changes T, or replicate/mirror padding, whose values depend on where each s
 ends) refuses ``lengths`` at run time with a clear error: its output lengths are no longer
 the ones given, and nothing downstream could honour them. Global pooling (one step per
 sequence, MATLAB's 'CBT' → 'CB') pools each sequence's real steps only.
+
+Transposed 1-D convolution stores Weights FilterSize×NumFilters×NumChannels (K×Cout×Cin,
+NumFilters first, as the 2-D layer's FH×FW×Cout×Cin) and crops CroppingSize [left right]
+steps from the full (T − 1)·Stride + FilterSize output. With CroppingMode 'same' the total
+is FilterSize − Stride whatever T, and the layer stores the split it resolved; the file's
+split is used. An odd total with no stored split is refused: MATLAB's documentation of the
+2-D layer puts the extra row first, its own implementation code and TensorFlow exporter
+put it last, and nothing here can tell which this layer does. Only stride 1 with a total
+cropping of FilterSize − 1 keeps T, and it honours ``lengths`` by masking (zeros after a
+sequence's end add nothing to its own steps); any other refuses them at run time.
 """
 
 from __future__ import annotations
@@ -28,6 +39,7 @@ import numpy as np
 from codegen.ir import FEATURE, SEQUENCE, Node, TensorInfo
 from codegen.layers.common import channel_vector, f32, layer_node, rebuild
 from codegen.layers.conv import input_channels, padding_value
+from codegen.layers.conv_transposed import transposed_channels
 from codegen.layers.record import LayerRecord
 from codegen.layers.registry import register
 
@@ -232,6 +244,118 @@ def conv1d(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
         comment="MATLAB Weights K×Cin×Cout permuted to (Cout, Cin, K); forward transposes the "
         "(N, T, C) sequence to Conv1d's (N, C, T) and back",
         forward_comment=_padding_comment(window) if explicit else "",
+    )
+
+
+def _transposed_cropping(
+    layer: LayerRecord, kernel: int, stride: int
+) -> tuple[tuple[int, int], str]:
+    """CroppingSize (left, right) and a comment saying which MATLAB rule gave it."""
+    mode = (layer.text("CroppingMode", "manual") or "manual").lower()
+    if mode not in ("manual", "same"):
+        raise layer.error(
+            f"uses CroppingMode '{mode}'; mat2torch supports 'manual' and 'same'."
+        )
+    stored = layer.ints("CroppingSize")
+    if stored and (len(stored) not in (1, 2) or min(stored) < 0):
+        raise layer.error(
+            f"stores CroppingSize {list(stored)}; a 1-D layer crops [left right]."
+        )
+    crop = (stored[0], stored[-1]) if stored else (0, 0)
+    text = f"[{crop[0]} {crop[1]}]"
+    if mode == "manual":
+        return crop, f"MATLAB CroppingSize [left right] = {text}"
+    total = kernel - stride
+    if total < 0:
+        raise layer.error(
+            f"uses 'same' cropping with a FilterSize {kernel} smaller than its Stride "
+            f"{stride}, which mat2torch does not support."
+        )
+    rule = f"'same' cropping: FilterSize − Stride = {total} steps"
+    if stored and sum(crop) == total:
+        return crop, f"{rule}, [left right] = {text} as the layer stores it"
+    if total % 2:
+        found = (
+            f"stores CroppingSize {text}, which does not add up to them"
+            if stored
+            else "stores no CroppingSize"
+        )
+        raise layer.error(
+            f"uses 'same' cropping of an odd {total} steps (FilterSize − Stride) but "
+            f"{found}; MATLAB's split of an odd 'same' cropping is uncertain, so "
+            "mat2torch does not guess it."
+        )
+    return (total // 2, total // 2), f"{rule}, half at each end"
+
+
+def _steps_formula(kernel: int, stride: int, crop: tuple[int, int]) -> str:
+    """Output steps from T, as a formula for messages: Stride·T + FilterSize − Stride − cropping."""
+    delta = kernel - stride - sum(crop)
+    scaled = "T" if stride == 1 else f"{stride}·T"
+    return (
+        scaled if delta == 0 else f"{scaled} {'+' if delta > 0 else '−'} {abs(delta)}"
+    )
+
+
+@register(
+    "nnet.cnn.layer.TransposedConvolution1DLayer",
+    ops=("conv_transpose1d",),
+    versions=(1,),
+)
+def transposed_conv1d(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
+    info = _sequence(layer, inputs)
+    kernel = _scalar(layer, "FilterSize", 0)
+    if not kernel:
+        raise layer.error("has no FilterSize.")
+    stride = _scalar(layer, "Stride", 1)
+    out_channels, in_channels = transposed_channels(layer, info, 1)
+    crop, how = _transposed_cropping(layer, kernel, stride)
+    symmetric = crop[0] == crop[1]
+    # Symmetric cropping is ConvTranspose1d's padding (it crops both ends); otherwise
+    # "crop" (left, right) is sliced away after a padding-free module.
+    attrs: dict[str, object] = {
+        "in_channels": in_channels,
+        "out_channels": out_channels,
+        "kernel_size": kernel,
+        "stride": stride,
+        "padding": crop[0] if symmetric else 0,
+        "crop": None if symmetric else crop,
+        "mask_value": 0.0,
+        "uses_lengths": True,
+    }
+    if stride == 1 and sum(crop) == kernel - 1:
+        attrs["lengths"] = "mask"
+    else:
+        attrs["lengths"] = "refuse"
+        attrs["lengths_reason"] = (
+            f"MATLAB layer {layer.name!r} changes the number of time steps "
+            f"({_steps_formula(kernel, stride, crop)})"
+        )
+    weights = layer.array("Weights")
+    weight = None
+    if weights is not None:
+        try:
+            full = rebuild(weights, (kernel, out_channels, in_channels))
+        except ValueError as exc:
+            raise layer.error(
+                f"stores filters that do not match its size ({exc})."
+            ) from None
+        weight = f32(full.transpose(2, 1, 0))
+    params = {
+        "weight": weight,
+        "bias": channel_vector(layer, layer.array("Bias"), out_channels, "bias"),
+    }
+    # Above __init__'s line when the module's padding crops; above forward's slice otherwise.
+    attrs["crop_note"] = how if symmetric and crop != (0, 0) else ""
+    return layer_node(
+        layer,
+        "conv_transpose1d",
+        TensorInfo(SEQUENCE, (out_channels,)),
+        attrs,
+        params=params,
+        comment="MATLAB Weights K×NumFilters×NumChannels permuted to (Cin, Cout, K); "
+        "forward transposes the (N, T, C) sequence in and out",
+        forward_comment="" if symmetric else how,
     )
 
 

@@ -66,6 +66,8 @@ from codegen.reference.matlab_numpy.conv1d import (
     global_max_pool1d,
     max_pool1d,
     padding_1d,
+    transposed_conv1d,
+    transposed_cropping_1d,
 )
 from codegen.reference.matlab_numpy.convolution import (
     avg_pool2d,
@@ -177,7 +179,9 @@ __all__ = [
     "softsign",
     "swish",
     "tanh",
+    "transposed_conv1d",
     "transposed_conv2d",
     "transposed_conv_same_cropping",
+    "transposed_cropping_1d",
     "word_embedding",
 ]

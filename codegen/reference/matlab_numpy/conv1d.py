@@ -1,6 +1,6 @@
 """1-D convolution and pooling over time on sequences (C,N,T): convolution1dLayer,
-maxPooling1dLayer, averagePooling1dLayer, globalAveragePooling1dLayer and
-globalMaxPooling1dLayer.
+transposedConv1dLayer, maxPooling1dLayer, averagePooling1dLayer,
+globalAveragePooling1dLayer and globalMaxPooling1dLayer.
 
 Written from MATLAB's documentation of these layers (R2021b+) and SEM §Convolution /
 §Pooling; no MATLAB-produced oracle covers them. Conventions as in the package: MATLAB
@@ -14,6 +14,14 @@ ceil(T/Stride) steps, total padding (out − 1)·Stride + (FilterSize − 1)·Di
 floor(total/2) on the left and the rest on the right (the 2-D rule of SEM §Convolution
 applied to time — **uncertain** for 1-D, no oracle). 'causal' and 'same' are resolved from
 T here, whatever PaddingSize the file stores.
+
+transposedConv1dLayer (R2022a+) is the adjoint of convolution1dLayer: every input step
+t scatters ``W[k,:,c]·x[c,n,t]`` into full output step t·Stride + k, giving
+(T − 1)·Stride + FilterSize steps, from which CroppingSize [left right] is removed.
+Weights are FilterSize×NumFilters×NumChannels (NumFilters first, as in every MATLAB
+transposed layer) [doc]. CroppingMode 'same' crops FilterSize − Stride steps in total so
+that the output has Stride·T steps [doc]; the layer stores the split it resolved, which is
+used here. An odd total with no stored split raises: MATLAB's split is **uncertain**.
 
 Global pooling of 'CBT' data pools over time and returns 'CB' (C, N): the time dimension
 is removed, which is what lets a fully connected layer and a classification output follow
@@ -124,6 +132,65 @@ def conv1d(
     return y
 
 
+def transposed_conv1d(
+    x: Array,
+    weights: Array,
+    bias: Array | None = None,
+    stride: int = 1,
+    cropping: Sequence[int] = (0, 0),
+    filter_size: int | None = None,
+    num_channels: int | None = None,
+    num_filters: int | None = None,
+) -> Array:
+    """transposedConv1dLayer on (C,N,T): the scatter (adjoint) of a 1-D convolution.
+
+    ``full[o, n, t·stride + k] += Σ_c W[k,o,c] · x[c,n,t]`` with ``W`` (FilterSize,
+    NumFilters, NumChannels) rebuilt column-major from the sizes; ``cropping`` [left
+    right] steps are then removed from the full (T − 1)·stride + FilterSize steps and
+    the bias added to every step left.
+    """
+    x = np.asarray(x, dtype=np.float64)
+    w = np.asarray(weights, dtype=np.float64)
+    k = int(filter_size) if filter_size else w.shape[0]
+    cin = int(num_channels) if num_channels else x.shape[0]
+    cout = int(num_filters) if num_filters else w.size // (k * cin)
+    w = w.reshape((k, cout, cin), order="F")
+    if x.shape[0] != cin:
+        raise ValueError(f"input has {x.shape[0]} channels, weights expect {cin}")
+    steps = x.shape[2]
+    full = np.zeros((cout, x.shape[1], (steps - 1) * stride + k))
+    for tap in range(k):
+        full[:, :, tap : tap + stride * (steps - 1) + 1 : stride] += np.einsum(
+            "cnt,oc->ont", x, w[tap]
+        )
+    left, right = (int(v) for v in cropping)
+    y = full[:, :, left : full.shape[2] - right]
+    if bias is not None and np.asarray(bias).size:
+        y = y + np.asarray(bias, dtype=np.float64).reshape(-1)[:, None, None]
+    return y
+
+
+def transposed_cropping_1d(
+    mode: str, stored: Sequence[int] | None, filter_size: int, stride: int
+) -> list[int]:
+    """[left right] cropping of a transposedConv1dLayer (see the module docstring)."""
+    if stored is not None and len(stored) > 0:
+        values = [int(v) for v in stored]
+        crop = [values[0], values[-1]]
+        if mode != "same" or sum(crop) == filter_size - stride:
+            return crop
+    if mode == "manual":
+        return [0, 0]
+    if mode != "same":
+        raise ValueError(f"unknown CroppingMode {mode!r}")
+    total = filter_size - stride
+    if total < 0 or total % 2:
+        raise ValueError(
+            f"'same' cropping of {total} steps has no certain [left right] split"
+        )
+    return [total // 2, total // 2]
+
+
 def _windows(xp: Array, size: int, stride: int, t_out: int) -> list[Array]:
     return [
         xp[:, :, tap : tap + stride * (t_out - 1) + 1 : stride] for tap in range(size)
@@ -221,6 +288,29 @@ def _conv_layer(p: Props, xs: list[Array]) -> Array:
     )
 
 
+def _transposed_conv_layer(p: Props, xs: list[Array]) -> Array:
+    x = _sequence(xs)
+    size = as_int(p["FilterSize"])
+    stride = as_int(p["Stride"]) if "Stride" in p and not is_empty(p["Stride"]) else 1
+    stored = p.get("CroppingSize")
+    crop = transposed_cropping_1d(
+        as_str(p.get("CroppingMode", "manual")) or "manual",
+        None if stored is None or is_empty(stored) else list(as_f64(stored).ravel()),
+        size,
+        stride,
+    )
+    return transposed_conv1d(
+        x,
+        as_f64(p["Weights"]),
+        param(p, "Bias"),
+        stride,
+        crop,
+        filter_size=size,
+        num_channels=optional_int(p.get("NumChannels")),
+        num_filters=as_int(p["NumFilters"]),
+    )
+
+
 def _max_pool_layer(p: Props, xs: list[Array]) -> Array:
     x = _sequence(xs)
     size, stride, _, pad = _window(p, x, "PoolSize")
@@ -235,6 +325,7 @@ def _avg_pool_layer(p: Props, xs: list[Array]) -> Array:
 
 LAYERS: dict[str, LayerRule] = {
     "Convolution1DLayer": _conv_layer,
+    "TransposedConvolution1DLayer": _transposed_conv_layer,
     "MaxPooling1DLayer": _max_pool_layer,
     "AveragePooling1DLayer": _avg_pool_layer,
     "GlobalAveragePooling1DLayer": lambda p, xs: global_avg_pool1d(_sequence(xs)),

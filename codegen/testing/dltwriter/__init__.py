@@ -118,6 +118,7 @@ from codegen.testing.dltwriter.sequence_conv import (
     global_avg_pool1d,
     global_max_pool1d,
     max_pool1d,
+    transposed_conv1d,
 )
 from codegen.testing.dltwriter.values import (
     cell,
@@ -223,6 +224,7 @@ __all__ = [
     "struct",
     "swish",
     "tanh_layer",
+    "transposed_conv1d",
     "transposed_conv2d",
     "transposed_conv2d_v1",
     "transposed_conv3d",

@@ -1,5 +1,5 @@
 """1-D convolution and pooling over time (R2021b+): convolution1dLayer, maxPooling1dLayer,
-averagePooling1dLayer and their global forms.
+averagePooling1dLayer and their global forms; transposedConv1dLayer (R2022a+).
 
 Every builder here is **schema inferred, no real sample**: no MATLAB-saved file with
 these classes was available. The ``any`` structs follow Convolution2DLayer v8 and
@@ -9,7 +9,8 @@ is [left right], Weights FilterSize×NumChannels×NumFilters and Bias 1×NumFilt
 2-D-on-sequence flags (ConvolveOverTime, PoolOverTime, ...) are left out: a 1-D layer
 always runs over time. The field tables live here, not in :mod:`.schema`, so this family
 stays in one module; the objects are built exactly as :func:`.schema.builtin_layer` builds
-them.
+them. TransposedConvolution1DLayer follows the real TransposedConvolution2DLayer v2
+instead (see :func:`transposed_conv1d`).
 
 PaddingSize for the automatic modes is a guess too: 'causal' stores the resolved
 [(FilterSize − 1)·DilationFactor 0] and 'same' stores [] (its size depends on the
@@ -59,6 +60,19 @@ _ANY_FIELDS: dict[str, tuple[str, ...]] = {
         "PaddingValue",
         "Weights",
         "Bias",
+    ),
+    "TransposedConvolution1DLayer": (
+        "Version",
+        "Name",
+        "FilterSize",
+        "NumChannels",
+        "NumFilters",
+        "Stride",
+        "CroppingMode",
+        "CroppingSize",
+        "Weights",
+        "Bias",
+        "OutputSizeOffset",
     ),
     "MaxPooling1DLayer": ("Version", "Name", "PoolSize", *_WINDOW),
     "AveragePooling1DLayer": ("Version", "Name", "PoolSize", *_WINDOW, "PaddingValue"),
@@ -136,6 +150,55 @@ def conv1d(
         "Bias": bias_learnable(trained_bias(weights, bias, cout), (1, cout)),
     }
     return _layer("Convolution1DLayer", fields)
+
+
+def transposed_conv1d(
+    name: str,
+    weights: Any = None,
+    bias: Any = None,
+    *,
+    filter_size: int | None = None,
+    num_filters: int | None = None,
+    stride: int = 1,
+    cropping_mode: str = "manual",
+    cropping: Padding = "auto",
+    output_size_offset: float | None = None,
+) -> Layer:
+    """TransposedConvolution1DLayer — schema inferred, no real sample: the fields of the
+    real TransposedConvolution2DLayer v2 (FilterSize, NumChannels, NumFilters, Stride,
+    CroppingMode, CroppingSize, Weights, Bias, OutputSizeOffset) with the 1-D shapes of
+    Convolution1DLayer and MATLAB's documentation: scalar FilterSize and Stride,
+    CroppingSize [left right], Weights FilterSize×NumFilters×NumChannels (K×Cout×Cin,
+    NumFilters first as in every MATLAB transposed layer; trailing singletons dropped on
+    save), Bias 1×NumFilters. ``cropping`` "auto" stores [0 0] for 'manual' and, for
+    'same', the resolved split of FilterSize − Stride with the extra step on the right
+    (a guess: MATLAB's transposed layers resolve 'same' when built and store the result);
+    a test can pass any [left right] or None (stored []). Untrained (``weights`` None):
+    NumChannels [] and 0×0 learnables; a missing bias is zeros."""
+    if weights is None:
+        if filter_size is None or num_filters is None:
+            raise ValueError(
+                "an untrained transposed_conv1d needs filter_size and num_filters"
+            )
+        kernel, cout, cin = filter_size, num_filters, None
+    else:
+        kernel, cout, cin = padded_shape(np.shape(weights), 3)
+    if cropping == "auto":
+        total = max(kernel - stride, 0) if cropping_mode == "same" else 0
+        cropping = (total // 2, total - total // 2)
+    fields = {
+        "Name": char(name),
+        "FilterSize": double(kernel),
+        "NumChannels": double(cin),
+        "NumFilters": double(cout),
+        "Stride": double(stride),
+        "CroppingMode": char(cropping_mode),
+        "CroppingSize": double(cropping),
+        "Weights": weight_learnable(weights, initializer("Glorot", (1, 3), (1, 2))),
+        "Bias": bias_learnable(trained_bias(weights, bias, cout), (1, cout)),
+        "OutputSizeOffset": double(output_size_offset),
+    }
+    return _layer("TransposedConvolution1DLayer", fields)
 
 
 def max_pool1d(
