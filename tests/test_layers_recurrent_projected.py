@@ -395,3 +395,21 @@ def test_an_input_that_disagrees_with_the_input_projector_is_refused(
     tmp_path: Path,
 ) -> None:
     _refused(tmp_path, _trained_lstm(), r"my_lstm.*expects 5 input channels", 6)
+
+
+def test_feature_input_runs_as_one_time_step(tmp_path: Path) -> None:
+    """A feature input (MATLAB 'CB' data) is a sequence of one step, as for lstmLayer: the
+    output is the final hidden state (N, H)."""
+    rng = np.random.default_rng(43)
+    c, h, _, _ = size = (6, 8, 2, 5)
+    f = _factors(rng, 4, size)
+    net = dw.series_network(
+        [dw.feature_input("feat", c), dw.lstm_projected("lstm", **f)]
+    )
+    _, model = convert_network(tmp_path, net)
+    x = rng.normal(size=(c, N))
+    with torch.no_grad():
+        out = model.predict(torch.tensor(x.T, dtype=torch.float32)).numpy().T
+    expected = ref.lstm_projected(x[:, :, None], *_positional(f), output_mode="last")
+    assert out.shape == (h, N)
+    assert rel_error(out, expected) <= TOL
