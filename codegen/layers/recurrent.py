@@ -17,12 +17,14 @@ nothing else changes. So the converter multiplies the factors out once
 the same ``nn.LSTM`` / ``nn.GRU`` as for the plain layers, with a comment saying so. Why
 not keep the factors as parameters: they would need a hand-written cell unrolled in
 Python (or parametrizations reaching into nn.LSTM's flat weights), losing cuDNN's fused
-kernels and reading unlike what a PyTorch engineer writes, for an LSTM whose full
-matrices are small anyway; ``nn.LSTM(proj_size=...)`` is a different model (it projects
-h itself). The cost is said in the comment: the full matrices are stored, and fine-tuning
-updates them without the low-rank constraint (re-factor them, e.g. with
-``torch.linalg.svd``, to compress again). MATLAB's own TensorFlow exporter exports these
-layers the same way.
+kernels and reading unlike what a PyTorch engineer writes; ``nn.LSTM(proj_size=...)`` is
+a different model (it projects h itself). The cost: the weights file holds the full
+matrices, and fine-tuning updates them without the low-rank constraint (the generated
+comment says so; re-factor them, e.g. with ``torch.linalg.svd``, to compress again).
+MATLAB's own TensorFlow exporter exports these layers the same way. No real file holds a
+projected layer: their saved schema is inferred (version 1: LSTMLayer's / GRULayer's
+fields plus InputProjectorSize, OutputProjectorSize and the two projectors), and any other
+version is refused.
 """
 
 from __future__ import annotations
