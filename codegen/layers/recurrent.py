@@ -1,4 +1,5 @@
-"""Recurrent layers: LSTM, BiLSTM and GRU, exact to MATLAB including the initial states.
+"""Recurrent layers: LSTM, BiLSTM and GRU, exact to MATLAB including the initial states,
+and their projected variants (lstmProjectedLayer, gruProjectedLayer).
 
 MATLAB stacks the gates in PyTorch's own order (LSTM i, f, g, o; GRU r, z, h̃), so the
 weights are copied without reordering. MATLAB has one bias per gate where PyTorch has two:
@@ -6,230 +7,64 @@ weights are copied without reordering. MATLAB has one bias per gate where PyTorc
 recurrent bias). Default activations become ``nn.LSTM`` / ``nn.GRU``; anything those cannot
 express (softsign or relu states, hard-sigmoid gates, the GRU reset gate applied before
 the multiplication) becomes a small explicit cell unrolled over time in the generated file.
+
+Projected layers store each weight matrix as two factors: MATLAB replaces W·x by
+W'·(Qᵀ·x), storing W' = W·Q and the projector Q (InputWeights 4H×P_in with InputProjector
+In×P_in; RecurrentWeights 4H×P_out with OutputProjector H×P_out; 3H rows for a GRU). The
+hidden state, the cell state and the output stay H wide, exactly as in lstmLayer/gruLayer;
+nothing else changes. So the converter multiplies the factors out once
+(InputWeights·InputProjectorᵀ, RecurrentWeights·OutputProjectorᵀ, in float64) and emits
+the same ``nn.LSTM`` / ``nn.GRU`` as for the plain layers, with a comment saying so. Why
+not keep the factors as parameters: they would need a hand-written cell unrolled in
+Python (or parametrizations reaching into nn.LSTM's flat weights), losing cuDNN's fused
+kernels and reading unlike what a PyTorch engineer writes; ``nn.LSTM(proj_size=...)`` is
+a different model (it projects h itself). The cost: the weights file holds the full
+matrices, and fine-tuning updates them without the low-rank constraint (the generated
+comment says so; re-factor them, e.g. with ``torch.linalg.svd``, to compress again).
+MATLAB's own TensorFlow exporter exports these layers the same way. No real file holds a
+projected layer: their saved schema is inferred (version 1: LSTMLayer's / GRULayer's
+fields plus InputProjectorSize, OutputProjectorSize and the two projectors), and any other
+version is refused.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import numpy as np
 
-from codegen.ir import FEATURE, SEQUENCE, Node, TensorInfo
-from codegen.layers.common import f32, layer_node
+from codegen.ir import Node, TensorInfo
+from codegen.layers.common import f32
 from codegen.layers.record import LayerRecord
+from codegen.layers.recurrent_fields import (
+    CELL,
+    HIDDEN,
+    RESET_GATE_MODES,
+    Settings,
+    matrix,
+    read_settings,
+    read_state_inputs,
+    recurrent_node,
+)
 from codegen.layers.registry import register
 
-STATE_ACTIVATIONS = ("tanh", "softsign", "relu")
-GATE_ACTIVATIONS = ("sigmoid", "hard-sigmoid")
-RESET_GATE_MODES = (
-    "after-multiplication",
-    "before-multiplication",
-    "recurrent-bias-after-multiplication",
-)
 
-# A recurrent state: (output port, buffer name, current-state field, initial-state field).
-State = tuple[str, str, str, str]
-HIDDEN: State = ("hidden", "h0", "HiddenState", "InitialHiddenState")
-CELL: State = ("cell", "c0", "CellState", "InitialCellState")
-
-
-@dataclass(frozen=True)
-class _Settings:
-    """What LSTM, BiLSTM and GRU layers store alike, read and checked once."""
-
-    hidden: int
-    in_size: int
-    mode: str  # 'sequence' or 'last'
-    state_act: str
-    gate_act: str
-
-    @property
-    def default_activations(self) -> bool:
-        """tanh states and sigmoid gates: what nn.LSTM and nn.GRU compute."""
-        return (self.state_act, self.gate_act) == ("tanh", "sigmoid")
-
-
-def _settings(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> _Settings:
-    """The shared settings, checked in one order so every recurrent class fails alike."""
-    hidden = layer.integer("NumHiddenUnits") or 0
-    if hidden <= 0:
-        raise layer.error("has no NumHiddenUnits.")
-    in_size = _input_size(layer, inputs)
-    mode = _output_mode(layer)
-    state_act, gate_act = _activations(layer)
-    return _Settings(hidden, in_size, mode, state_act, gate_act)
-
-
-def _output_mode(layer: LayerRecord) -> str:
-    """'sequence' or 'last': saved as ReturnSequence (a logical) or as OutputMode (text)."""
-    if layer.has("ReturnSequence"):
-        return "sequence" if layer.flag("ReturnSequence") else "last"
-    mode = (layer.word("OutputMode", "sequence") or "sequence").lower()
-    if mode not in ("sequence", "last"):
-        raise layer.error(
-            f"uses OutputMode '{mode}'; only 'sequence' and 'last' exist."
-        )
-    return mode
-
-
-def _activations(layer: LayerRecord) -> tuple[str, str]:
-    state = (layer.word("StateActivationFunction", "tanh") or "tanh").lower()
-    gate = (layer.word("GateActivationFunction", "sigmoid") or "sigmoid").lower()
-    if state not in STATE_ACTIVATIONS:
-        raise layer.error(
-            f"uses StateActivationFunction '{state}'; mat2torch supports {', '.join(STATE_ACTIVATIONS)}."
-        )
-    if gate not in GATE_ACTIVATIONS:
-        raise layer.error(
-            f"uses GateActivationFunction '{gate}'; mat2torch supports {', '.join(GATE_ACTIVATIONS)}."
-        )
-    return state, gate
-
-
-def _input_size(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> int:
-    """Channels of a sequence input, or of a feature input, which MATLAB runs as one time step."""
-    if not inputs or inputs[0].layout not in (SEQUENCE, FEATURE):
-        got = inputs[0].describe() if inputs else "nothing"
-        raise layer.error(
-            f"expects a sequence (C×T) input but receives {got}; feed it a sequence input "
-            "(for sequences of images, a flattenLayer first)."
-        )
-    size = inputs[0].channels
-    stored = layer.ints("InputSize")
-    if size is None and stored:
-        size = stored[-1]
-    if size is None:
-        raise layer.error(
-            "has an unknown input size; give the network's sequence input layer an InputSize."
-        )
-    if stored and stored[-1] != size:
-        raise layer.error(f"expects {stored[-1]} input channels but receives {size}.")
-    return int(size)
-
-
-def _matrix(layer: LayerRecord, key: str, rows: int, cols: int) -> np.ndarray | None:
-    value = layer.array(key)
-    if value is None:
-        return None
-    if value.size != rows * cols:
-        raise layer.error(f"stores {key} with {value.size} values, not {rows}×{cols}.")
-    return np.asarray(value, dtype=np.float64).reshape((rows, cols), order="F")
-
-
-def _initial_state(
-    layer: LayerRecord, current: str, initial: str, size: int
-) -> tuple[np.ndarray, str]:
-    """The state a MATLAB predict starts from: the layer's current state (HiddenState /
-    CellState) when stored, else the Initial* value, else zeros. Which of the two MATLAB
-    uses when they differ is unverified (every corpus file stores equal zeros)."""
-    for key in (current, initial):
-        value = layer.array(key)
-        if value is not None:
-            if value.size != size:
-                raise layer.error(f"stores {key} with {value.size} values, not {size}.")
-            return np.asarray(value, dtype=np.float64).reshape(size, order="F"), key
-    return np.zeros(size), ""
-
-
-def _state_inputs(layer: LayerRecord, inputs: Sequence[TensorInfo], count: int) -> bool:
-    """HasStateInputs: the states arrive as extra inputs (hidden, then cell) instead of buffers."""
-    if not layer.flag("HasStateInputs"):
-        return False
-    if len(inputs) != 1 + count:
-        raise layer.error(
-            f"has HasStateInputs set but receives {len(inputs)} inputs instead of {1 + count}; connect its state inputs."
-        )
-    return True
-
-
-def _states_buffers(
-    layer: LayerRecord, states: Sequence[State], directions: int, hidden: int
-) -> tuple[dict[str, np.ndarray], str]:
-    """Initial states as (directions, 1, H) buffers, repeated over the batch at run time."""
-    buffers: dict[str, np.ndarray] = {}
-    sources = []
-    for _, name, current, initial in states:
-        value, source = _initial_state(layer, current, initial, directions * hidden)
-        buffers[name] = f32(value.reshape(directions, 1, hidden))
-        if source and np.any(value):
-            sources.append(source)
-    note = f"initial states from {', '.join(sources)}" if sources else ""
-    return buffers, note
-
-
-def _recurrent_node(
+def _lstm_node(
     layer: LayerRecord,
     inputs: Sequence[TensorInfo],
-    rnn: _Settings,
-    op: str,
+    rnn: Settings,
+    weights: tuple[np.ndarray | None, np.ndarray | None, np.ndarray | None],
     *,
     directions: int,
-    states: Sequence[State],
-    state_inputs: bool,
-    params: dict[str, np.ndarray | None],
-    comment: str,
-    **extra: object,
+    note: str = "",
 ) -> Node:
-    """The node LSTM and GRU layers share: outputs, states, and the attrs their templates read.
-
-    States come from buffers unless they are inputs (HasStateInputs). HasStateOutputs makes
-    MATLAB output 'out' then the final states, each (N, directions·H). ``extra`` attrs
-    follow the shared ones.
+    """An LSTM or BiLSTM node from its full weight matrices (W, R, b), ``directions`` row
+    blocks of 4H each; ``note`` leads the comment (how projected weights were formed).
     """
-    buffers: dict[str, np.ndarray] = {}
-    if not state_inputs:
-        buffers, note = _states_buffers(layer, states, directions, rnn.hidden)
-        if note:
-            comment += f"; {note}"
-    size = directions * rnn.hidden
-    one_step = inputs[0].layout == FEATURE
-    out = TensorInfo(
-        SEQUENCE if rnn.mode == "sequence" and not one_step else FEATURE, (size,)
-    )
-    state_outputs = layer.flag("HasStateOutputs")
-    attrs: dict[str, object] = {
-        "input_size": rnn.in_size,
-        "hidden_size": rnn.hidden,
-        "bidirectional": directions == 2,
-        "directions": directions,
-        "output_mode": rnn.mode,
-        # A feature input (N, C) is one time step; its output is the final state (N, D·H).
-        "one_step": one_step,
-        "take_last": rnn.mode == "last" or one_step,
-        "state_activation": rnn.state_act,
-        "gate_activation": rnn.gate_act,
-        **extra,
-        "state_inputs": state_inputs,
-        "state_outputs": state_outputs,
-        "uses_lengths": not one_step,
-    }
-    if state_outputs:
-        attrs["output_ports"] = ("out", *(state[0] for state in states))
-        attrs["output_infos"] = [out] + [TensorInfo(FEATURE, (size,)) for _ in states]
-    return layer_node(
-        layer, op, out, attrs, params=params, buffers=buffers, comment=comment
-    )
-
-
-# input_names: MATLAB's input ports in order (Connections may name them: 'lstm/hidden').
-@register(
-    "nnet.cnn.layer.LSTMLayer",
-    "nnet.cnn.layer.BiLSTMLayer",
-    ops=("lstm", "lstm_explicit"),
-    input_names=("in", "hidden", "cell"),
-    versions={"nnet.cnn.layer.LSTMLayer": (4,), "nnet.cnn.layer.BiLSTMLayer": (3,)},
-)
-def lstm(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
-    directions = 2 if layer.short_class == "BiLSTMLayer" else 1
-    rnn = _settings(layer, inputs)
     hidden = rnn.hidden
     explicit = not rnn.default_activations
-    state_inputs = _state_inputs(layer, inputs, 2)
-
-    w = _matrix(layer, "InputWeights", 4 * hidden * directions, rnn.in_size)
-    r = _matrix(layer, "RecurrentWeights", 4 * hidden * directions, hidden)
-    b = _matrix(layer, "Bias", 4 * hidden * directions, 1)
+    state_inputs = read_state_inputs(layer, inputs, 2)
+    w, r, b = weights
     params: dict[str, np.ndarray | None] = {}
     for d in range(directions):
         rows = slice(4 * hidden * d, 4 * hidden * (d + 1))
@@ -254,7 +89,7 @@ def lstm(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
             f"StateActivationFunction '{rnn.state_act}', GateActivationFunction '{rnn.gate_act}': "
             "explicit cells (nn.LSTM: tanh/sigmoid only)"
         )
-    return _recurrent_node(
+    return recurrent_node(
         layer,
         inputs,
         rnn,
@@ -263,18 +98,21 @@ def lstm(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
         states=(HIDDEN, CELL),
         state_inputs=state_inputs,
         params=params,
-        comment=comment,
+        comment=f"{note}; {comment}" if note else comment,
     )
 
 
-@register(
-    "nnet.cnn.layer.GRULayer",
-    ops=("gru", "gru_explicit"),
-    input_names=("in", "hidden"),
-    versions=(1,),
-)
-def gru(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
-    rnn = _settings(layer, inputs)
+def _gru_node(
+    layer: LayerRecord,
+    inputs: Sequence[TensorInfo],
+    rnn: Settings,
+    w: np.ndarray | None,
+    r: np.ndarray | None,
+    *,
+    note: str = "",
+) -> Node:
+    """A GRU node from its full weight matrices W (3H×In) and R (3H×H); the Bias and
+    ResetGateMode are read here. ``note`` leads the comment."""
     hidden = rnn.hidden
     # Not every release saves ResetGateMode; 'after-multiplication' is MATLAB's documented default.
     reset = (
@@ -285,10 +123,8 @@ def gru(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
             f"uses ResetGateMode '{reset}'; mat2torch supports {', '.join(RESET_GATE_MODES)}."
         )
     explicit = not rnn.default_activations or reset == "before-multiplication"
-    state_inputs = _state_inputs(layer, inputs, 1)
+    state_inputs = read_state_inputs(layer, inputs, 1)
 
-    w = _matrix(layer, "InputWeights", 3 * hidden, rnn.in_size)
-    r = _matrix(layer, "RecurrentWeights", 3 * hidden, hidden)
     bias = layer.array("Bias")
     b_in: np.ndarray | None = None
     b_rec: np.ndarray | None = None
@@ -326,7 +162,7 @@ def gru(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
                 f"StateActivationFunction '{rnn.state_act}', GateActivationFunction '{rnn.gate_act}'"
             )
         comment = "; ".join(reasons) + ": an explicit cell (gate rows r, z, h̃)"
-    return _recurrent_node(
+    return recurrent_node(
         layer,
         inputs,
         rnn,
@@ -335,6 +171,113 @@ def gru(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
         states=(HIDDEN,),
         state_inputs=state_inputs,
         params=params,
-        comment=comment,
+        comment=f"{note}; {comment}" if note else comment,
         reset_gate_mode=reset,
     )
+
+
+# input_names: MATLAB's input ports in order (Connections may name them: 'lstm/hidden').
+@register(
+    "nnet.cnn.layer.LSTMLayer",
+    "nnet.cnn.layer.BiLSTMLayer",
+    ops=("lstm", "lstm_explicit"),
+    input_names=("in", "hidden", "cell"),
+    versions={"nnet.cnn.layer.LSTMLayer": (4,), "nnet.cnn.layer.BiLSTMLayer": (3,)},
+)
+def lstm(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
+    directions = 2 if layer.short_class == "BiLSTMLayer" else 1
+    rnn = read_settings(layer, inputs)
+    rows = 4 * rnn.hidden * directions
+    weights = (
+        matrix(layer, "InputWeights", rows, rnn.in_size),
+        matrix(layer, "RecurrentWeights", rows, rnn.hidden),
+        matrix(layer, "Bias", rows, 1),
+    )
+    return _lstm_node(layer, inputs, rnn, weights, directions=directions)
+
+
+@register(
+    "nnet.cnn.layer.GRULayer",
+    ops=("gru", "gru_explicit"),
+    input_names=("in", "hidden"),
+    versions=(1,),
+)
+def gru(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
+    rnn = read_settings(layer, inputs)
+    w = matrix(layer, "InputWeights", 3 * rnn.hidden, rnn.in_size)
+    r = matrix(layer, "RecurrentWeights", 3 * rnn.hidden, rnn.hidden)
+    return _gru_node(layer, inputs, rnn, w, r)
+
+
+# ---------------------------------------------------------------- projected layers
+
+# (factor, projector, projector size) of the input and of the recurrent weights.
+_INPUT_FACTORS = ("InputWeights", "InputProjector", "InputProjectorSize")
+_RECURRENT_FACTORS = ("RecurrentWeights", "OutputProjector", "OutputProjectorSize")
+
+
+def _multiplied_out(
+    layer: LayerRecord, keys: tuple[str, str, str], rows: int, cols: int
+) -> tuple[np.ndarray | None, int]:
+    """The full rows×cols weight matrix factor·projectorᵀ of a projected layer (None when
+    untrained) and the projector size. The factor is rows×P and the projector cols×P."""
+    factor_key, projector_key, size_key = keys
+    size = layer.integer(size_key, minimum=1)
+    if size is None:
+        raise layer.error(f"has no {size_key}.")
+    factor = matrix(layer, factor_key, rows, size)
+    projector = matrix(layer, projector_key, cols, size)
+    if (factor is None) != (projector is None):
+        stored, missing = (
+            (projector_key, factor_key)
+            if factor is None
+            else (factor_key, projector_key)
+        )
+        raise layer.error(
+            f"stores {stored} but no {missing}; a projected layer needs both factors."
+        )
+    if factor is None or projector is None:
+        return None, size
+    return factor @ projector.T, size
+
+
+def _projected_weights(
+    layer: LayerRecord, rnn: Settings, gates: int, function: str
+) -> tuple[np.ndarray | None, np.ndarray | None, str]:
+    """Full input and recurrent weights of a projected layer, and the comment saying how
+    they were formed (``function``: the MATLAB function that makes the layer)."""
+    rows = gates * rnn.hidden
+    w, in_size = _multiplied_out(layer, _INPUT_FACTORS, rows, rnn.in_size)
+    r, out_size = _multiplied_out(layer, _RECURRENT_FACTORS, rows, rnn.hidden)
+    note = (
+        f"{function}: weight_ih = InputWeights @ InputProjector.T (InputProjectorSize "
+        f"{in_size}) and weight_hh = RecurrentWeights @ OutputProjector.T "
+        f"(OutputProjectorSize {out_size}), multiplied out (equal up to float rounding; "
+        "fine-tuning updates the full matrices)"
+    )
+    return w, r, note
+
+
+@register(
+    "nnet.cnn.layer.LSTMProjectedLayer",
+    ops=("lstm", "lstm_explicit"),
+    input_names=("in", "hidden", "cell"),
+    versions=(1,),
+)
+def lstm_projected(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
+    rnn = read_settings(layer, inputs)
+    w, r, note = _projected_weights(layer, rnn, 4, "lstmProjectedLayer")
+    b = matrix(layer, "Bias", 4 * rnn.hidden, 1)
+    return _lstm_node(layer, inputs, rnn, (w, r, b), directions=1, note=note)
+
+
+@register(
+    "nnet.cnn.layer.GRUProjectedLayer",
+    ops=("gru", "gru_explicit"),
+    input_names=("in", "hidden"),
+    versions=(1,),
+)
+def gru_projected(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
+    rnn = read_settings(layer, inputs)
+    w, r, note = _projected_weights(layer, rnn, 3, "gruProjectedLayer")
+    return _gru_node(layer, inputs, rnn, w, r, note=note)

@@ -234,6 +234,7 @@ def _load_all() -> None:
             "registry",
             "common",
             "matconvnet_fields",
+            "recurrent_fields",
             "stub",
         ):
             importlib.import_module(f"codegen.layers.{info.name}")

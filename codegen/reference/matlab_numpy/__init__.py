@@ -28,9 +28,10 @@ a reference input), :mod:`.convolution` (convolutions and pooling), :mod:`.dense
 connected, batch, layer and cross-channel normalization), :mod:`.normalization` (group
 and instance normalization), :mod:`.activations` (activations, PReLU, softplus and
 combination layers), :mod:`.depth_space` (depth-to-space, space-to-depth),
-:mod:`.scaling` (scalingLayer), :mod:`.recurrent`, :mod:`.attention`, and
-:mod:`.networks` (file loading and running layers, series and graphs). Each family module registers how to run
-its layer classes (``LAYERS``). Import everything from this package.
+:mod:`.scaling` (scalingLayer), :mod:`.recurrent`, :mod:`.recurrent_projected`
+(lstmProjectedLayer, gruProjectedLayer with their factors), :mod:`.attention`, and
+:mod:`.networks` (file loading and running layers, series and graphs). Each family
+module registers how to run its layer classes (``LAYERS``). Import everything from this package.
 """
 
 from __future__ import annotations
@@ -117,6 +118,12 @@ from codegen.reference.matlab_numpy.networks import (
 )
 from codegen.reference.matlab_numpy.recurrent import _lstm_direction as _lstm_direction
 from codegen.reference.matlab_numpy.recurrent import bilstm, gru, lstm
+from codegen.reference.matlab_numpy.recurrent_projected import (
+    gru_projected,
+    gru_projected_states,
+    lstm_projected,
+    lstm_projected_states,
+)
 from codegen.reference.matlab_numpy.scaling import scaling
 
 __all__ = [
@@ -147,6 +154,8 @@ __all__ = [
     "global_max_pool2d",
     "grouped_conv2d",
     "gru",
+    "gru_projected",
+    "gru_projected_states",
     "hard_sigmoid",
     "indexing1d",
     "input_layer",
@@ -158,6 +167,8 @@ __all__ = [
     "leaky_relu",
     "load_mat",
     "lstm",
+    "lstm_projected",
+    "lstm_projected_states",
     "max_pool1d",
     "max_pool2d",
     "multiplication",

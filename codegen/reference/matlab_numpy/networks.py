@@ -22,6 +22,7 @@ from codegen.reference.matlab_numpy import (
     image_sequence,
     normalization,
     recurrent,
+    recurrent_projected,
     scaling,
     volume,
 )
@@ -46,6 +47,7 @@ _RULES: dict[str, LayerRule] = {
     **activations.LAYERS,
     **geometry.LAYERS,
     **recurrent.LAYERS,
+    **recurrent_projected.LAYERS,
     **attention.LAYERS,
     **CONV1D_LAYERS,
     **normalization.LAYERS,

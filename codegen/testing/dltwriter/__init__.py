@@ -108,7 +108,13 @@ from codegen.testing.dltwriter.pooling import (
     global_max_pool2d,
     max_pool2d,
 )
-from codegen.testing.dltwriter.recurrent import bilstm, gru, lstm
+from codegen.testing.dltwriter.recurrent import (
+    bilstm,
+    gru,
+    gru_projected,
+    lstm,
+    lstm_projected,
+)
 from codegen.testing.dltwriter.resize_crop import crop2d, resize2d
 from codegen.testing.dltwriter.scaling import scaling_layer
 from codegen.testing.dltwriter.schema import DltObject, Layer, with_fields
@@ -186,6 +192,7 @@ __all__ = [
     "group_norm",
     "grouped_conv2d",
     "gru",
+    "gru_projected",
     "image3d_input",
     "image_input",
     "image_sequence_input",
@@ -198,6 +205,7 @@ __all__ = [
     "leaky_relu",
     "logical",
     "lstm",
+    "lstm_projected",
     "max_pool1d",
     "max_pool2d",
     "max_pool3d",

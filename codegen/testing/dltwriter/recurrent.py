@@ -1,8 +1,10 @@
-"""Recurrent layers: LSTM (real samples), BiLSTM and GRU (schemas inferred).
+"""Recurrent layers: LSTM (real samples), BiLSTM, GRU and the projected LSTM and GRU
+(schemas inferred).
 
-The three share weights, sizes, activations and initial states (:class:`_Recurrent`);
+They share weights, sizes, activations and initial states (:class:`_Recurrent`);
 LSTM and BiLSTM differ only in class, direction count and bias initializer, so both come
-from one builder factory.
+from one builder factory. The projected layers add two projector learnables and their
+sizes (:class:`_Projectors`).
 """
 
 from __future__ import annotations
@@ -191,3 +193,152 @@ def gru(
         "InitialHiddenState": state,
     }
     return builtin_layer("GRULayer", fields)
+
+
+# ---------------------------------------------------------------- projected layers
+
+
+@dataclass(frozen=True)
+class _Projectors:
+    """The two projectors of a projected layer: InputProjector In×P_in, OutputProjector
+    H×P_out, or the sizes alone (untrained)."""
+
+    input_projector: Any
+    output_projector: Any
+    input_projector_size: int | None
+    output_projector_size: int | None
+
+    def hidden_units(self, cls: str, num_hidden_units: int | None) -> int:
+        if self.output_projector is not None:
+            return int(np.shape(self.output_projector)[0])
+        if num_hidden_units is None:
+            raise ValueError(f"a {cls} without projectors needs num_hidden_units")
+        return num_hidden_units
+
+    def fields(self, cls: str) -> dict[str, Any]:
+        """Sizes, projector learnables and InputSize (the input projector's rows)."""
+        sizes = []
+        for projector, given, what in (
+            (self.input_projector, self.input_projector_size, "input"),
+            (self.output_projector, self.output_projector_size, "output"),
+        ):
+            size = given if projector is None else int(np.shape(projector)[1])
+            if size is None:
+                raise ValueError(
+                    f"a {cls} without projectors needs {what}_projector_size"
+                )
+            sizes.append(size)
+        trained = self.input_projector is not None
+        return {
+            "InputSize": (
+                double(np.shape(self.input_projector)[0]) if trained else empty()
+            ),
+            "OutputProjectorSize": double(sizes[1]),
+            "InputProjectorSize": double(sizes[0]),
+            "InputProjector": weight_learnable(
+                self.input_projector, initializer("Orthogonal")
+            ),
+            "OutputProjector": weight_learnable(
+                self.output_projector, initializer("Orthogonal")
+            ),
+        }
+
+
+def lstm_projected(
+    name: str,
+    input_weights: Any = None,
+    recurrent_weights: Any = None,
+    bias: Any = None,
+    input_projector: Any = None,
+    output_projector: Any = None,
+    *,
+    num_hidden_units: int | None = None,
+    input_projector_size: int | None = None,
+    output_projector_size: int | None = None,
+    output_mode: str = "sequence",
+    state_activation: str = "tanh",
+    gate_activation: str = "sigmoid",
+    hidden_state: Any = None,
+    cell_state: Any = None,
+) -> Layer:
+    """LSTMProjectedLayer (lstmProjectedLayer, R2022b) — schema inferred, no real sample:
+    LSTMLayer v4's fields plus OutputProjectorSize, InputProjectorSize and the projector
+    learnables, named as the layer's documented properties. InputWeights 4H×P_in,
+    RecurrentWeights 4H×P_out, Bias 4H×1, InputProjector In×P_in, OutputProjector H×P_out
+    (MATLAB's W·x becomes InputWeights·InputProjector'·x); states H×1."""
+    projectors = _Projectors(
+        input_projector, output_projector, input_projector_size, output_projector_size
+    )
+    hidden = projectors.hidden_units("LSTMProjectedLayer", num_hidden_units)
+    rnn = _Recurrent(
+        input_weights,
+        recurrent_weights,
+        bias,
+        hidden,
+        output_mode,
+        state_activation,
+        gate_activation,
+    )
+    fields = rnn.fields(
+        name, hidden, 4 * hidden, initializer("UnitForgetGate", "LSTM")
+    ) | projectors.fields("LSTMProjectedLayer")
+    hidden_value, cell_value = rnn.state(hidden_state, hidden), rnn.state(
+        cell_state, hidden
+    )
+    fields |= {
+        "CellState": _remembered(cell_value),
+        "HiddenState": _remembered(hidden_value),
+        "InitialCellState": cell_value,
+        "InitialHiddenState": hidden_value,
+    }
+    return builtin_layer("LSTMProjectedLayer", fields)
+
+
+def gru_projected(
+    name: str,
+    input_weights: Any = None,
+    recurrent_weights: Any = None,
+    bias: Any = None,
+    input_projector: Any = None,
+    output_projector: Any = None,
+    *,
+    num_hidden_units: int | None = None,
+    input_projector_size: int | None = None,
+    output_projector_size: int | None = None,
+    output_mode: str = "sequence",
+    reset_gate_mode: str = "after-multiplication",
+    state_activation: str = "tanh",
+    gate_activation: str = "sigmoid",
+    hidden_state: Any = None,
+) -> Layer:
+    """GRUProjectedLayer (gruProjectedLayer, R2023b) — schema inferred, no real sample:
+    GRULayer's fields plus the projector sizes and learnables, as
+    :func:`lstm_projected`. InputWeights 3H×P_in, RecurrentWeights 3H×P_out, Bias 3H×1
+    (6H×1 for 'recurrent-bias-after-multiplication'), InputProjector In×P_in,
+    OutputProjector H×P_out, gates r z h̃."""
+    projectors = _Projectors(
+        input_projector, output_projector, input_projector_size, output_projector_size
+    )
+    hidden = projectors.hidden_units("GRUProjectedLayer", num_hidden_units)
+    rnn = _Recurrent(
+        input_weights,
+        recurrent_weights,
+        bias,
+        hidden,
+        output_mode,
+        state_activation,
+        gate_activation,
+    )
+    bias_rows = (
+        6 if reset_gate_mode == "recurrent-bias-after-multiplication" else 3
+    ) * hidden
+    fields = rnn.fields(
+        name, hidden, bias_rows, initializer("Zeros")
+    ) | projectors.fields("GRUProjectedLayer")
+    state = rnn.state(hidden_state, hidden)
+    fields |= {
+        "ResetGateMode": char(reset_gate_mode),
+        "HiddenState": _remembered(state),
+        "InitialHiddenState": state,
+    }
+    return builtin_layer("GRUProjectedLayer", fields)

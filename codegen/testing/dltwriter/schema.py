@@ -127,6 +127,7 @@ _RNN = _fields(
 _LSTM = _RNN + _fields(
     "InputWeights RecurrentWeights Bias CellState HiddenState InitialCellState InitialHiddenState"
 )
+_PROJECTOR_SIZES = _fields("OutputProjectorSize InputProjectorSize")
 _ATTENTION = _fields(
     "AttentionMask DropoutProbability HasPaddingMaskInput HasScoresOutput"
 )
@@ -223,6 +224,21 @@ _ANY_FIELDS: dict[str, dict[int, tuple[str, ...]]] = {
         + _fields(
             "ResetGateMode InputWeights RecurrentWeights Bias HiddenState InitialHiddenState"
         )
+    },
+    # inferred: LSTMLayer's / GRULayer's fields plus the projector sizes and factors
+    "LSTMProjectedLayer": {
+        1: _RNN
+        + _PROJECTOR_SIZES
+        + _fields("InputWeights RecurrentWeights Bias InputProjector OutputProjector")
+        + _fields("CellState HiddenState InitialCellState InitialHiddenState")
+    },
+    "GRUProjectedLayer": {
+        1: _RNN
+        + _PROJECTOR_SIZES
+        + _fields(
+            "ResetGateMode InputWeights RecurrentWeights Bias InputProjector OutputProjector"
+        )
+        + _fields("HiddenState InitialHiddenState")
     },
     "SelfAttentionLayer": {  # seen (tsx_transformer_demo.mat)
         1: _fields("Version Name InputSize NumKeyChannels NumValueChannels NumHeads")
