@@ -268,8 +268,8 @@ TRANSPOSED_CASES: dict[str, dict[str, Any]] = {
     "asymmetric manual cropping": dict(
         k=(4, 3, 3), stride=(2, 3, 1), cropping=((0, 2, 1), (1, 0, 1))
     ),
-    "same, odd totals (extra voxel top/left/front)": dict(
-        k=(3, 4, 3), stride=(2, 2, 2), cropping_mode="same", cropping=None
+    "same, even totals halved": dict(
+        k=(4, 4, 2), stride=(2, 2, 2), cropping_mode="same", cropping=None
     ),
     "same, stored split": dict(
         k=(3, 3, 3),
@@ -292,10 +292,11 @@ def test_transposed_conv3d(tmp_path: Path, case: str) -> None:
         assert f"stride={(stride[2], stride[0], stride[1])}" in source
 
 
-def test_transposed_conv3d_same_cropping_split_is_pinned(tmp_path: Path) -> None:
-    """Odd totals FilterSize − Stride: the extra voxel is cropped from the top, left and
-    front (the 2-D converter's documented choice, uncertain for 3-D); the output is
-    exactly stride × input."""
+def test_transposed_conv3d_same_cropping_odd_total_without_split_is_refused(
+    tmp_path: Path,
+) -> None:
+    """Odd totals FilterSize − Stride and no stored CroppingSize: which side MATLAB crops
+    the extra voxel from is uncertain (as in 2-D), so the conversion says so."""
     layer = w.transposed_conv3d(
         "up",
         rand(3, 3, 3, 2, 2),
@@ -304,12 +305,8 @@ def test_transposed_conv3d_same_cropping_split_is_pinned(tmp_path: Path) -> None
         cropping_mode="same",
         cropping=None,
     )
-    _, model, _ = convert(tmp_path, w.series_network([inp(2, 3, 4, 5), layer]))
-    source = (tmp_path / "out" / "model.py").read_text()
-    assert "[:,:,1:,1:,1:]" in "".join(source.split()) and "(uncertain)" in source
-    with torch.no_grad():
-        y = model.predict(to_torch(volume(2, 3, 4, 5)))
-    assert tuple(y.shape) == (N, 2, 10, 6, 8)
+    with pytest.raises(ConversionError, match=r"layer 'up' .* is odd, and stores no"):
+        convert(tmp_path, w.series_network([inp(2, 3, 4, 5), layer]))
 
 
 # ------------------------------------------------------- input, normalization, dense

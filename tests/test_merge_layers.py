@@ -15,7 +15,6 @@ import torch
 
 from codegen.errors import ConversionError
 from codegen.reference import matlab_numpy as ref
-from codegen.reference.graph_numpy import same_cropping_top_left
 from codegen.testing import dltwriter as w
 from tests.support import (
     TOL,
@@ -287,14 +286,6 @@ def test_merge_errors_name_the_layer(tmp_path, rng):
         ((2, 2), (2, 2), "manual", (0, 0, 0, 0), (0, 0, 0, 0)),
         ((3, 3), (2, 2), "manual", (1, 1, 1, 1), (1, 1, 1, 1)),
         ((4, 3), (2, 3), "manual", (0, 1, 2, 0), (0, 1, 2, 0)),
-        (
-            (3, 3),
-            (2, 2),
-            "same",
-            None,
-            (1, 0, 1, 0),
-        ),  # odd total: extra row top, column left
-        ((5, 4), (2, 1), "same", None, (2, 1, 2, 1)),
         ((4, 4), (2, 2), "same", None, (1, 1, 1, 1)),
         (
             (3, 3),
@@ -308,8 +299,11 @@ def test_merge_errors_name_the_layer(tmp_path, rng):
 def test_transposed_convolution(
     tmp_path, rng, kernel, stride, mode, cropping, expected_crop
 ):
-    if mode == "same" and cropping is None:
-        assert list(expected_crop) == same_cropping_top_left(kernel, stride)
+    if mode == "same" and cropping is None:  # an even total, halved
+        assert (
+            expected_crop
+            == ((kernel[0] - stride[0]) // 2,) * 2 + ((kernel[1] - stride[1]) // 2,) * 2
+        )
     weights, bias = rand(rng, kernel[0], kernel[1], 4, 3), rand(
         rng, 4
     )  # FH×FW×Cout×Cin
@@ -331,6 +325,30 @@ def test_transposed_convolution(
         assert (
             "MATLAB crops" in source and f"= {expected_crop}" in source
         )  # the slice says what it crops
+
+
+@pytest.mark.parametrize(
+    ("kernel", "stride", "stored"),
+    [((3, 3), (2, 2), None), ((5, 4), (2, 1), None), ((3, 3), (2, 2), (0, 0, 0, 0))],
+)
+def test_same_cropping_with_an_odd_total_and_no_stored_split_is_refused(
+    tmp_path, rng, kernel, stride, stored
+):
+    """MATLAB's documentation crops the extra row from the top, its implementation from
+    the bottom: without the split a trained network stores, mat2torch does not guess."""
+    layers = [
+        w.image_input("in", (5, 6, 3), "none"),
+        w.transposed_conv2d(
+            "up",
+            rand(rng, kernel[0], kernel[1], 4, 3),
+            rand(rng, 4),
+            stride=stride,
+            cropping_mode="same",
+            cropping=stored,
+        ),
+    ]
+    with pytest.raises(ConversionError, match=r"layer 'up' .* 'same' cropping whose "):
+        write_and_convert(tmp_path, {"net": w.series_network(layers)})
 
 
 def test_untrained_transposed_convolution_takes_channels_from_its_input(tmp_path):

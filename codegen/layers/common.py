@@ -330,14 +330,12 @@ def conv_transpose2d_node(
     kernel: tuple[int, int],
     stride: tuple[int, int],
     crop: Pad,
-    same_split: bool = False,
     **extra: object,
 ) -> Node:
     """An nn.ConvTranspose2d node; ``crop`` is what MATLAB removes, [top bottom left right].
 
     Symmetric cropping is ConvTranspose2d's ``padding``; anything else is a slice after a
-    padding-free module (``same_split`` says the split is MATLAB's 'same' one, which the
-    template's comment calls uncertain). ``extra`` attrs (groups, bias) pass through.
+    padding-free module. ``extra`` attrs (groups, bias) pass through.
     """
     top, bottom, left, right = crop
     symmetric = top == bottom and left == right
@@ -349,7 +347,6 @@ def conv_transpose2d_node(
         "padding": (top, left) if symmetric else (0, 0),
         # Rows/columns to slice away after the module: (top, bottom, left, right) or None.
         "crop": None if symmetric else crop,
-        "same_split": same_split and not symmetric,
         **extra,
     }
     return layer_node(layer, "conv_transpose2d", out, attrs, params=params)

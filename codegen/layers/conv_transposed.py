@@ -7,10 +7,11 @@ then removes CroppingSize [top bottom left right]. Symmetric cropping is ConvTra
 ``padding``; anything else is an explicit slice after a padding-free ConvTranspose2d.
 
 CroppingMode 'same' makes the output stride × input, so the total cropping is
-FilterSize − Stride per dimension, whatever the input size. When the file stores no
-CroppingSize, the split of an odd total is MATLAB's documented one for this layer — the
-extra row from the top, the extra column from the left — the opposite of 'same' padding
-(marked uncertain in SEMANTICS.md; pinned by a test and said in a code comment).
+FilterSize − Stride per dimension, whatever the input size. A trained network stores the
+split MATLAB chose in CroppingSize, and that split is used. Without it an even total is
+halved; an odd total is refused: MATLAB's documentation puts the extra row on top and the
+extra column on the left, its implementation crops floor(total/2) first (SEMANTICS.md
+marks the split uncertain), and a guess would silently shift the output by a pixel.
 Schema version 1 (older releases) stores neither CroppingMode nor CroppingSize but
 ``Cropping`` [a b], cropped on both sides (see ``_cropping_v1``).
 """
@@ -33,13 +34,24 @@ from codegen.layers.record import LayerRecord
 from codegen.layers.registry import register
 
 
-def same_cropping(kernel: tuple[int, int], stride: tuple[int, int]) -> Pad:
-    """[top bottom left right] for CroppingMode 'same': the extra row/column goes top/left."""
-    crop: list[int] = []
-    for k, s in zip(kernel, stride, strict=True):
-        total = k - s
-        crop += [total - total // 2, total // 2]
-    return (crop[0], crop[1], crop[2], crop[3])
+def same_totals(kernel: Sequence[int], stride: Sequence[int]) -> list[int]:
+    """What CroppingMode 'same' crops in all per dimension: FilterSize − Stride."""
+    return [k - s for k, s in zip(kernel, stride, strict=True)]
+
+
+def unstored_same_split(layer: LayerRecord, totals: Sequence[int]) -> list[int]:
+    """[before after, ...] for 'same' cropping a file stores no split of: even totals
+    halved; an odd total refused (see the module docstring)."""
+    odd = [t for t in totals if t % 2]
+    if odd:
+        raise layer.error(
+            f"uses 'same' cropping whose total per dimension (FilterSize − Stride = "
+            f"{list(totals)}) is odd, and stores no CroppingSize saying which side MATLAB "
+            "crops the extra row or column from (its documentation and implementation "
+            "disagree); give the layer an explicit 'Cropping' in MATLAB, or save the "
+            "network after training, which stores the split."
+        )
+    return [half for t in totals for half in (t // 2, t // 2)]
 
 
 def _cropping_v1(layer: LayerRecord) -> Pad:
@@ -88,16 +100,17 @@ def _cropping(
             raise layer.error(
                 f"uses 'same' cropping with a filter {kernel} smaller than its stride {stride}, which MATLAB cannot crop to stride × input."
             )
-        wanted = same_cropping(kernel, stride)
+        totals = same_totals(kernel, stride)
         # A stored split that crops the same totals is MATLAB's own choice: keep it.
         if (
             stored
             and len(stored) == 4
-            and stored[0] + stored[1] == wanted[0] + wanted[1]
-            and stored[2] + stored[3] == wanted[2] + wanted[3]
+            and stored[0] + stored[1] == totals[0]
+            and stored[2] + stored[3] == totals[1]
         ):
             return (stored[0], stored[1], stored[2], stored[3])
-        return wanted
+        split = unstored_same_split(layer, totals)
+        return (split[0], split[1], split[2], split[3])
     if stored and len(stored) == 4:
         return (stored[0], stored[1], stored[2], stored[3])
     if stored:
@@ -162,5 +175,4 @@ def transposed_conv2d(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
         kernel=kernel,
         stride=stride,
         crop=crop,
-        same_split=(layer.text("CroppingMode", "") or "").lower() == "same",
     )

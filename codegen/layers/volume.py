@@ -38,7 +38,11 @@ from codegen.layers.common import (
     same_padding,
 )
 from codegen.layers.conv import input_channels, padding_value
-from codegen.layers.conv_transposed import transposed_channels
+from codegen.layers.conv_transposed import (
+    same_totals,
+    transposed_channels,
+    unstored_same_split,
+)
 from codegen.layers.record import LayerRecord
 from codegen.layers.registry import register
 
@@ -225,17 +229,6 @@ def conv3d(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
     )
 
 
-def same_cropping3(kernel: Triple, stride: Triple) -> Pad3:
-    """[t b l r f k] for CroppingMode 'same': FilterSize − Stride per dimension, the extra
-    voxel from the top, left and front — the split the 2-D converter takes from MATLAB's
-    documentation of transposedConv2dLayer (uncertain for 3-D, as it is for 2-D)."""
-    crop: list[int] = []
-    for k, s in zip(kernel, stride, strict=True):
-        total = k - s
-        crop += [total - total // 2, total // 2]
-    return (crop[0], crop[1], crop[2], crop[3], crop[4], crop[5])
-
-
 def _cropping3(layer: LayerRecord, kernel: Triple, stride: Triple) -> Pad3:
     """CroppingSize as [t b l r f k], resolving CroppingMode 'same' like the 2-D layer does."""
     mode = (layer.text("CroppingMode", "manual") or "manual").lower()
@@ -246,14 +239,14 @@ def _cropping3(layer: LayerRecord, kernel: Triple, stride: Triple) -> Pad3:
         raise layer.error(
             f"uses 'same' cropping with a filter {list(kernel)} smaller than its stride {list(stride)}, which MATLAB cannot crop to stride × input."
         )
-    wanted = same_cropping3(kernel, stride)
+    totals = same_totals(kernel, stride)
     # A stored split that crops the same totals is MATLAB's own choice: keep it.
     if stored is not None and all(
-        stored[2 * i] + stored[2 * i + 1] == wanted[2 * i] + wanted[2 * i + 1]
-        for i in range(3)
+        stored[2 * i] + stored[2 * i + 1] == totals[i] for i in range(3)
     ):
         return stored
-    return wanted
+    split = unstored_same_split(layer, totals)  # odd totals refused, as in 2-D
+    return (split[0], split[1], split[2], split[3], split[4], split[5])
 
 
 @register(
@@ -284,7 +277,6 @@ def transposed_conv3d(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
             f"crops [t l f; b r k] = {matlab_pad_text(crop)} from a {info.describe()} input, leaving nothing."
         )
     symmetric = symmetric_dhw(crop)
-    mode = (layer.text("CroppingMode", "") or "").lower()
     attrs: dict[str, object] = {
         "in_channels": in_channels,
         "out_channels": out_channels,
@@ -293,7 +285,6 @@ def transposed_conv3d(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
         "padding": symmetric or (0, 0, 0),
         # Voxels to slice away after the module, MATLAB's [t b l r f k], or None.
         "crop": None if symmetric else crop,
-        "same_split": mode == "same" and symmetric is None,
     }
     out = TensorInfo(VOLUME, (out_channels, sizes[2], sizes[0], sizes[1]))
     return layer_node(

@@ -3,11 +3,6 @@
 Plain NumPy from MATLAB's documented rules; imports neither torch nor ``codegen``. Works
 on mat-io layer objects (or plain dicts, like ``matlab_numpy``) in MATLAB layout.
 
-* :func:`same_cropping_top_left` — transposedConv2dLayer 'same' cropping as MATLAB's
-  documentation states it: total FilterSize − Stride per dimension, the extra row from the
-  top and the extra column from the left when the total is odd. (``matlab_numpy.
-  transposed_conv_same_cropping`` splits the other way, like 'same' padding; SEMANTICS.md
-  marks this split uncertain, so the graph tests pin the documented one.)
 * :func:`propagate_sizes` — MATLAB's activation-size rules (H×W×C per image layer),
   layer by layer through a DAG, for checking the shapes a converted untrained network
   produces on an input size other than its input layer's.
@@ -29,19 +24,6 @@ from codegen.reference.matlab_numpy import (
 )
 
 Size = tuple[int, int, int]  # H, W, C
-
-
-def same_cropping_top_left(
-    filter_size: Sequence[int], stride: Sequence[int]
-) -> list[int]:
-    """[top bottom left right] for CroppingMode 'same': output = stride × input."""
-    crop: list[int] = []
-    for k, s in zip(filter_size, stride, strict=False):
-        total = int(k) - int(s)
-        if total < 0:
-            raise ValueError("'same' cropping needs FilterSize >= Stride")
-        crop += [total - total // 2, total // 2]
-    return crop
 
 
 def _vals(v: Any) -> list[int]:

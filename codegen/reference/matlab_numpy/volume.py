@@ -18,9 +18,10 @@ dimension, 1 element everywhere [doc].
 * 'same' padding: out = ceil(in/stride) per dimension, floor(total/2) before and the
   extra voxel after (bottom, right, back) — the 2-D rule [doc: "adds extra padding to the
   bottom/right/back"].
-* 'same' cropping (transposed): total FilterSize − Stride per dimension, the extra voxel
-  cropped from the top, left and front — the split the graph tests pin for 2-D
-  (``graph_numpy.same_cropping_top_left``); **uncertain** for 3-D as it is for 2-D.
+* 'same' cropping (transposed): total FilterSize − Stride per dimension; a trained
+  network stores the split. Where an odd total's split is not stored it is **uncertain**
+  (MATLAB's documentation and implementation disagree) and the converter refuses it; this
+  reference then crops the extra voxel from the top, left and front.
 * Max pooling pads with −inf; average pooling counts padded zeros unless PaddingValue is
   'mean' (SEM §Pooling).
 * A fully connected layer flattens (H, W, D, C) column-major — index
