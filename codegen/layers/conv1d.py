@@ -196,14 +196,22 @@ def _window_attrs(
 
 
 def _weights(
-    layer: LayerRecord, kernel: int, in_channels: int, out_channels: int
+    layer: LayerRecord,
+    kernel: int,
+    in_channels: int,
+    out_channels: int,
+    transposed: bool = False,
 ) -> dict[str, np.ndarray | None]:
-    """Weights K×Cin×Cout (trailing singletons maybe dropped) → Conv1d's (Cout, Cin, K)."""
+    """Weights K×Cin×Cout (trailing singletons maybe dropped) → Conv1d's (Cout, Cin, K);
+    ``transposed``: K×Cout×Cin (NumFilters first) → ConvTranspose1d's (Cin, Cout, K)."""
     weights = layer.array("Weights")
     weight = None
     if weights is not None:
+        stored = (
+            (out_channels, in_channels) if transposed else (in_channels, out_channels)
+        )
         try:
-            full = rebuild(weights, (kernel, in_channels, out_channels))
+            full = rebuild(weights, (kernel, *stored))
         except ValueError as exc:
             raise layer.error(
                 f"stores filters that do not match its size ({exc})."
@@ -331,20 +339,7 @@ def transposed_conv1d(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
             f"MATLAB layer {layer.name!r} changes the number of time steps "
             f"({_steps_formula(kernel, stride, crop)})"
         )
-    weights = layer.array("Weights")
-    weight = None
-    if weights is not None:
-        try:
-            full = rebuild(weights, (kernel, out_channels, in_channels))
-        except ValueError as exc:
-            raise layer.error(
-                f"stores filters that do not match its size ({exc})."
-            ) from None
-        weight = f32(full.transpose(2, 1, 0))
-    params = {
-        "weight": weight,
-        "bias": channel_vector(layer, layer.array("Bias"), out_channels, "bias"),
-    }
+    params = _weights(layer, kernel, in_channels, out_channels, transposed=True)
     # Above __init__'s line when the module's padding crops; above forward's slice otherwise.
     attrs["crop_note"] = how if symmetric and crop != (0, 0) else ""
     return layer_node(
