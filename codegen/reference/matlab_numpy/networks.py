@@ -23,6 +23,7 @@ from codegen.reference.matlab_numpy import (
     normalization,
     recurrent,
     scaling,
+    unpooling,
     volume,
 )
 
@@ -60,6 +61,8 @@ _RULES: dict[str, LayerRule] = {
     **image_sequence.LAYERS,
     # YOLO v2 transform and reorganization, 3-D resize.
     **detection.LAYERS,
+    # Max unpooling; max pooling's unpooling outputs run through unpooling.run_network.
+    **unpooling.LAYERS,
 }
 
 
