@@ -155,10 +155,9 @@ def _pool_with_indices(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node
         out,
         attrs,
         forward_comment=(
-            "MATLAB max pooling with unpooling outputs: the maxima, where they were "
-            "(PyTorch's indices, for max unpooling only) and the input's (H, W). Of tied "
-            "values in a window PyTorch takes the first in row order; MATLAB does not "
-            "document its choice"
+            "max pooling with MATLAB's unpooling outputs (indices in PyTorch's encoding, "
+            "the input's (H, W)); of tied maxima PyTorch takes the first in row order, "
+            "MATLAB's choice is undocumented"
         ),
     )
 
@@ -205,8 +204,8 @@ def max_unpool2d(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
         out,
         attrs,
         forward_comment=(
-            f"MATLAB max unpooling: each value goes back to where max pooling "
-            f"'{indices.pool}' found its maximum, zeros elsewhere, at that layer's input size"
+            f"MATLAB max unpooling: values back where '{indices.pool}' found the "
+            "maxima, zeros elsewhere"
         ),
     )
 
