@@ -262,25 +262,19 @@ def test_generated_code_reads_like_a_hand_port(
     convert(tmp_path, network("dag", layers, edges))
     text = source(tmp_path)
     assert (
-        "self.encoder1_maxpool = nn.MaxPool2d(\n"
-        "            kernel_size=(2, 2), stride=(2, 2), return_indices=True\n"
-        "        )"
-    ) in text
-    assert (
-        "self.decoder1_unpool = nn.MaxUnpool2d(kernel_size=(2, 2), stride=(2, 2))"
-        in text
-    )
-    assert (
         "encoder1_maxpool, encoder1_maxpool_indices, encoder1_maxpool_size = (\n"
-        "            *self.encoder1_maxpool(x),\n"
-        "            x.shape[-2:],\n"
+        "            *F.max_pool2d(x, (2, 2), stride=(2, 2), return_indices=True),\n"
+        "            list(x.shape[-2:]),\n"
         "        )"
     ) in text
     assert (
-        "x = self.decoder1_unpool(\n"
-        "            x, encoder1_maxpool_indices, output_size=encoder1_maxpool_size\n"
-        "        )"
+        "        # MATLAB layer 'decoder1_unpool'\n"
+        "        # MATLAB max unpooling: values back where 'encoder1_maxpool' found the maxima,\n"
+        "        # zeros elsewhere\n"
+        "        x = max_unpool(x, encoder1_maxpool_indices, encoder1_maxpool_size)\n"
     ) in text
+    # One helper for both unpooling layers.
+    assert text.count("def max_unpool(") == 1
     # The undocumented tie rule is stated where the indices are made.
     flat = " ".join(line.strip().lstrip("# ") for line in text.splitlines())
     assert (
@@ -288,6 +282,43 @@ def test_generated_code_reads_like_a_hand_port(
         "undocumented" in flat
     )
     assert "codegen" not in text
+
+
+def test_generated_model_works_with_torch_tools(
+    tmp_path: Path, rng: np.random.Generator
+) -> None:
+    """torch.jit.script, torch.jit.trace and torch.export (dynamic batch) run it and agree
+    with eager mode (nn.MaxUnpool2d, and F.max_unpool2d with an output size, fail under
+    script or trace), and mypy finds nothing (unpacking nn.MaxPool2d's result with *
+    would be an error)."""
+    import subprocess
+    import sys
+    import warnings
+
+    layers, edges = segnet_like(rng)
+    _, model, _ = convert(tmp_path, network("dag", layers, edges))
+    x = torch.randn(2, C, H, W)
+    with torch.no_grad():
+        eager = model(x)
+        scripted = torch.jit.script(model)(x)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", torch.jit.TracerWarning)
+            traced = torch.jit.trace(model, (x,))(x)
+        batch = torch.export.Dim("batch", min=1, max=64)
+        exported = torch.export.export(model, (x,), dynamic_shapes=({0: batch},))
+        torch.testing.assert_close(scripted, eager)
+        torch.testing.assert_close(traced, eager)
+        torch.testing.assert_close(exported.module()(x), eager)
+        x3 = torch.randn(3, C, H, W)
+        torch.testing.assert_close(exported.module()(x3), model(x3))
+    result = subprocess.run(
+        [sys.executable, "-m", "mypy", "--no-incremental", "model.py"],
+        cwd=tmp_path / "out",
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout
 
 
 def test_ties_go_to_the_first_maximum_in_row_order(tmp_path: Path) -> None:

@@ -4,8 +4,10 @@ Max unpooling (SegNet's ``segnetLayers``): a ``maxPooling2dLayer`` with
 ``HasUnpoolingOutputs`` true has three outputs, 'out', 'indices' (where each maximum
 was) and 'size' (its input's size), and a ``maxUnpooling2dLayer`` takes them back at its
 inputs 'in', 'indices' and 'size', putting each value where the maximum was and zeros
-elsewhere. The generated code uses ``nn.MaxPool2d(return_indices=True)`` and
-``nn.MaxUnpool2d``, whose indices are PyTorch's (h·W + w per channel), not MATLAB's: so
+elsewhere. The generated code uses ``F.max_pool2d(return_indices=True)`` and a small
+``max_unpool`` helper (a scatter: ``nn.MaxUnpool2d`` and ``F.max_unpool2d`` with an
+output size fail under torch.jit.script or torch.jit.trace), whose indices are
+PyTorch's (h·W + w per channel), not MATLAB's: so
 the 'indices' and 'size' outputs may only feed the 'indices' and 'size' inputs of a max
 unpooling layer (the importer refuses any other reader, :class:`codegen.ir.PortReader`),
 and an unpooling layer takes both from one pooling layer.
@@ -197,12 +199,10 @@ def max_unpool2d(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
             f"layer '{indices.pool}' are for {indices.describe()}; the sizes must agree."
         )
     out = TensorInfo(IMAGE, (info.channels, *size.image.shape[1:]))
-    attrs = {"kernel_size": indices.kernel, "stride": indices.stride}
     return layer_node(
         layer,
         "max_unpool2d",
         out,
-        attrs,
         forward_comment=(
             f"MATLAB max unpooling: values back where '{indices.pool}' found the "
             "maxima, zeros elsewhere"

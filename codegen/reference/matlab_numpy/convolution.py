@@ -348,7 +348,9 @@ def _transposed_conv_layer(p: Props, xs: list[Array]) -> Array:
 def _max_pool_layer(p: Props, xs: list[Array]) -> Array:
     pool, stride, _, pad = window(p, xs[0], "PoolSize")
     if "HasUnpoolingOutputs" in p and as_bool(p["HasUnpoolingOutputs"]):
-        raise NotImplementedError("max pooling with unpooling outputs")
+        raise NotImplementedError(
+            "max pooling with unpooling outputs: run the network with unpooling.run_network"
+        )
     return max_pool2d(xs[0], pool, stride, pad)
 
 
