@@ -255,6 +255,22 @@ def test_pooling_indices_nobody_reads_leave_an_ordinary_pooling(
     check(to_matlab(run(model, x)), expected["conv"], record_property)
 
 
+def test_verify_random_compares_every_layer(
+    tmp_path: Path, rng: np.random.Generator
+) -> None:
+    """`mat2torch verify --random` runs the reference on the file and compares each
+    layer, the unpooling layers among them."""
+    from codegen.verify import verify_random
+
+    layers, edges = segnet_like(rng)
+    path = tmp_path / "net.mat"
+    w.write_mat(path, {"net": network("dag", layers, edges)})
+    report = verify_random(path, 2)
+    compared = [row.name for row in report.rows if row.kind == "layer"]
+    assert {"encoder1_maxpool", "decoder2_unpool", "decoder1_unpool"} <= set(compared)
+    assert report.passed, [(r.name, r.passed) for r in report.rows]
+
+
 def test_generated_code_reads_like_a_hand_port(
     tmp_path: Path, rng: np.random.Generator
 ) -> None:

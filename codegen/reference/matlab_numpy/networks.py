@@ -179,6 +179,9 @@ def run_graph(
         if not isinstance(connections, list)
         else connections
     )
+    if any(_split_port(src)[1] in unpooling.POOL_PORTS for src, _ in conns):
+        # Max pooling's 'indices' and 'size' outputs feed max unpooling layers.
+        return unpooling.run_network(layer_objects, conns, inputs, custom)
     by_name = {layer_name(layer): layer for layer in layer_objects}
     incoming: dict[str, list[tuple[tuple[int, str], str]]] = {nm: [] for nm in by_name}
     for src, dst in conns:

@@ -21,7 +21,7 @@ Written from MATLAB's documentation of ``maxPooling2dLayer`` (HasUnpoolingOutput
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -38,8 +38,10 @@ from codegen.reference.matlab_numpy.fields import (
 )
 from codegen.reference.matlab_numpy.geometry import window
 
-# Input ports of maxUnpooling2dLayer, in order [doc: InputNames].
+# Input ports of maxUnpooling2dLayer, in order [doc: InputNames]; the extra outputs of
+# maxPooling2dLayer with HasUnpoolingOutputs true [doc: OutputNames].
 UNPOOL_INPUTS = ("in", "indices", "size")
+POOL_PORTS = ("indices", "size")
 
 
 def max_pool2d_indices(
@@ -121,13 +123,14 @@ def run_network(
     layer_objects: Sequence[Any],
     connections: Sequence[tuple[str, str]],
     inputs: Mapping[str, Array],
+    custom: Mapping[str, Callable[..., Array]] | None = None,
 ) -> dict[str, Any]:
     """Every layer's output (MATLAB layout) of a network with max unpooling.
 
     ``connections`` as (source, destination) names with ports (``("pool/indices",
-    "unpool/indices")``); ``inputs`` maps each input layer's name to its array. A pooling
-    layer with unpooling outputs has entries ``name`` (its 'out'), ``name/indices`` and
-    ``name/size``.
+    "unpool/indices")``); ``inputs`` maps each input layer's name to its array; ``custom``
+    as :func:`.networks.run_layer` takes it. A pooling layer with unpooling outputs has
+    entries ``name`` (its 'out'), ``name/indices`` and ``name/size``.
     """
     from codegen.reference.matlab_numpy.networks import run_layer
 
@@ -164,6 +167,6 @@ def run_network(
             elif short == "MaxUnpooling2DLayer":
                 values[name] = max_unpool2d(*args)
             else:
-                values[name] = run_layer(layer, args)
+                values[name] = run_layer(layer, args, custom)
             pending.remove(name)
     return values
