@@ -252,6 +252,9 @@ def test_pooling_indices_nobody_reads_leave_an_ordinary_pooling(
     expected = reference(saved, x)
     plain = ref.max_pool2d(x, (2, 2), (2, 2))
     np.testing.assert_array_equal(expected["pool"], plain)
+    layer_objects, connections = ref.network_layers(saved)
+    graph = ref.run_graph(layer_objects, connections, {"input": x})
+    np.testing.assert_array_equal(graph["conv"], expected["conv"])
     check(to_matlab(run(model, x)), expected["conv"], record_property)
 
 
