@@ -192,8 +192,8 @@ def test_segnet_like_network_against_reference(
 def test_unpooled_values_sit_where_the_maxima_were(
     tmp_path: Path, rng: np.random.Generator, record_property: Any
 ) -> None:
-    """The unpooling output itself, every layer value kept (lean=False is what verify
-    runs; here the decoder's first unpool is a network output of a dlnetwork)."""
+    """The unpooling output itself, compared as a second output of a dlnetwork (which
+    also feeds the next convolution)."""
     layers, edges = segnet_like(rng)
     outputs = ["softmax", "decoder2_unpool"]
     net = w.dlnetwork(layers, edges, output_names=outputs)

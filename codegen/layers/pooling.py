@@ -6,11 +6,11 @@ was) and 'size' (its input's size), and a ``maxUnpooling2dLayer`` takes them bac
 inputs 'in', 'indices' and 'size', putting each value where the maximum was and zeros
 elsewhere. The generated code uses ``F.max_pool2d(return_indices=True)`` and a small
 ``max_unpool`` helper (a scatter: ``nn.MaxUnpool2d`` and ``F.max_unpool2d`` with an
-output size fail under torch.jit.script or torch.jit.trace), whose indices are
-PyTorch's (h·W + w per channel), not MATLAB's: so
-the 'indices' and 'size' outputs may only feed the 'indices' and 'size' inputs of a max
-unpooling layer (the importer refuses any other reader, :class:`codegen.ir.PortReader`),
-and an unpooling layer takes both from one pooling layer.
+output size fail under torch.jit.script or torch.jit.trace). Their indices are
+PyTorch's (h·W + w per channel), not MATLAB's, so the 'indices' and 'size' outputs may
+only feed the 'indices' and 'size' inputs of a max unpooling layer (the importer refuses
+any other reader, :class:`codegen.ir.PortReader`), and an unpooling layer takes both
+from one pooling layer.
 
 What MATLAB's documentation leaves open is refused rather than guessed: overlapping
 windows (Stride below PoolSize: a position can be the maximum of several windows, and
@@ -88,11 +88,9 @@ _ONLY_UNPOOLING = (
 @dataclass(frozen=True)
 class PoolingIndices(TensorInfo):
     """The 'indices' output of max pooling ``pool``: one index per pooled value (so
-    ``shape`` is the pooled output's), for windows of ``kernel`` moved by ``stride``."""
+    ``shape`` is the pooled output's)."""
 
     pool: str
-    kernel: tuple[int, int]
-    stride: tuple[int, int]
 
 
 @dataclass(frozen=True)
@@ -139,7 +137,7 @@ def _pool_with_indices(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node
             "with a Stride at least the PoolSize."
         )
     out = spatial_out(info, info.channels, kernel, stride, (1, 1), pad)
-    indices = PoolingIndices(IMAGE, out.shape, layer.name, kernel, stride)
+    indices = PoolingIndices(IMAGE, out.shape, layer.name)
     size = PoolingSize(FEATURE, (2,), layer.name, info)
     attrs: dict[str, object] = {
         "kernel_size": kernel,
