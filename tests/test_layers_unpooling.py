@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pytest
@@ -58,17 +58,19 @@ def unpool_edges(pool_name: str, unpool_name: str) -> list[tuple[str, str]]:
     ]
 
 
-def segnet_like(g: np.random.Generator) -> tuple[list[Any], list[tuple[str, str]]]:
+def segnet_like(
+    g: np.random.Generator, pool_version: int = 3
+) -> tuple[list[Any], list[tuple[str, str]]]:
     """Two encoder stages (conv–relu–max pool with unpooling outputs) and two decoder
     stages (max unpool–conv), as segnetLayers builds them, ending in a softmax."""
     layers = [
         w.image_input("input", (H, W, C), "none"),
         conv(g, "encoder1_conv", C, 4),
         w.relu("encoder1_relu"),
-        pool("encoder1_maxpool"),
+        pool("encoder1_maxpool", version=pool_version),
         conv(g, "encoder2_conv", 4, 5),
         w.relu("encoder2_relu"),
-        pool("encoder2_maxpool"),
+        pool("encoder2_maxpool", version=pool_version),
         conv(g, "bottleneck_conv", 5, 5),
         w.max_unpool2d("decoder2_unpool"),
         conv(g, "decoder2_conv", 5, 4),
@@ -100,12 +102,16 @@ def network(kind: str, layers: list[Any], edges: list[tuple[str, str]]) -> Any:
         output = w.classification_output("labels", list(CLASSES))
         last = edges[-1][1]
         return w.dag_network([*layers, output], [*edges, (last, "labels")])
+    if kind == "layer_graph":
+        return w.layer_graph(layers, edges)
     return w.dlnetwork(layers, edges)
 
 
-def convert(tmp_path: Path, net: Any) -> tuple[Any, torch.nn.Module, Any]:
+def convert(
+    tmp_path: Path, net: Any, version: Literal["v7", "v7.3"] = "v7"
+) -> tuple[Any, torch.nn.Module, Any]:
     path = tmp_path / "net.mat"
-    w.write_mat(path, {"net": net})
+    w.write_mat(path, {"net": net}, version=version)
     module, model = convert_and_load(path, tmp_path / "out")
     return module, model, ref.load_mat(str(path))["net"]
 
@@ -172,12 +178,27 @@ def test_reference_refuses_what_matlab_does_not_document() -> None:
 # --------------------------------------------------------------------------- networks
 
 
-@pytest.mark.parametrize("kind", ["dag", "dlnetwork"])
+@pytest.mark.parametrize(
+    ("kind", "version", "pool_version"),
+    [
+        ("dag", "v7", 3),
+        ("dlnetwork", "v7", 3),
+        ("layer_graph", "v7", 3),
+        ("dag", "v7.3", 3),
+        ("dag", "v7", 2),
+    ],
+)
 def test_segnet_like_network_against_reference(
-    tmp_path: Path, rng: np.random.Generator, kind: str, record_property: Any
+    tmp_path: Path,
+    rng: np.random.Generator,
+    kind: str,
+    version: Literal["v7", "v7.3"],
+    pool_version: int,
+    record_property: Any,
 ) -> None:
-    layers, edges = segnet_like(rng)
-    module, model, saved = convert(tmp_path, network(kind, layers, edges))
+    """Every container, both file formats, both stored MaxPooling2DLayer versions."""
+    layers, edges = segnet_like(rng, pool_version)
+    _, model, saved = convert(tmp_path, network(kind, layers, edges), version)
     x = rng.standard_normal((H, W, C, N))
     expected = reference(saved, x)
     assert expected["decoder1_unpool"].shape == (H, W, 4, N)
