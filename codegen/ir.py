@@ -50,6 +50,21 @@ class TensorInfo:
         return f"{self.layout} {dims} = {sizes}"
 
 
+@dataclass(frozen=True)
+class PortReader:
+    """The one consumer allowed to read an extra output of a multi-output node.
+
+    A node lists these in ``attrs["port_readers"]`` (output port name → PortReader) when
+    an output means something only to one kind of layer (a max pooling layer's
+    'indices', which are PyTorch's encoding, not MATLAB's). The importer refuses any
+    other reader, and the port as a network output, with ``reason`` in the message.
+    """
+
+    classname: str  # MATLAB class of the only layer that may read the port
+    input_name: str  # ... at this input port of it
+    reason: str  # why, as the end of a sentence
+
+
 @dataclass
 class Node:
     """One emitted construct. ``op`` names its template; ``name`` is the MATLAB name."""

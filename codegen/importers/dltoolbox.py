@@ -16,7 +16,9 @@ Several outputs per layer: a converter whose node produces more than one tensor 
 named like the layer) and ``node.attrs["output_infos"]`` to their TensorInfos; its
 forward template then returns a tuple. A consumer of port k > 0 lists the producer as
 ``"layer/<port name>"`` in ``Node.inputs``, and the emitter unpacks the tuple into one
-variable per port.
+variable per port. A port that only one kind of layer may read (``attrs["port_readers"]``,
+see :class:`codegen.ir.PortReader`) is refused, in one sentence, to any other reader and
+as a network output.
 
 Network outputs: a dlnetwork's declared OutputNames (``layer`` or ``layer/outK``), in that
 order; otherwise the layers whose output feeds nothing, in the file's layer order — the
@@ -37,9 +39,14 @@ from matio.utils.matclass import MatlabOpaque, MatlabOpaqueArray
 
 from codegen.errors import ConversionError
 from codegen.importers.graphutil import topological_order
-from codegen.ir import Graph, GraphInput, Node, TensorInfo
+from codegen.ir import Graph, GraphInput, Node, PortReader, TensorInfo
 from codegen.layers.record import LayerRecord, function_text, text_list
-from codegen.layers.registry import SUPPORTED_HINT, Dropped, lookup_record
+from codegen.layers.registry import (
+    SUPPORTED_HINT,
+    Dropped,
+    Registration,
+    lookup_record,
+)
 from codegen.layers.stub import builtin_toolbox
 
 
@@ -339,6 +346,8 @@ class _Ports:
         self.alias: dict[str, str] = (
             {}
         )  # dropped layer -> the producer key it passes through
+        # producer key "layer/port" -> the only consumer allowed to read it
+        self.readers: dict[str, PortReader] = {}
 
     def add(self, node: Node) -> None:
         assert node.out is not None
@@ -348,6 +357,37 @@ class _Ports:
         self.infos[node.name] = infos[0]
         for port, info in zip(ports[1:], infos[1:], strict=True):
             self.infos[f"{node.name}/{port}"] = info
+        for port, reader in (node.attrs.get("port_readers") or {}).items():
+            self.readers[f"{node.name}/{port}"] = reader
+
+    def check_reader(
+        self,
+        key: str,
+        consumer: str,
+        classname: str,
+        input_index: int | None,
+        registration: Registration | None,
+    ) -> None:
+        """Refuse a read of a restricted port (``key`` = "layer/port") by anyone but its
+        one allowed reader: the layer class and input port the producer named."""
+        reader = self.readers.get(key)
+        if reader is None:
+            return
+        allowed = (
+            registration is not None
+            and classname == reader.classname
+            and reader.input_name in registration.input_names
+            and input_index == registration.input_names.index(reader.input_name)
+        )
+        if allowed:
+            return
+        layer, port = key.rsplit("/", 1)
+        short = reader.classname.rsplit(".", 1)[-1]
+        raise ConversionError(
+            f"{self.where}: layer '{consumer}' ({classname}) reads output '{port}' of layer "
+            f"'{layer}', which only the '{reader.input_name}' input of a {short} may read: "
+            f"{reader.reason}."
+        )
 
     def resolve(self, layer: str, port: str, consumer: str) -> str:
         """The producer key of ``layer/port`` (``layer`` alone for its first output)."""
@@ -470,6 +510,14 @@ def import_network(
                 "connect it (or add an input layer with an InputSize) in MATLAB."
             )
         sources = [ports.resolve(e.source, e.source_port, record.name) for e in wired]
+        for e, src in zip(wired, sources, strict=True):
+            ports.check_reader(
+                src,
+                record.name,
+                record.classname,
+                registration.input_index(e.target_port),
+                registration,
+            )
         infos = [ports.infos[src] for src in sources]
         registration.check_schema(record)
         result = registration.run(record, infos)
@@ -512,9 +560,9 @@ def _leave_out(
     if responses:
         graph.response_names = tuple(responses)
     if wired:
-        ports.alias[record.name] = ports.resolve(
-            wired[0].source, wired[0].source_port, record.name
-        )
+        key = ports.resolve(wired[0].source, wired[0].source_port, record.name)
+        ports.check_reader(key, record.name, record.classname, None, None)
+        ports.alias[record.name] = key
 
 
 def _outputs(
@@ -545,6 +593,14 @@ def _outputs(
                 keys.append(record.name)
     unique: list[str] = []
     for key in keys:
+        reader = ports.readers.get(key)
+        if reader is not None:
+            short = reader.classname.rsplit(".", 1)[-1]
+            raise ConversionError(
+                f"{where}: the network outputs '{key}', which only the "
+                f"'{reader.input_name}' input of a {short} may read: {reader.reason}; "
+                "remove it from the network's outputs in MATLAB."
+            )
         if key not in unique:
             unique.append(key)
     if not unique:

@@ -28,6 +28,7 @@ from codegen.reference.matlab_numpy.geometry import (
     transposed_conv_same_cropping,
     window,
 )
+from codegen.reference.matlab_numpy.unpooling import pooling_outputs
 
 
 def _kernel_size(w: Array, filter_size: Sequence[int] | None) -> tuple[int, int]:
@@ -348,7 +349,8 @@ def _transposed_conv_layer(p: Props, xs: list[Array]) -> Array:
 def _max_pool_layer(p: Props, xs: list[Array]) -> Array:
     pool, stride, _, pad = window(p, xs[0], "PoolSize")
     if "HasUnpoolingOutputs" in p and as_bool(p["HasUnpoolingOutputs"]):
-        raise NotImplementedError("max pooling with unpooling outputs")
+        # Its first output; unpooling.run_network gives all three.
+        return np.asarray(pooling_outputs(p, xs[0])["out"])
     return max_pool2d(xs[0], pool, stride, pad)
 
 

@@ -24,6 +24,7 @@ from codegen.reference.matlab_numpy import (
     recurrent,
     recurrent_projected,
     scaling,
+    unpooling,
     volume,
 )
 
@@ -62,6 +63,8 @@ _RULES: dict[str, LayerRule] = {
     **image_sequence.LAYERS,
     # YOLO v2 transform and reorganization, 3-D resize.
     **detection.LAYERS,
+    # Max unpooling; max pooling's unpooling outputs run through unpooling.run_network.
+    **unpooling.LAYERS,
 }
 
 
@@ -178,6 +181,9 @@ def run_graph(
         if not isinstance(connections, list)
         else connections
     )
+    if any(_split_port(src)[1] in unpooling.POOL_PORTS for src, _ in conns):
+        # Max pooling's 'indices' and 'size' outputs feed max unpooling layers.
+        return unpooling.run_network(layer_objects, conns, inputs, custom)
     by_name = {layer_name(layer): layer for layer in layer_objects}
     incoming: dict[str, list[tuple[tuple[int, str], str]]] = {nm: [] for nm in by_name}
     for src, dst in conns:

@@ -107,6 +107,7 @@ from codegen.testing.dltwriter.pooling import (
     global_avg_pool2d,
     global_max_pool2d,
     max_pool2d,
+    max_unpool2d,
 )
 from codegen.testing.dltwriter.recurrent import (
     bilstm,
@@ -209,6 +210,7 @@ __all__ = [
     "max_pool1d",
     "max_pool2d",
     "max_pool3d",
+    "max_unpool2d",
     "multiplication",
     "position_embedding",
     "prelu",

@@ -19,13 +19,20 @@ def max_pool2d(
     padding: Sequence[float] | None = (0, 0, 0, 0),
     initialized: bool = True,
     version: int | None = None,
+    has_unpooling_outputs: bool = False,
 ) -> Layer:
-    """MaxPooling2DLayer (v3 default, v2). ``padding`` is [top bottom left right]."""
+    """MaxPooling2DLayer (v3 default, v2). ``padding`` is [top bottom left right].
+
+    ``has_unpooling_outputs`` — schema inferred for true (the real files store the flag
+    false): the same fields with HasUnpoolingOutputs true; the outputs 'out', 'indices'
+    and 'size' follow from the flag, so no port names are stored. A network connects
+    them with ``("pool/indices", "unpool/indices")`` and ``("pool/size",
+    "unpool/size")``."""
     fields = {
         "Name": char(name),
         "PoolSize": double(pool_size),
         **window_fields(stride, padding_mode, padding),
-        "HasUnpoolingOutputs": logical(False),
+        "HasUnpoolingOutputs": logical(has_unpooling_outputs),
         **over_time_fields("PoolOverTime", "PoolingDimIdx", initialized),
     }
     return builtin_layer("MaxPooling2DLayer", fields, version)
@@ -59,4 +66,9 @@ global_avg_pool2d = name_only(
 global_max_pool2d = name_only(
     "GlobalMaxPooling2DLayer",
     "GlobalMaxPooling2DLayer — schema inferred, no real sample (Name only).",
+)
+max_unpool2d = name_only(
+    "MaxUnpooling2DLayer",
+    "MaxUnpooling2DLayer — schema inferred, no real sample (ReLULayer's pattern: Version "
+    "1 and Name; its inputs 'in', 'indices' and 'size' are fixed by the class).",
 )

@@ -193,6 +193,7 @@ _ANY_FIELDS: dict[str, dict[int, tuple[str, ...]]] = {
     },  # inferred
     "GlobalAveragePooling2DLayer": {1: _NAME},  # inferred
     "GlobalMaxPooling2DLayer": {1: _NAME},  # inferred
+    "MaxUnpooling2DLayer": {1: _NAME},  # inferred
     "ReLULayer": {1: _NAME},  # seen
     "LeakyReLULayer": {1: _NAME + _fields("Scale")},  # seen
     "ClippedReLULayer": {1: _NAME + _fields("Ceiling")},  # inferred
