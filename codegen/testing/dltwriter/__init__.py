@@ -24,6 +24,7 @@ objects, learnables, per-class field tables), the builders (:mod:`.inputs`,
 :mod:`.convolution`, :mod:`.normalization`, :mod:`.activations`, :mod:`.pooling`,
 :mod:`.outputs`, :mod:`.recurrent`, :mod:`.attention`, :mod:`.resize_crop` (2-D resize
 and crop), :mod:`.scaling` (the Reinforcement Learning Toolbox's scaling layer),
+:mod:`.imported` (layers of the Keras, TensorFlow and ONNX importers),
 :mod:`.depth_space` (depth-to-space, space-to-depth), :mod:`.volume` (3-D layers),
 :mod:`.detection` (YOLO v2 layers, 3-D resize), :mod:`.image_sequence` (image-sequence
 input, sequence folding and unfolding)), :mod:`.containers` (networks) and
@@ -78,6 +79,17 @@ from codegen.testing.dltwriter.image_sequence import (
     image_sequence_input,
     sequence_folding,
     sequence_unfolding,
+)
+from codegen.testing.dltwriter.imported import (
+    keras_clip,
+    keras_flatten_cstyle,
+    keras_sigmoid,
+    keras_tanh,
+    keras_zero_padding1d,
+    keras_zero_padding2d,
+    onnx_elementwise_affine,
+    onnx_flatten,
+    onnx_flatten_into_2d,
 )
 from codegen.testing.dltwriter.inputs import feature_input, image_input, sequence_input
 from codegen.testing.dltwriter.normalization import (
@@ -185,6 +197,12 @@ __all__ = [
     "image_sequence_input",
     "indexing1d",
     "instance_norm",
+    "keras_clip",
+    "keras_flatten_cstyle",
+    "keras_sigmoid",
+    "keras_tanh",
+    "keras_zero_padding1d",
+    "keras_zero_padding2d",
     "layer_array",
     "layer_graph",
     "layer_norm",
@@ -195,6 +213,9 @@ __all__ = [
     "max_pool2d",
     "max_pool3d",
     "multiplication",
+    "onnx_elementwise_affine",
+    "onnx_flatten",
+    "onnx_flatten_into_2d",
     "position_embedding",
     "prelu",
     "regression_output",

@@ -1,0 +1,274 @@
+"""Layers that MATLAB's Keras, TensorFlow and ONNX importers put into networks
+(``importKerasNetwork``, ``importTensorFlowNetwork``, ``importONNXNetwork``).
+
+They are ``nnet.layer.Layer`` subclasses shipped by MathWorks (``nnet.keras.layer.*``,
+``nnet.onnx.layer.*``), saved with plain properties like user-defined layers. Their
+semantics come from MathWorks' own class files:
+
+* ``nnet.keras.layer.FlattenCStyleLayer.predict`` flattens in Keras' row-major
+  (C-style) order: H×W×C×N (format SSCB) is permuted to C×W×H×N and reshaped to
+  1×1×HWC×N, so output index k = (h·W + w)·C + c; H×W×D×C×N (SSSCB) is permuted to
+  C×D×W×H×N and reshaped to 1×1×1×K×N; C×N×T (CBT) is permuted to C×T×N and reshaped
+  to (C·T)×N (format CB); CB passes unchanged. Other formats (SCB, and image sequences,
+  whose only accepted form SSCT has no batch) are refused. The order differs from
+  MATLAB's own flattenLayer (h fastest): an FC after it sees its inputs in Keras' order.
+* ``nnet.onnx.layer.FlattenLayer`` (MATLAB Coder's redirect
+  ``coder.internal.layer.FlattenOnnxLayer``: permute(X, [2 1 3 4]) then reshape to
+  1×1×HWC×N) flattens H×W×C×N row-major over (C, H, W), ONNX's NCHW order: exactly
+  ``torch.flatten`` of (N, C, H, W); the output stays a 1×1 image.
+  ``nnet.onnx.layer.FlattenInto2dLayer`` is the same flattening with a CB output (per
+  MATLAB's TensorFlow exporter for the class: "SSCB --> CB", a row-major flatten of
+  BCHW). Only images are accepted (the redirect's predict reads four dimensions).
+* ``nnet.onnx.layer.ElementwiseAffineLayer.predict``: Z = X; if DoScale, Z = Z.*Scale;
+  if DoOffset, Z = Z + Offset (MATLAB's implicit expansion of the stored arrays against
+  one observation), with DoScale = any(Scale(:) ~= 1), DoOffset = any(Offset(:) ~= 0)
+  set by its constructor.
+* ``nnet.keras.layer.ZeroPadding2dLayer``: zeros around H×W images (Top, Bottom, Left,
+  Right); ``ZeroPadding1dLayer``: zeros before and after the time steps of C×N×T
+  sequences (leftPad, rightPad). Other formats are refused, as predict refuses them.
+* ``nnet.keras.layer.SigmoidLayer`` 1./(1+exp(-X)), ``TanhLayer`` tanh(X), ``ClipLayer``
+  min(Max, max(Min, X)): elementwise.
+
+No MATLAB file with one of these layers has been seen: the property names are those the
+class files declare.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from codegen.ir import (
+    FEATURE,
+    IMAGE,
+    SEQUENCE,
+    VOLUME,
+    Dropped,
+    Node,
+    TensorInfo,
+)
+from codegen.layers.common import broadcast_operand, layer_node
+from codegen.layers.record import LayerRecord
+from codegen.layers.registry import register
+
+KERAS = "nnet.keras.layer."
+ONNX = "nnet.onnx.layer."
+# The stored Version of nnet.layer.Layer subclasses is the base class's (1, as in the
+# corpus's user-defined layers); the property set is what tells a class's versions apart.
+_BASE_VERSION = (1,)
+
+
+def _product(shape: Sequence[int | None]) -> int | None:
+    return None if None in shape else int(np.prod([int(s or 0) for s in shape]))
+
+
+def _refuse(layer: LayerRecord, info: TensorInfo, accepted: str) -> Exception:
+    return layer.error(
+        f"receives {info.describe()}; its predict accepts only {accepted}, so MATLAB "
+        "cannot run this network either."
+    )
+
+
+@register(
+    KERAS + "FlattenCStyleLayer",
+    ops=("flatten_c_order",),
+    versions=_BASE_VERSION,
+    properties=(),
+)
+def keras_flatten(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node | Dropped:
+    info = inputs[0]
+    if info.layout == FEATURE:
+        return Dropped()  # format CB: predict returns X unchanged
+    size = _product(info.shape)
+    if info.layout == IMAGE:
+        return layer_node(
+            layer,
+            "flatten_c_order",
+            TensorInfo(IMAGE, (size, 1, 1)),
+            {"permute": (0, 2, 3, 1), "singletons": 2},
+            forward_comment="Keras flatten (C-style over H, W, C; channels fastest), "
+            "kept as a 1×1 image like MATLAB",
+        )
+    if info.layout == VOLUME:
+        return layer_node(
+            layer,
+            "flatten_c_order",
+            TensorInfo(VOLUME, (size, 1, 1, 1)),
+            {"permute": (0, 3, 4, 2, 1), "singletons": 3},
+            forward_comment="Keras flatten (C-style over MATLAB's H, W, D, C; channels "
+            "fastest), kept as a 1×1×1 volume like MATLAB",
+        )
+    if info.layout == SEQUENCE:
+        # (N, T, C) flattened is t·C + c: MATLAB's permute of C×N×T to C×T×N.
+        return layer_node(
+            layer,
+            "flatten_c_order",
+            TensorInfo(FEATURE, (None,)),
+            {"permute": None, "singletons": 0},
+            forward_comment="Keras flatten of a sequence: time steps one after another, "
+            "channels fastest",
+        )
+    raise _refuse(
+        layer,
+        info,
+        "images (SSCB), volumes (SSSCB), sequences of vectors (CBT) and features (CB)",
+    )
+
+
+@register(
+    ONNX + "FlattenLayer",
+    ONNX + "FlattenInto2dLayer",
+    ops=("flatten_c_order",),
+    versions=_BASE_VERSION,
+    properties=(),
+)
+def onnx_flatten(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
+    info = inputs[0]
+    if info.layout != IMAGE:
+        raise _refuse(layer, info, "images (H×W×C×N)")
+    size = _product(info.shape)
+    if layer.short_class == "FlattenInto2dLayer":
+        return layer_node(
+            layer,
+            "flatten_c_order",
+            TensorInfo(FEATURE, (size,)),
+            {"permute": None, "singletons": 0},
+            forward_comment="ONNX flatten: row-major over C, H, W, as torch.flatten",
+        )
+    return layer_node(
+        layer,
+        "flatten_c_order",
+        TensorInfo(IMAGE, (size, 1, 1)),
+        {"permute": None, "singletons": 2},
+        forward_comment="ONNX flatten: row-major over C, H, W, as torch.flatten; "
+        "kept as a 1×1 image like MATLAB",
+    )
+
+
+@register(
+    ONNX + "ElementwiseAffineLayer",
+    ops=("scaling",),
+    versions=_BASE_VERSION,
+    properties=("Scale", "Offset", "DoScale", "DoOffset"),
+)
+def onnx_elementwise_affine(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
+    info = inputs[0]
+    if info.layout not in (IMAGE, FEATURE, SEQUENCE):
+        raise layer.error(
+            f"receives {info.describe()}; mat2torch applies it to images, features and "
+            "sequences of vectors only."
+        )
+    stored_scale = layer.array("Scale")
+    stored_offset = layer.array("Offset")
+    # The constructor's flags; an object without them applies both, as they would.
+    do_scale = layer.flag(
+        "DoScale",
+        default=stored_scale is None or bool(np.any(np.asarray(stored_scale) != 1)),
+    )
+    do_offset = layer.flag(
+        "DoOffset",
+        default=stored_offset is None or bool(np.any(np.asarray(stored_offset) != 0)),
+    )
+    scale = broadcast_operand(layer, "Scale", 1.0, info) if do_scale else 1.0
+    offset = broadcast_operand(layer, "Offset", 0.0, info) if do_offset else 0.0
+    buffers = {
+        key: value
+        for key, value in (("scale", scale), ("bias", offset))
+        if isinstance(value, np.ndarray)
+    }
+    attrs = {
+        "scale": scale if isinstance(scale, float) else None,
+        "bias": offset if isinstance(offset, float) else None,
+    }
+    node = layer_node(layer, "scaling", info, attrs, buffers=buffers)
+    if buffers:
+        node.comment = (
+            "ONNX elementwise affine: "
+            + " and ".join("Scale" if k == "scale" else "Offset" for k in buffers)
+            + " in PyTorch's layout, broadcast as MATLAB's implicit expansion does"
+        )
+    return node
+
+
+@register(
+    KERAS + "ZeroPadding2dLayer",
+    ops=("zero_pad",),
+    versions=_BASE_VERSION,
+    properties=("Top", "Bottom", "Left", "Right"),
+)
+def keras_zero_padding2d(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
+    info = inputs[0]
+    if info.layout != IMAGE:
+        raise _refuse(layer, info, "images (SSCB)")
+    top, bottom, left, right = (
+        _amount(layer, key) for key in ("Top", "Bottom", "Left", "Right")
+    )
+    c, h, w = info.shape
+    out = TensorInfo(
+        IMAGE,
+        (
+            c,
+            None if h is None else h + top + bottom,
+            None if w is None else w + left + right,
+        ),
+    )
+    return layer_node(
+        layer,
+        "zero_pad",
+        out,
+        {"pad": (left, right, top, bottom), "dims": 2},
+        comment=f"Keras zero padding [top bottom left right] = [{top} {bottom} {left} "
+        f"{right}]; nn.ZeroPad2d takes (left, right, top, bottom)",
+    )
+
+
+@register(
+    KERAS + "ZeroPadding1dLayer",
+    ops=("zero_pad",),
+    versions=_BASE_VERSION,
+    properties=("leftPad", "rightPad"),
+)
+def keras_zero_padding1d(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
+    info = inputs[0]
+    if info.layout != SEQUENCE:
+        raise _refuse(layer, info, "sequences of vectors (CBT)")
+    left, right = _amount(layer, "leftPad"), _amount(layer, "rightPad")
+    node = layer_node(layer, "zero_pad", info, {"pad": (left, right), "dims": 1})
+    node.forward_comment = (
+        f"Keras zero padding of the time steps: {left} before, {right} after "
+        "(F.pad's last pair pads dim 1, time, of (N, T, C))"
+    )
+    return node
+
+
+def _amount(layer: LayerRecord, key: str) -> int:
+    value = layer.integer(key)
+    if value is None:
+        raise layer.error(f"has no {key}.")
+    return value
+
+
+@register(
+    KERAS + "SigmoidLayer", ops=("sigmoid",), versions=_BASE_VERSION, properties=()
+)
+def keras_sigmoid(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
+    return layer_node(layer, "sigmoid", inputs[0])
+
+
+@register(KERAS + "TanhLayer", ops=("tanh",), versions=_BASE_VERSION, properties=())
+def keras_tanh(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
+    return layer_node(layer, "tanh", inputs[0])
+
+
+@register(
+    KERAS + "ClipLayer",
+    ops=("clip",),
+    versions=_BASE_VERSION,
+    properties=("Min", "Max"),
+)
+def keras_clip(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
+    low, high = layer.num("Min"), layer.num("Max")
+    if low is None or high is None:
+        raise layer.error("has no Min or no Max.")
+    return layer_node(layer, "clip", inputs[0], {"min": low, "max": high})

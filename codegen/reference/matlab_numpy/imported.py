@@ -1,0 +1,163 @@
+"""Layers of MATLAB's Keras and ONNX importers, in MATLAB layout, written from the
+``predict`` methods of MathWorks' class files (``nnet.keras.layer.*``,
+``nnet.onnx.layer.*`` and MATLAB Coder's redirect classes for them).
+
+The importer classes share short names with built-in layers (nnet.keras.layer.SigmoidLayer
+and nnet.cnn.layer.SigmoidLayer; nnet.onnx.layer.FlattenLayer and nnet.cnn.layer.
+FlattenLayer) but not their semantics, so :data:`LAYERS` is keyed by the full class name.
+
+A layer's dlarray format is told by the number of dimensions, as everywhere in this
+package: (H,W,C,N) SSCB, (H,W,D,C,N) SSSCB, (C,N,T) CBT, (C,N) CB.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from codegen.reference.matlab_numpy.fields import (
+    Array,
+    LayerRule,
+    Props,
+    as_f64,
+    as_num,
+    is_empty,
+)
+
+
+def flatten_cstyle(x: Array) -> Array:
+    """nnet.keras.layer.FlattenCStyleLayer.predict:
+
+    * SSCB: ``reshape(permute(X, [3 2 1 4]), [1 1 H*W*C N])``
+    * SSSCB: ``reshape(permute(X, [4 3 2 1 5]), [1 1 1 H*W*D*C N])``
+    * CBT: ``reshape(permute(X, [1 3 2]), [C*T N])`` (format CB)
+    * CB: ``X``
+    """
+    x = np.asarray(x, dtype=np.float64)
+    if x.ndim == 4:
+        h, w, c, n = x.shape
+        return np.transpose(x, (2, 1, 0, 3)).reshape((1, 1, h * w * c, n), order="F")
+    if x.ndim == 5:
+        h, w, d, c, n = x.shape
+        return np.transpose(x, (3, 2, 1, 0, 4)).reshape(
+            (1, 1, 1, h * w * d * c, n), order="F"
+        )
+    if x.ndim == 3:
+        c, n, t = x.shape
+        return np.transpose(x, (0, 2, 1)).reshape((c * t, n), order="F")
+    if x.ndim == 2:
+        return x
+    raise ValueError(f"FlattenCStyleLayer: unexpected input of shape {x.shape}")
+
+
+def flatten_onnx(x: Array) -> Array:
+    """nnet.onnx.layer.FlattenLayer (MATLAB Coder's coder.internal.layer.FlattenOnnxLayer):
+    ``[h,w,c,n] = size(X); Z = reshape(permute(X, [2 1 3 4]), [1 1 h*w*c n])``."""
+    x = np.asarray(x, dtype=np.float64)
+    if x.ndim != 4:
+        raise ValueError(f"ONNX FlattenLayer: expected H×W×C×N, got {x.shape}")
+    h, w, c, n = x.shape
+    return np.transpose(x, (1, 0, 2, 3)).reshape((1, 1, h * w * c, n), order="F")
+
+
+def flatten_into_2d(x: Array) -> Array:
+    """nnet.onnx.layer.FlattenInto2dLayer: the same row-major flatten of BCHW, output CB
+    (MATLAB's TensorFlow exporter for the class: "SSCB --> CB")."""
+    y = flatten_onnx(x)
+    return y.reshape(y.shape[2], y.shape[3])
+
+
+def elementwise_affine(x: Array, props: Props) -> Array:
+    """nnet.onnx.layer.ElementwiseAffineLayer.predict: ``Z = X; if DoScale, Z = Z.*Scale;
+    if DoOffset, Z = Z + Offset`` (implicit expansion: the stored arrays line up with X's
+    leading dimensions). DoScale/DoOffset default to what the constructor sets."""
+    z = np.asarray(x, dtype=np.float64)
+
+    def operand(key: str, neutral: float) -> tuple[bool, Array]:
+        value = props.get(key)
+        array = (
+            np.asarray(neutral, dtype=np.float64) if is_empty(value) else as_f64(value)
+        )
+        flag_key = "Do" + key
+        if flag_key in props and not is_empty(props[flag_key]):
+            do = bool(np.asarray(props[flag_key]).flat[0])
+        else:
+            do = bool(np.any(array != neutral))
+        return do, array.reshape(array.shape + (1,) * (z.ndim - array.ndim))
+
+    do_scale, scale = operand("Scale", 1.0)
+    if do_scale:
+        z = z * scale
+    do_offset, offset = operand("Offset", 0.0)
+    if do_offset:
+        z = z + offset
+    return z
+
+
+def zero_padding2d(x: Array, top: int, bottom: int, left: int, right: int) -> Array:
+    """nnet.keras.layer.ZeroPadding2dLayer.predict: ``Z = zeros(H+Top+Bottom,
+    W+Left+Right, C, N); Z(Top+(1:H), Left+(1:W), :, :) = X``."""
+    x = np.asarray(x, dtype=np.float64)
+    if x.ndim != 4:
+        raise ValueError(f"ZeroPadding2dLayer: expected H×W×C×N, got {x.shape}")
+    h, w, c, n = x.shape
+    z = np.zeros((h + top + bottom, w + left + right, c, n))
+    z[top : top + h, left : left + w] = x
+    return z
+
+
+def zero_padding1d(x: Array, left: int, right: int) -> Array:
+    """nnet.keras.layer.ZeroPadding1dLayer.predict (CBT): ``Z = zeros(C, B,
+    T+leftPad+rightPad); Z(:, :, leftPad+(1:T)) = X``."""
+    x = np.asarray(x, dtype=np.float64)
+    if x.ndim != 3:
+        raise ValueError(f"ZeroPadding1dLayer: expected C×N×T, got {x.shape}")
+    c, n, t = x.shape
+    z = np.zeros((c, n, t + left + right))
+    z[:, :, left : left + t] = x
+    return z
+
+
+def clip(x: Array, minimum: float, maximum: float) -> Array:
+    """nnet.keras.layer.ClipLayer.predict: ``min(Max, max(Min, X))``."""
+    return np.minimum(maximum, np.maximum(minimum, np.asarray(x, dtype=np.float64)))
+
+
+def _int(props: Props, key: str) -> int:
+    return round(as_num(props[key]))
+
+
+def _sigmoid(p: Props, xs: list[Array]) -> Array:
+    # nnet.keras.layer.SigmoidLayer.predict: 1./(1+exp(-X)).
+    with np.errstate(over="ignore"):
+        return 1.0 / (1.0 + np.exp(-xs[0]))
+
+
+_KERAS = "nnet.keras.layer."
+_ONNX = "nnet.onnx.layer."
+
+LAYERS: dict[str, LayerRule] = {
+    _KERAS + "FlattenCStyleLayer": lambda p, xs: flatten_cstyle(xs[0]),
+    _KERAS
+    + "ZeroPadding2dLayer": lambda p, xs: zero_padding2d(
+        xs[0], _int(p, "Top"), _int(p, "Bottom"), _int(p, "Left"), _int(p, "Right")
+    ),
+    _KERAS
+    + "ZeroPadding1dLayer": lambda p, xs: zero_padding1d(
+        xs[0], _int(p, "leftPad"), _int(p, "rightPad")
+    ),
+    _KERAS + "ClipLayer": lambda p, xs: clip(xs[0], as_num(p["Min"]), as_num(p["Max"])),
+    _KERAS + "SigmoidLayer": _sigmoid,
+    _KERAS + "TanhLayer": lambda p, xs: np.tanh(xs[0]),
+    _ONNX + "FlattenLayer": lambda p, xs: flatten_onnx(xs[0]),
+    _ONNX + "FlattenInto2dLayer": lambda p, xs: flatten_into_2d(xs[0]),
+    _ONNX + "ElementwiseAffineLayer": lambda p, xs: elementwise_affine(xs[0], p),
+}
+
+
+def default_flatten(x: Any) -> Array:
+    """MATLAB's own flattenLayer order on H×W×C×N (column-major, h fastest), for tests
+    that show the importer's order is not it."""
+    x = np.asarray(x, dtype=np.float64)
+    return x.reshape((-1, x.shape[-1]), order="F")
