@@ -54,6 +54,13 @@ IMPORTER_CLASSES = (
     "nnet.onnx.layer.FlattenLayer",
     "nnet.onnx.layer.FlattenInto2dLayer",
     "nnet.onnx.layer.ElementwiseAffineLayer",
+    "nnet.keras.layer.SoftsignLayer",
+    "nnet.keras.layer.PreluLayer",
+    "nnet.keras.layer.GlobalAveragePooling2dLayer",
+    "nnet.onnx.layer.GlobalAveragePooling2dLayer",
+    "nnet.onnx.layer.SigmoidLayer",
+    "nnet.onnx.layer.TanhLayer",
+    "nnet.onnx.layer.ClipLayer",
 )
 
 
@@ -320,8 +327,29 @@ def test_keras_zero_padding1d(
         lambda: w.keras_tanh("act"),
         lambda: w.keras_clip("act", -0.5, 0.75),
         lambda: w.keras_clip("act", 1.0, -1.0),
+        lambda: w.keras_softsign("act"),
+        lambda: w.keras_prelu("act", 0.2),
+        lambda: w.keras_prelu("act", np.array([0.1, -0.3]).reshape(1, 1, 2)),
+        lambda: w.onnx_activation("act", "sigmoid"),
+        lambda: w.onnx_activation("act", "tanh"),
+        lambda: w.onnx_activation("act", "clip", (-0.25, 0.5)),
+        lambda: w.onnx_activation("act", "clip", (-np.inf, 0.5)),
+        lambda: w.onnx_activation("act", "clip"),
     ],
-    ids=["sigmoid", "tanh", "clip", "clip-min-above-max"],
+    ids=[
+        "sigmoid",
+        "tanh",
+        "clip",
+        "clip-min-above-max",
+        "softsign",
+        "prelu-scalar",
+        "prelu-per-channel",
+        "onnx-sigmoid",
+        "onnx-tanh",
+        "onnx-clip",
+        "onnx-clip-no-min",
+        "onnx-clip-no-bounds",
+    ],
 )
 def test_keras_elementwise_layers(
     tmp_path: Path,
@@ -333,6 +361,29 @@ def test_keras_elementwise_layers(
     check_layers(
         tmp_path, layers, {"in": 2 * rand(rng, 3, 4, 2, 2)}, "act", record_property
     )
+
+
+@pytest.mark.parametrize("importer", ["keras", "onnx"])
+def test_global_average_pooling_then_fully_connected(
+    tmp_path: Path, rng: np.random.Generator, record_property: Record, importer: str
+) -> None:
+    layers = [
+        image_input("in", 3, 5, 4),
+        w.importer_global_avg_pool2d("gap", importer),
+        w.fully_connected("fc", rand(rng, 3, 4), rand(rng, 3)),
+    ]
+    check_layers(tmp_path, layers, {"in": rand(rng, 3, 5, 4, 2)}, "fc", record_property)
+
+
+def test_keras_prelu_along_another_dimension_is_refused(tmp_path: Path) -> None:
+    """Alpha may run along any one dimension (1×W against H×W×C); only one value per
+    channel is converted."""
+    layers = [
+        image_input("in", 3, 4, 2),
+        w.keras_prelu("act", np.full((1, 4), 0.1)),
+    ]
+    error = convert_error(tmp_path, layers)
+    assert "layer 'act' (nnet.keras.layer.PreluLayer)" in error and "Alpha" in error
 
 
 # ------------------------------------------------------------------ refusals

@@ -27,7 +27,15 @@ semantics come from MathWorks' own class files:
   Right); ``ZeroPadding1dLayer``: zeros before and after the time steps of C×N×T
   sequences (leftPad, rightPad). Other formats are refused, as predict refuses them.
 * ``nnet.keras.layer.SigmoidLayer`` 1./(1+exp(-X)), ``TanhLayer`` tanh(X), ``ClipLayer``
-  min(Max, max(Min, X)): elementwise.
+  min(Max, max(Min, X)), ``SoftsignLayer`` X./(1+abs(X)), ``PreluLayer``
+  max(0,X) + Alpha.*min(0,X): elementwise. ``GlobalAveragePooling2dLayer``
+  mean(mean(X,1),2) of H×W×C×N images.
+* ``nnet.onnx.layer.SigmoidLayer``, ``TanhLayer``, ``ClipLayer`` and
+  ``GlobalAveragePooling2dLayer`` are what MATLAB's ONNX importer makes of ONNX's
+  Sigmoid, Tanh, Clip (Min/Max from its attributes, ±Inf when absent) and
+  GlobalAveragePool operators (``translateONNX``, ``translateClip``); MATLAB Coder maps
+  them to its sigmoid, tanh and average-pooling layers. Their predict source was not
+  seen: they follow those operators' definitions, as the Keras classes do.
 
 No MATLAB file with one of these layers has been seen: the property names are those the
 class files declare.
@@ -48,6 +56,7 @@ from codegen.ir import (
     Node,
     TensorInfo,
 )
+from codegen.layers.activations import prelu
 from codegen.layers.common import broadcast_operand, layer_node
 from codegen.layers.record import LayerRecord
 from codegen.layers.registry import register
@@ -250,25 +259,82 @@ def _amount(layer: LayerRecord, key: str) -> int:
 
 
 @register(
-    KERAS + "SigmoidLayer", ops=("sigmoid",), versions=_BASE_VERSION, properties=()
+    KERAS + "SigmoidLayer",
+    ONNX + "SigmoidLayer",
+    ops=("sigmoid",),
+    versions=_BASE_VERSION,
+    properties=(),
 )
-def keras_sigmoid(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
+def sigmoid(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
     return layer_node(layer, "sigmoid", inputs[0])
 
 
-@register(KERAS + "TanhLayer", ops=("tanh",), versions=_BASE_VERSION, properties=())
-def keras_tanh(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
+@register(
+    KERAS + "TanhLayer",
+    ONNX + "TanhLayer",
+    ops=("tanh",),
+    versions=_BASE_VERSION,
+    properties=(),
+)
+def tanh(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
     return layer_node(layer, "tanh", inputs[0])
 
 
 @register(
     KERAS + "ClipLayer",
+    ONNX + "ClipLayer",
     ops=("clip",),
     versions=_BASE_VERSION,
     properties=("Min", "Max"),
 )
-def keras_clip(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
-    low, high = layer.num("Min"), layer.num("Max")
+def clip(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
+    # ONNX's Clip without a bound is imported with Min = -Inf or Max = Inf.
+    low, high = layer.num("Min", finite=False), layer.num("Max", finite=False)
     if low is None or high is None:
         raise layer.error("has no Min or no Max.")
-    return layer_node(layer, "clip", inputs[0], {"min": low, "max": high})
+    attrs = {
+        "min": low,
+        "max": high,
+        "finite_min": bool(np.isfinite(low)),
+        "finite_max": bool(np.isfinite(high)),
+    }
+    return layer_node(layer, "clip", inputs[0], attrs)
+
+
+@register(
+    KERAS + "SoftsignLayer", ops=("softsign",), versions=_BASE_VERSION, properties=()
+)
+def keras_softsign(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
+    return layer_node(layer, "softsign", inputs[0])
+
+
+@register(
+    KERAS + "GlobalAveragePooling2dLayer",
+    ONNX + "GlobalAveragePooling2dLayer",
+    ops=("global_avg_pool2d",),
+    versions=_BASE_VERSION,
+    properties=(),
+)
+def global_avg_pool2d(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
+    info = inputs[0]
+    if info.layout != IMAGE:
+        raise _refuse(layer, info, "images (H×W×C×N)")
+    # mean(mean(X, 1), 2): MATLAB keeps the pooled dimensions as 1×1.
+    return layer_node(
+        layer, "global_avg_pool2d", TensorInfo(IMAGE, (info.channels, 1, 1))
+    )
+
+
+@register(
+    KERAS + "PreluLayer",
+    ops=("prelu",),
+    versions=_BASE_VERSION,
+    properties=("Alpha", "ChannelDim", "NumChannels", "RawAlpha"),
+)
+def keras_prelu(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
+    """max(0, X) + Alpha.*min(0, X): the built-in PReLU's semantics and Alpha layout (a
+    scalar or one value per channel; other shapes are refused there). ChannelDim and
+    NumChannels are derived from Alpha; RawAlpha is not used by predict."""
+    if layer.array("Alpha") is None:
+        raise layer.error("has no Alpha.")
+    return prelu(layer, inputs)

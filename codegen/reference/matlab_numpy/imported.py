@@ -124,12 +124,39 @@ def clip(x: Array, minimum: float, maximum: float) -> Array:
     return np.minimum(maximum, np.maximum(minimum, np.asarray(x, dtype=np.float64)))
 
 
+def softsign(x: Array) -> Array:
+    """nnet.keras.layer.SoftsignLayer.predict: ``X ./ (1 + abs(X))``."""
+    x = np.asarray(x, dtype=np.float64)
+    return x / (1.0 + np.abs(x))
+
+
+def prelu(x: Array, alpha: Array) -> Array:
+    """nnet.keras.layer.PreluLayer.predict: ``max(0,X) + Alpha.*min(0,X)`` (Alpha a
+    scalar or a vector along one dimension, expanded against X's leading dimensions)."""
+    x = np.asarray(x, dtype=np.float64)
+    a = np.asarray(alpha, dtype=np.float64)
+    a = a.reshape(a.shape + (1,) * (x.ndim - a.ndim))
+    return np.maximum(0.0, x) + a * np.minimum(0.0, x)
+
+
+def global_average_pooling2d(x: Array) -> Array:
+    """nnet.keras.layer.GlobalAveragePooling2dLayer.predict: ``mean(mean(X,1),2)`` of
+    H×W×C×N (1×1×C×N); ONNX's GlobalAveragePool, which nnet.onnx.layer.
+    GlobalAveragePooling2dLayer imports, is the same mean over H and W."""
+    x = np.asarray(x, dtype=np.float64)
+    if x.ndim != 4:
+        raise ValueError(
+            f"GlobalAveragePooling2dLayer: expected H×W×C×N, got {x.shape}"
+        )
+    return x.mean(axis=0, keepdims=True).mean(axis=1, keepdims=True)
+
+
 def _int(props: Props, key: str) -> int:
     return round(as_num(props[key]))
 
 
 def _sigmoid(p: Props, xs: list[Array]) -> Array:
-    # nnet.keras.layer.SigmoidLayer.predict: 1./(1+exp(-X)).
+    # nnet.keras.layer.SigmoidLayer.predict: 1./(1+exp(-X)); ONNX's Sigmoid is the same.
     with np.errstate(over="ignore"):
         return 1.0 / (1.0 + np.exp(-xs[0]))
 
@@ -150,6 +177,16 @@ LAYERS: dict[str, LayerRule] = {
     _KERAS + "ClipLayer": lambda p, xs: clip(xs[0], as_num(p["Min"]), as_num(p["Max"])),
     _KERAS + "SigmoidLayer": _sigmoid,
     _KERAS + "TanhLayer": lambda p, xs: np.tanh(xs[0]),
+    _KERAS + "SoftsignLayer": lambda p, xs: softsign(xs[0]),
+    _KERAS + "PreluLayer": lambda p, xs: prelu(xs[0], as_f64(p["Alpha"])),
+    _KERAS
+    + "GlobalAveragePooling2dLayer": lambda p, xs: global_average_pooling2d(xs[0]),
+    # ONNX's Sigmoid, Tanh, Clip and GlobalAveragePool operators, as MATLAB imports them.
+    _ONNX + "SigmoidLayer": _sigmoid,
+    _ONNX + "TanhLayer": lambda p, xs: np.tanh(xs[0]),
+    _ONNX + "ClipLayer": lambda p, xs: clip(xs[0], as_num(p["Min"]), as_num(p["Max"])),
+    _ONNX
+    + "GlobalAveragePooling2dLayer": lambda p, xs: global_average_pooling2d(xs[0]),
     _ONNX + "FlattenLayer": lambda p, xs: flatten_onnx(xs[0]),
     _ONNX + "FlattenInto2dLayer": lambda p, xs: flatten_into_2d(xs[0]),
     _ONNX + "ElementwiseAffineLayer": lambda p, xs: elementwise_affine(xs[0], p),

@@ -79,6 +79,58 @@ def keras_clip(name: str, minimum: float, maximum: float) -> Layer:
     )
 
 
+def keras_softsign(name: str) -> Layer:
+    """nnet.keras.layer.SoftsignLayer: no properties of its own."""
+    return _importer_layer(KERAS + "SoftsignLayer", {}, name, "Softsign", "Softsign")
+
+
+def keras_prelu(name: str, alpha: Any) -> Layer:
+    """nnet.keras.layer.PreluLayer: Alpha (single, MATLAB layout: a scalar or 1×…×1×C)
+    and the hidden ChannelDim and NumChannels its set.Alpha derives from it (0 and 1 for
+    a scalar, else the dimension along which Alpha runs and its length); RawAlpha []."""
+    array = np.asarray(alpha, dtype=np.float32)
+    array = array.reshape(1, 1) if array.ndim < 2 else array
+    if array.size == 1:
+        channel_dim, channels = 0, 1
+    else:
+        channel_dim = int(np.flatnonzero(np.array(array.shape) != 1)[0]) + 1
+        channels = int(array.size)
+    own = {
+        "Alpha": array,
+        "ChannelDim": double(channel_dim),
+        "NumChannels": double(channels),
+        "RawAlpha": np.empty((0, 0)),
+    }
+    return _importer_layer(KERAS + "PreluLayer", own, name, "PReLU", "PReLU")
+
+
+def importer_global_avg_pool2d(name: str, importer: str = "keras") -> Layer:
+    """nnet.keras.layer.GlobalAveragePooling2dLayer (``importer`` 'keras') or
+    nnet.onnx.layer.GlobalAveragePooling2dLayer ('onnx'): no properties of their own."""
+    package = KERAS if importer == "keras" else ONNX
+    return _importer_layer(
+        package + "GlobalAveragePooling2dLayer",
+        {},
+        name,
+        "Global average pooling",
+        "GAP",
+    )
+
+
+def onnx_activation(
+    name: str, kind: str, bounds: tuple[float, float] | None = None
+) -> Layer:
+    """nnet.onnx.layer.SigmoidLayer / TanhLayer ('sigmoid', 'tanh': no properties of
+    their own) or ClipLayer ('clip': Min and Max, doubles, ±Inf where ONNX gave none).
+    """
+    if kind == "clip":
+        low, high = bounds or (-np.inf, np.inf)
+        own = {"Min": double(low), "Max": double(high)}
+        return _importer_layer(ONNX + "ClipLayer", own, name, "Clip", "Clip")
+    short = {"sigmoid": "SigmoidLayer", "tanh": "TanhLayer"}[kind]
+    return _importer_layer(ONNX + short, {}, name, kind.title(), kind.title())
+
+
 def keras_sigmoid(name: str) -> Layer:
     """nnet.keras.layer.SigmoidLayer: no properties of its own."""
     return _importer_layer(KERAS + "SigmoidLayer", {}, name, "Sigmoid", "Sigmoid")
