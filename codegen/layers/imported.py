@@ -331,7 +331,7 @@ def global_avg_pool2d(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
     versions=_BASE_VERSION,
     properties=("Alpha", "ChannelDim", "NumChannels", "RawAlpha"),
 )
-def keras_prelu(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
+def keras_prelu(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node | Dropped:
     """max(0, X) + Alpha.*min(0, X): the built-in PReLU's semantics and Alpha layout (a
     scalar or one value per channel; other shapes are refused there). ChannelDim and
     NumChannels are derived from Alpha; RawAlpha is not used by predict."""
