@@ -61,6 +61,7 @@ IMPORTER_CLASSES = (
     "nnet.onnx.layer.SigmoidLayer",
     "nnet.onnx.layer.TanhLayer",
     "nnet.onnx.layer.ClipLayer",
+    "nnet.keras.layer.FlattenCStyleTFLayer",
 )
 
 
@@ -200,6 +201,56 @@ def test_keras_flatten_of_features_changes_nothing(
         tmp_path, layers, {"in": rand(rng, 6, 3)}, "fc", record_property
     )
     assert "Keras flatten" not in source
+
+
+# ------------------------------------------------------------------ FlattenCStyleTFLayer
+
+
+@pytest.mark.parametrize("layout", ["image", "volume", "sequence"])
+def test_tensorflow_flatten_feeds_a_fully_connected_layer(
+    tmp_path: Path, rng: np.random.Generator, record_property: Record, layout: str
+) -> None:
+    """The TensorFlow importer's flatten: the same C-style orders, a CB output."""
+    first, x, count = {
+        "image": (image_input("in", 3, 4, 2), rand(rng, 3, 4, 2, 2), 24),
+        "volume": (
+            w.image3d_input("in", (2, 3, 4, 2), "none"),
+            rand(rng, 2, 3, 4, 2, 2),
+            48,
+        ),
+        "sequence": (w.sequence_input("in", 3), rand(rng, 3, 2, 5), 15),
+    }[layout]
+    weights = rand(rng, 4, count)
+    layers = [
+        first,
+        w.keras_flatten_cstyle_tf("flat"),
+        w.fully_connected("fc", weights, np.zeros(4, np.float32)),
+    ]
+    _, got = check_layers(tmp_path, layers, {"in": x}, "fc", record_property)
+    if layout == "image":
+        default = weights @ ref_imported.default_flatten(x)
+        assert rel_err(default, got) > 0.1
+
+
+def test_tensorflow_flatten_of_an_image_sequence(
+    tmp_path: Path, rng: np.random.Generator, record_property: Record
+) -> None:
+    """SSCBT: H×W×C×N×T permuted to C×W×H×T×N, so time steps come outermost."""
+    layers = [
+        w.image_sequence_input("in", (2, 3, 2)),
+        w.keras_flatten_cstyle_tf("flat"),
+    ]
+    _, model, _ = write_and_convert(
+        tmp_path, {"net": w.series_network(layers)}, name="seq.mat"
+    )
+    x = rand(rng, 2, 3, 2, 2, 4)  # H×W×C×N×T
+    tensor = torch.from_numpy(np.ascontiguousarray(x.transpose(3, 4, 2, 0, 1)))
+    with torch.no_grad():
+        got = model(tensor).numpy().T
+    expected = ref_imported.flatten_cstyle_tf(x, "SSCBT")
+    err = rel_err(got, expected)
+    record_property("max_rel_err", err)
+    assert err <= TOL, f"relative error {err:.2e}"
 
 
 # ------------------------------------------------------------------ ONNX flatten

@@ -12,6 +12,9 @@ semantics come from MathWorks' own class files:
   to (C·T)×N (format CB); CB passes unchanged. Other formats (SCB, and image sequences,
   whose only accepted form SSCT has no batch) are refused. The order differs from
   MATLAB's own flattenLayer (h fastest): an FC after it sees its inputs in Keras' order.
+* ``nnet.keras.layer.FlattenCStyleTFLayer`` (the TensorFlow importer's) permutes the
+  same way and always returns CB; it also takes image sequences H×W×C×N×T (SSCBT),
+  permuted to C×W×H×T×N and reshaped to (H·W·C·T)×N.
 * ``nnet.onnx.layer.FlattenLayer`` (MATLAB Coder's redirect
   ``coder.internal.layer.FlattenOnnxLayer``: permute(X, [2 1 3 4]) then reshape to
   1×1×HWC×N) flattens H×W×C×N row-major over (C, H, W), ONNX's NCHW order: exactly
@@ -50,6 +53,7 @@ import numpy as np
 from codegen.ir import (
     FEATURE,
     IMAGE,
+    IMAGE_SEQUENCE,
     SEQUENCE,
     VOLUME,
     Dropped,
@@ -122,6 +126,39 @@ def keras_flatten(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node | Dr
         layer,
         info,
         "images (SSCB), volumes (SSSCB), sequences of vectors (CBT) and features (CB)",
+    )
+
+
+@register(
+    KERAS + "FlattenCStyleTFLayer",
+    ops=("flatten_c_order",),
+    versions=_BASE_VERSION,
+    properties=(),
+)
+def keras_flatten_tf(
+    layer: LayerRecord, inputs: Sequence[TensorInfo]
+) -> Node | Dropped:
+    """The TensorFlow importer's flatten: FlattenCStyleLayer's orders, always a CB
+    output; image sequences (SSCBT) flatten time steps outermost, channels fastest."""
+    info = inputs[0]
+    if info.layout == FEATURE:
+        return Dropped()  # format CB: predict returns X unchanged
+    permutes = {
+        IMAGE: ((0, 2, 3, 1), "over H, W, C"),
+        VOLUME: ((0, 3, 4, 2, 1), "over MATLAB's H, W, D, C"),
+        SEQUENCE: (None, "over T, C"),
+        IMAGE_SEQUENCE: ((0, 1, 3, 4, 2), "over T, H, W, C"),
+    }
+    if info.layout not in permutes:
+        raise _refuse(layer, info, "images, volumes, sequences and features")
+    permute, order = permutes[info.layout]
+    size = _product(info.shape) if info.layout in (IMAGE, VOLUME) else None
+    return layer_node(
+        layer,
+        "flatten_c_order",
+        TensorInfo(FEATURE, (size,)),
+        {"permute": permute, "singletons": 0},
+        forward_comment=f"TensorFlow flatten (C-style {order}; channels fastest)",
     )
 
 

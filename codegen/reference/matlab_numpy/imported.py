@@ -51,6 +51,25 @@ def flatten_cstyle(x: Array) -> Array:
     raise ValueError(f"FlattenCStyleLayer: unexpected input of shape {x.shape}")
 
 
+def flatten_cstyle_tf(x: Array, fmt: str | None = None) -> Array:
+    """nnet.keras.layer.FlattenCStyleTFLayer.predict, always CB: SSCB permute [3 2 1 4],
+    SSSCB [4 3 2 1 5], CBT [1 3 2], SSCBT [3 2 1 5 4], then reshape to (all but
+    batch)×B; CB unchanged. ``fmt`` defaults to what the number of dimensions tells."""
+    x = np.asarray(x, dtype=np.float64)
+    fmt = fmt or {4: "SSCB", 5: "SSSCB", 3: "CBT", 2: "CB"}[x.ndim]
+    perms = {
+        "SSCB": ((2, 1, 0, 3), 3),
+        "SSSCB": ((3, 2, 1, 0, 4), 4),
+        "CBT": ((0, 2, 1), 1),
+        "SSCBT": ((2, 1, 0, 4, 3), 3),
+    }
+    if fmt == "CB":
+        return x
+    perm, batch = perms[fmt]
+    n = x.shape[batch]
+    return np.transpose(x, perm).reshape((-1, n), order="F")
+
+
 def flatten_onnx(x: Array) -> Array:
     """nnet.onnx.layer.FlattenLayer (MATLAB Coder's coder.internal.layer.FlattenOnnxLayer):
     ``[h,w,c,n] = size(X); Z = reshape(permute(X, [2 1 3 4]), [1 1 h*w*c n])``."""
@@ -166,6 +185,7 @@ _ONNX = "nnet.onnx.layer."
 
 LAYERS: dict[str, LayerRule] = {
     _KERAS + "FlattenCStyleLayer": lambda p, xs: flatten_cstyle(xs[0]),
+    _KERAS + "FlattenCStyleTFLayer": lambda p, xs: flatten_cstyle_tf(xs[0]),
     _KERAS
     + "ZeroPadding2dLayer": lambda p, xs: zero_padding2d(
         xs[0], _int(p, "Top"), _int(p, "Bottom"), _int(p, "Left"), _int(p, "Right")

@@ -38,6 +38,13 @@ def keras_flatten_cstyle(name: str) -> Layer:
     )
 
 
+def keras_flatten_cstyle_tf(name: str) -> Layer:
+    """nnet.keras.layer.FlattenCStyleTFLayer (TensorFlow importer): no properties."""
+    return _importer_layer(
+        KERAS + "FlattenCStyleTFLayer", {}, name, "Flatten activations", "Flatten"
+    )
+
+
 def keras_zero_padding2d(
     name: str, amounts: int | tuple[int, int] | tuple[int, int, int, int]
 ) -> Layer:
