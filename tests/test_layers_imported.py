@@ -11,6 +11,7 @@ module and compares it with the independent NumPy reference
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -20,6 +21,7 @@ import numpy as np
 import pytest
 import torch
 
+from codegen import cli
 from codegen.docs import supported_layers_markdown
 from codegen.errors import ConversionError
 from codegen.layers.registry import lookup
@@ -435,6 +437,31 @@ def test_keras_prelu_along_another_dimension_is_refused(tmp_path: Path) -> None:
     ]
     error = convert_error(tmp_path, layers)
     assert "layer 'act' (nnet.keras.layer.PreluLayer)" in error and "Alpha" in error
+
+
+def test_an_imported_dag_converts_and_verifies(
+    tmp_path: Path, rng: np.random.Generator, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A Keras-style DAGNetwork (padding, conv, sigmoid, C-style flatten, FC, affine)
+    converts, and `mat2torch verify --random` agrees with the NumPy reference."""
+    layers = [
+        image_input("in", 4, 5, 2),
+        w.keras_zero_padding2d("zp", (1, 0, 1, 2)),
+        w.conv2d("conv", rand(rng, 3, 3, 2, 3), rand(rng, 3)),
+        w.keras_sigmoid("sig"),
+        w.keras_flatten_cstyle("flat"),
+        w.fully_connected("fc", rand(rng, 4, 3 * 3 * 6), rand(rng, 4)),
+        # After an FC in an image network MATLAB's data is 1×1×4×N: the importer
+        # stores Scale 1×1×4 for it.
+        w.onnx_elementwise_affine("aff", rng.uniform(-2, 2, (1, 1, 4)), 0.5),
+    ]
+    names = ["in", "zp", "conv", "sig", "flat", "fc", "aff"]
+    net = w.dag_network(layers, list(itertools.pairwise(names)))
+    path = tmp_path / "dag.mat"
+    w.write_mat(path, {"net": net})
+    code = cli.main(["verify", str(path), "--random", "2"])
+    out = capsys.readouterr()
+    assert code == 0, out.out + out.err
 
 
 # ------------------------------------------------------------------ refusals

@@ -61,7 +61,7 @@ from codegen.ir import (
     TensorInfo,
 )
 from codegen.layers.activations import prelu
-from codegen.layers.common import broadcast_operand, layer_node
+from codegen.layers.common import broadcast_operand, f32, layer_node
 from codegen.layers.record import LayerRecord
 from codegen.layers.registry import register
 
@@ -216,8 +216,8 @@ def onnx_elementwise_affine(layer: LayerRecord, inputs: Sequence[TensorInfo]) ->
         "DoOffset",
         default=stored_offset is None or bool(np.any(np.asarray(stored_offset) != 0)),
     )
-    scale = broadcast_operand(layer, "Scale", 1.0, info) if do_scale else 1.0
-    offset = broadcast_operand(layer, "Offset", 0.0, info) if do_offset else 0.0
+    scale = _affine_operand(layer, "Scale", 1.0, info) if do_scale else 1.0
+    offset = _affine_operand(layer, "Offset", 0.0, info) if do_offset else 0.0
     buffers = {
         key: value
         for key, value in (("scale", scale), ("bias", offset))
@@ -235,6 +235,26 @@ def onnx_elementwise_affine(layer: LayerRecord, inputs: Sequence[TensorInfo]) ->
             + " in PyTorch's layout, broadcast as MATLAB's implicit expansion does"
         )
     return node
+
+
+def _affine_operand(
+    layer: LayerRecord, key: str, default: float, info: TensorInfo
+) -> float | np.ndarray:
+    """Scale or Offset in PyTorch's layout. Feature vectors are C×N to MATLAB, except
+    after a fully connected layer in an image network, where they are 1×1×C×N; the
+    importer shapes the operand for the form it saw, so a 1×1×C operand against
+    features is one value per channel, as a C×1 one is."""
+    value = layer.array(key)
+    if info.layout == FEATURE and value is not None and value.ndim == 3:
+        if value.shape[:2] != (1, 1) or (
+            info.channels is not None and value.shape[2] not in (1, info.channels)
+        ):
+            raise layer.error(
+                f"has a {'×'.join(map(str, value.shape))} {key}, which does not "
+                f"broadcast against its input ({info.describe()})."
+            )
+        return f32(np.asarray(value, dtype=np.float64).reshape(1, -1))
+    return broadcast_operand(layer, key, default, info)
 
 
 @register(
