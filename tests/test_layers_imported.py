@@ -22,6 +22,7 @@ import pytest
 import torch
 
 from codegen import cli
+from codegen.api import convert
 from codegen.docs import supported_layers_markdown
 from codegen.errors import ConversionError
 from codegen.layers.registry import lookup
@@ -29,6 +30,7 @@ from codegen.readers.mat import find_networks, load
 from codegen.reference import matlab_numpy as ref
 from codegen.reference.matlab_numpy import imported as ref_imported
 from codegen.testing import dltwriter as w
+from codegen.testing import hostile
 from tests.conftest import convert_and_load
 from tests.support import (
     TOL,
@@ -529,6 +531,57 @@ def test_an_unknown_version_is_refused_naming_it(tmp_path: Path) -> None:
         match=r"'flat' \(nnet\.keras\.layer\.FlattenCStyleLayer\) is stored in schema version 2",
     ):
         write_and_convert(tmp_path, {"net": net})
+
+
+HOSTILE_CASES: dict[str, Callable[[], list[Any]]] = {
+    "zero-padding-2d": lambda: [
+        image_input("in", 3, 4, 2),
+        w.keras_zero_padding2d("L", (1, 0, 2, 1)),
+    ],
+    "zero-padding-1d": lambda: [
+        w.sequence_input("in", 3),
+        w.keras_zero_padding1d("L", 1, 2),
+    ],
+    "keras-clip": lambda: [image_input("in", 3, 4, 2), w.keras_clip("L", -1, 1)],
+    "onnx-clip": lambda: [
+        image_input("in", 3, 4, 2),
+        w.onnx_activation("L", "clip", (-1, 1)),
+    ],
+    "affine": lambda: [
+        image_input("in", 3, 4, 2),
+        w.onnx_elementwise_affine("L", np.full((1, 1, 2), 2.0), np.ones((3, 4, 2))),
+    ],
+    "prelu": lambda: [
+        image_input("in", 3, 4, 2),
+        w.keras_prelu("L", np.array([0.1, 0.2]).reshape(1, 1, 2)),
+    ],
+}
+
+
+@pytest.mark.parametrize("case", sorted(HOSTILE_CASES))
+def test_wrong_values_in_importer_properties_are_one_sentence_or_convert(
+    tmp_path: Path, case: str
+) -> None:
+    """Each of the layer's own properties swapped for each of the fuzzer's wrong values
+    (NaN, text, a cell, a struct, complex, ...): a conversion or one ConversionError
+    sentence, never another exception."""
+    own = [
+        key
+        for key in HOSTILE_CASES[case]()[1].properties
+        if "." not in key and key not in ("Name", "Description", "Type", "Version")
+    ]
+    assert own
+    for index, (key, kind) in enumerate(
+        itertools.product(own, sorted(hostile.BAD_VALUES))
+    ):
+        layers = HOSTILE_CASES[case]()
+        layers[1].properties[key] = hostile.BAD_VALUES[kind]()
+        path = tmp_path / f"n{index}.mat"
+        w.write_mat(path, {"net": w.series_network(layers)})
+        try:
+            convert(path, tmp_path / f"out{index}", force=True)
+        except ConversionError as error:
+            assert "\n" not in str(error) and "layer 'L'" in str(error), (key, kind)
 
 
 def test_the_reference_tells_importer_classes_from_built_in_ones() -> None:
