@@ -122,6 +122,34 @@ def test_importer_layers_are_layers_of_a_layer_array(tmp_path: Path) -> None:
     write_and_convert(tmp_path, {"layers": w.layer_array(layers)}, name="conv.mat")
 
 
+def test_importer_layers_write_and_reload_with_their_class_and_properties(
+    tmp_path: Path,
+) -> None:
+    """The schema writer's importer layers read back (mat-io, with the project's
+    per-element class fix) as their own classes with their own properties."""
+    layers = [
+        w.keras_flatten_cstyle("a"),
+        w.keras_zero_padding2d("b", (1, 2, 3, 4)),
+        w.keras_prelu("c", np.array([0.1, 0.2]).reshape(1, 1, 2)),
+        w.onnx_elementwise_affine("d", np.ones((1, 1, 2)), 0.5),
+        w.onnx_activation("e", "clip", (-np.inf, 6.0)),
+    ]
+    path = tmp_path / "layers.mat"
+    w.write_mat(path, {"layers": w.layer_array(layers)})
+    stored = list(load(path).variables["layers"].ravel(order="F"))
+    assert [x.classname for x in stored] == [x.classname for x in layers]
+    pad = stored[1].properties
+    assert [float(pad[k].ravel()[0]) for k in ("Top", "Bottom", "Left", "Right")] == [
+        1,
+        2,
+        3,
+        4,
+    ]
+    assert bool(stored[3].properties["DoOffset"].ravel()[0])
+    assert not bool(stored[3].properties["DoScale"].ravel()[0])
+    assert float(stored[4].properties["Min"].ravel()[0]) == -np.inf
+
+
 def test_importer_classes_are_registered_and_listed() -> None:
     table = supported_layers_markdown()
     for classname in IMPORTER_CLASSES:

@@ -302,8 +302,8 @@ def keras_zero_padding1d(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> No
     left, right = _amount(layer, "leftPad"), _amount(layer, "rightPad")
     node = layer_node(layer, "zero_pad", info, {"pad": (left, right), "dims": 1})
     node.forward_comment = (
-        f"Keras zero padding of the time steps: {left} before, {right} after "
-        "(F.pad's last pair pads dim 1, time, of (N, T, C))"
+        f"Keras zero padding of the time steps: {left} before, {right} after; F.pad's "
+        f"pairs run from the last dim: C by (0, 0), T by ({left}, {right})"
     )
     return node
 
