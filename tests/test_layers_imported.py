@@ -66,6 +66,7 @@ IMPORTER_CLASSES = (
     "nnet.onnx.layer.TanhLayer",
     "nnet.onnx.layer.ClipLayer",
     "nnet.keras.layer.FlattenCStyleTFLayer",
+    "nnet.keras.layer.TimeDistributedFlattenCStyleLayer",
 )
 
 
@@ -280,6 +281,38 @@ def test_tensorflow_flatten_of_an_image_sequence(
     with torch.no_grad():
         got = model(tensor).numpy().T
     expected = ref_imported.flatten_cstyle_tf(x, "SSCBT")
+    err = rel_err(got, expected)
+    record_property("max_rel_err", err)
+    assert err <= TOL, f"relative error {err:.2e}"
+
+
+def test_time_distributed_flatten_between_folding_and_unfolding(
+    tmp_path: Path, rng: np.random.Generator, record_property: Record
+) -> None:
+    """Folded H×W×C×(N·T) images flattened C-style, then unfolded to (H·W·C)×N×T; the
+    expectation is predict applied to each time step's images on their own."""
+    layers = [
+        w.image_sequence_input("in", (2, 3, 2)),
+        w.sequence_folding("fold"),
+        w.keras_time_distributed_flatten("flat"),
+        w.sequence_unfolding("unfold"),
+    ]
+    edges = [
+        ("in", "fold"),
+        ("fold/out", "flat"),
+        ("flat", "unfold"),
+        ("fold/miniBatchSize", "unfold/miniBatchSize"),
+    ]
+    _, model, _ = write_and_convert(
+        tmp_path, {"net": w.dag_network(layers, edges)}, name="td.mat"
+    )
+    x = rand(rng, 2, 3, 2, 3, 4)  # H×W×C×N×T
+    tensor = torch.from_numpy(np.ascontiguousarray(x.transpose(3, 4, 2, 0, 1)))
+    with torch.no_grad():
+        got = model(tensor).numpy().transpose(2, 0, 1)  # (N, T, K) → K×N×T
+    expected = np.stack(
+        [ref_imported.flatten_time_distributed(x[..., t]) for t in range(4)], axis=-1
+    )
     err = rel_err(got, expected)
     record_property("max_rel_err", err)
     assert err <= TOL, f"relative error {err:.2e}"

@@ -15,6 +15,9 @@ semantics come from MathWorks' own class files:
 * ``nnet.keras.layer.FlattenCStyleTFLayer`` (the TensorFlow importer's) permutes the
   same way and always returns CB; it also takes image sequences H×W×C×N×T (SSCBT),
   permuted to C×W×H×T×N and reshaped to (H·W·C·T)×N.
+* ``nnet.keras.layer.TimeDistributedFlattenCStyleLayer`` (between sequence folding and
+  unfolding) flattens the folded H×W×C×(N·T) images the same way to (H·W·C)×(N·T), CB;
+  CB passes unchanged.
 * ``nnet.onnx.layer.FlattenLayer`` (MATLAB Coder's redirect
   ``coder.internal.layer.FlattenOnnxLayer``: permute(X, [2 1 3 4]) then reshape to
   1×1×HWC×N) flattens H×W×C×N row-major over (C, H, W), ONNX's NCHW order: exactly
@@ -159,6 +162,34 @@ def keras_flatten_tf(
         TensorInfo(FEATURE, (size,)),
         {"permute": permute, "singletons": 0},
         forward_comment=f"TensorFlow flatten (C-style {order}; channels fastest)",
+    )
+
+
+@register(
+    KERAS + "TimeDistributedFlattenCStyleLayer",
+    ops=("flatten_c_order",),
+    versions=_BASE_VERSION,
+    properties=(),
+)
+def keras_time_distributed_flatten(
+    layer: LayerRecord, inputs: Sequence[TensorInfo]
+) -> Node | Dropped:
+    """Keras' TimeDistributed(Flatten()) between sequence folding and unfolding: the
+    folded images H×W×C×(N·T) flattened C-style to (H·W·C)×(N·T) (format CB)."""
+    info = inputs[0]
+    if info.layout == FEATURE:
+        return Dropped()  # format CB: predict returns X unchanged
+    if info.layout != IMAGE:
+        raise _refuse(
+            layer, info, "images (folded image sequences, SSCB) and features (CB)"
+        )
+    return layer_node(
+        layer,
+        "flatten_c_order",
+        TensorInfo(FEATURE, (_product(info.shape),)),
+        {"permute": (0, 2, 3, 1), "singletons": 0},
+        forward_comment="Keras flatten of each folded image (C-style over H, W, C; "
+        "channels fastest)",
     )
 
 

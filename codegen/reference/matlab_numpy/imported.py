@@ -70,6 +70,16 @@ def flatten_cstyle_tf(x: Array, fmt: str | None = None) -> Array:
     return np.transpose(x, perm).reshape((-1, n), order="F")
 
 
+def flatten_time_distributed(x: Array) -> Array:
+    """nnet.keras.layer.TimeDistributedFlattenCStyleLayer.predict: folded images
+    H×W×C×(N·T) (SSCB) → ``reshape(permute(X, [3 2 1 4]), [H*W*C, N*T])``; CB as is."""
+    x = np.asarray(x, dtype=np.float64)
+    if x.ndim == 2:
+        return x
+    h, w, c, n = x.shape
+    return np.transpose(x, (2, 1, 0, 3)).reshape((h * w * c, n), order="F")
+
+
 def flatten_onnx(x: Array) -> Array:
     """nnet.onnx.layer.FlattenLayer (MATLAB Coder's coder.internal.layer.FlattenOnnxLayer):
     ``[h,w,c,n] = size(X); Z = reshape(permute(X, [2 1 3 4]), [1 1 h*w*c n])``."""
@@ -186,6 +196,10 @@ _ONNX = "nnet.onnx.layer."
 LAYERS: dict[str, LayerRule] = {
     _KERAS + "FlattenCStyleLayer": lambda p, xs: flatten_cstyle(xs[0]),
     _KERAS + "FlattenCStyleTFLayer": lambda p, xs: flatten_cstyle_tf(xs[0]),
+    _KERAS
+    + "TimeDistributedFlattenCStyleLayer": lambda p, xs: flatten_time_distributed(
+        xs[0]
+    ),
     _KERAS
     + "ZeroPadding2dLayer": lambda p, xs: zero_padding2d(
         xs[0], _int(p, "Top"), _int(p, "Bottom"), _int(p, "Left"), _int(p, "Right")

@@ -45,6 +45,17 @@ def keras_flatten_cstyle_tf(name: str) -> Layer:
     )
 
 
+def keras_time_distributed_flatten(name: str) -> Layer:
+    """nnet.keras.layer.TimeDistributedFlattenCStyleLayer: no properties of its own."""
+    return _importer_layer(
+        KERAS + "TimeDistributedFlattenCStyleLayer",
+        {},
+        name,
+        "Flatten activations",
+        "Flatten",
+    )
+
+
 def keras_zero_padding2d(
     name: str, amounts: int | tuple[int, int] | tuple[int, int, int, int]
 ) -> Layer:
