@@ -156,7 +156,7 @@ def test_importer_classes_are_registered_and_listed() -> None:
     for classname in IMPORTER_CLASSES:
         registration = lookup(classname)
         assert registration is not None, classname
-        assert registration.family == "imported", classname
+        assert registration.family in ("imported", "imported_flatten"), classname
         assert registration.properties is not None, classname
         assert f"`{classname}`" in table, classname
 
@@ -640,7 +640,8 @@ def test_wrong_values_in_importer_properties_are_one_sentence_or_convert(
         path = tmp_path / f"n{index}.mat"
         w.write_mat(path, {"net": w.series_network(layers)})
         try:
-            convert(path, tmp_path / f"out{index}", force=True)
+            with np.errstate(over="ignore"):  # a huge Alpha cast to single
+                convert(path, tmp_path / f"out{index}", force=True)
         except ConversionError as error:
             assert "\n" not in str(error) and "layer 'L'" in str(error), (key, kind)
 

@@ -5,26 +5,7 @@ They are ``nnet.layer.Layer`` subclasses shipped by MathWorks (``nnet.keras.laye
 ``nnet.onnx.layer.*``), saved with plain properties like user-defined layers. Their
 semantics come from MathWorks' own class files:
 
-* ``nnet.keras.layer.FlattenCStyleLayer.predict`` flattens in Keras' row-major
-  (C-style) order: H×W×C×N (format SSCB) is permuted to C×W×H×N and reshaped to
-  1×1×HWC×N, so output index k = (h·W + w)·C + c; H×W×D×C×N (SSSCB) is permuted to
-  C×D×W×H×N and reshaped to 1×1×1×K×N; C×N×T (CBT) is permuted to C×T×N and reshaped
-  to (C·T)×N (format CB); CB passes unchanged. Other formats (SCB, and image sequences,
-  whose only accepted form SSCT has no batch) are refused. The order differs from
-  MATLAB's own flattenLayer (h fastest): an FC after it sees its inputs in Keras' order.
-* ``nnet.keras.layer.FlattenCStyleTFLayer`` (the TensorFlow importer's) permutes the
-  same way and always returns CB; it also takes image sequences H×W×C×N×T (SSCBT),
-  permuted to C×W×H×T×N and reshaped to (H·W·C·T)×N.
-* ``nnet.keras.layer.TimeDistributedFlattenCStyleLayer`` (between sequence folding and
-  unfolding) flattens the folded H×W×C×(N·T) images the same way to (H·W·C)×(N·T), CB;
-  CB passes unchanged.
-* ``nnet.onnx.layer.FlattenLayer`` (MATLAB Coder's redirect
-  ``coder.internal.layer.FlattenOnnxLayer``: permute(X, [2 1 3 4]) then reshape to
-  1×1×HWC×N) flattens H×W×C×N row-major over (C, H, W), ONNX's NCHW order: exactly
-  ``torch.flatten`` of (N, C, H, W); the output stays a 1×1 image.
-  ``nnet.onnx.layer.FlattenInto2dLayer`` is the same flattening with a CB output (per
-  MATLAB's TensorFlow exporter for the class: "SSCB --> CB", a row-major flatten of
-  BCHW). Only images are accepted (the redirect's predict reads four dimensions).
+* the flattens (Keras', TensorFlow's and ONNX's): :mod:`codegen.layers.imported_flatten`.
 * ``nnet.onnx.layer.ElementwiseAffineLayer.predict``: Z = X; if DoScale, Z = Z.*Scale;
   if DoOffset, Z = Z + Offset (MATLAB's implicit expansion of the stored arrays against
   one observation), with DoScale = any(Scale(:) ~= 1), DoOffset = any(Offset(:) ~= 0)
@@ -56,9 +37,7 @@ import numpy as np
 from codegen.ir import (
     FEATURE,
     IMAGE,
-    IMAGE_SEQUENCE,
     SEQUENCE,
-    VOLUME,
     Dropped,
     Node,
     TensorInfo,
@@ -72,14 +51,16 @@ KERAS = "nnet.keras.layer."
 ONNX = "nnet.onnx.layer."
 # The stored Version of nnet.layer.Layer subclasses is the base class's (1, as in the
 # corpus's user-defined layers); the property set is what tells a class's versions apart.
-_BASE_VERSION = (1,)
+BASE_VERSION = (1,)
 
 
-def _product(shape: Sequence[int | None]) -> int | None:
+def product(shape: Sequence[int | None]) -> int | None:
+    """The number of values of a per-sample shape; None when a size is unknown."""
     return None if None in shape else int(np.prod([int(s or 0) for s in shape]))
 
 
-def _refuse(layer: LayerRecord, info: TensorInfo, accepted: str) -> Exception:
+def refuse(layer: LayerRecord, info: TensorInfo, accepted: str) -> Exception:
+    """The error for a format the class's predict throws on."""
     return layer.error(
         f"receives {info.describe()}; its predict accepts only {accepted}, so MATLAB "
         "cannot run this network either."
@@ -87,146 +68,9 @@ def _refuse(layer: LayerRecord, info: TensorInfo, accepted: str) -> Exception:
 
 
 @register(
-    KERAS + "FlattenCStyleLayer",
-    ops=("flatten_c_order",),
-    versions=_BASE_VERSION,
-    properties=(),
-)
-def keras_flatten(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node | Dropped:
-    info = inputs[0]
-    if info.layout == FEATURE:
-        return Dropped()  # format CB: predict returns X unchanged
-    size = _product(info.shape)
-    if info.layout == IMAGE:
-        return layer_node(
-            layer,
-            "flatten_c_order",
-            TensorInfo(IMAGE, (size, 1, 1)),
-            {"permute": (0, 2, 3, 1), "singletons": 2},
-            forward_comment="Keras flatten (C-style over H, W, C; channels fastest), "
-            "kept as a 1×1 image like MATLAB",
-        )
-    if info.layout == VOLUME:
-        return layer_node(
-            layer,
-            "flatten_c_order",
-            TensorInfo(VOLUME, (size, 1, 1, 1)),
-            {"permute": (0, 3, 4, 2, 1), "singletons": 3},
-            forward_comment="Keras flatten (C-style over MATLAB's H, W, D, C; channels "
-            "fastest), kept as a 1×1×1 volume like MATLAB",
-        )
-    if info.layout == SEQUENCE:
-        # (N, T, C) flattened is t·C + c: MATLAB's permute of C×N×T to C×T×N.
-        return layer_node(
-            layer,
-            "flatten_c_order",
-            TensorInfo(FEATURE, (None,)),
-            {"permute": None, "singletons": 0},
-            forward_comment="Keras flatten of a sequence: time steps one after another, "
-            "channels fastest",
-        )
-    raise _refuse(
-        layer,
-        info,
-        "images (SSCB), volumes (SSSCB), sequences of vectors (CBT) and features (CB)",
-    )
-
-
-@register(
-    KERAS + "FlattenCStyleTFLayer",
-    ops=("flatten_c_order",),
-    versions=_BASE_VERSION,
-    properties=(),
-)
-def keras_flatten_tf(
-    layer: LayerRecord, inputs: Sequence[TensorInfo]
-) -> Node | Dropped:
-    """The TensorFlow importer's flatten: FlattenCStyleLayer's orders, always a CB
-    output; image sequences (SSCBT) flatten time steps outermost, channels fastest."""
-    info = inputs[0]
-    if info.layout == FEATURE:
-        return Dropped()  # format CB: predict returns X unchanged
-    permutes = {
-        IMAGE: ((0, 2, 3, 1), "over H, W, C"),
-        VOLUME: ((0, 3, 4, 2, 1), "over MATLAB's H, W, D, C"),
-        SEQUENCE: (None, "over T, C"),
-        IMAGE_SEQUENCE: ((0, 1, 3, 4, 2), "over T, H, W, C"),
-    }
-    if info.layout not in permutes:
-        raise _refuse(layer, info, "images, volumes, sequences and features")
-    permute, order = permutes[info.layout]
-    size = _product(info.shape) if info.layout in (IMAGE, VOLUME) else None
-    return layer_node(
-        layer,
-        "flatten_c_order",
-        TensorInfo(FEATURE, (size,)),
-        {"permute": permute, "singletons": 0},
-        forward_comment=f"TensorFlow flatten (C-style {order}; channels fastest)",
-    )
-
-
-@register(
-    KERAS + "TimeDistributedFlattenCStyleLayer",
-    ops=("flatten_c_order",),
-    versions=_BASE_VERSION,
-    properties=(),
-)
-def keras_time_distributed_flatten(
-    layer: LayerRecord, inputs: Sequence[TensorInfo]
-) -> Node | Dropped:
-    """Keras' TimeDistributed(Flatten()) between sequence folding and unfolding: the
-    folded images H×W×C×(N·T) flattened C-style to (H·W·C)×(N·T) (format CB)."""
-    info = inputs[0]
-    if info.layout == FEATURE:
-        return Dropped()  # format CB: predict returns X unchanged
-    if info.layout != IMAGE:
-        raise _refuse(
-            layer, info, "images (folded image sequences, SSCB) and features (CB)"
-        )
-    return layer_node(
-        layer,
-        "flatten_c_order",
-        TensorInfo(FEATURE, (_product(info.shape),)),
-        {"permute": (0, 2, 3, 1), "singletons": 0},
-        forward_comment="Keras flatten of each folded image (C-style over H, W, C; "
-        "channels fastest)",
-    )
-
-
-@register(
-    ONNX + "FlattenLayer",
-    ONNX + "FlattenInto2dLayer",
-    ops=("flatten_c_order",),
-    versions=_BASE_VERSION,
-    properties=(),
-)
-def onnx_flatten(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
-    info = inputs[0]
-    if info.layout != IMAGE:
-        raise _refuse(layer, info, "images (H×W×C×N)")
-    size = _product(info.shape)
-    if layer.short_class == "FlattenInto2dLayer":
-        return layer_node(
-            layer,
-            "flatten_c_order",
-            TensorInfo(FEATURE, (size,)),
-            {"permute": None, "singletons": 0},
-            forward_comment="ONNX flatten: row-major over C, H, W, as torch.flatten",
-        )
-    return layer_node(
-        layer,
-        "flatten_c_order",
-        TensorInfo(IMAGE, (size, 1, 1)),
-        {"permute": None, "singletons": 2},
-        forward_comment="ONNX flatten: row-major over C, H, W, as torch.flatten; "
-        "kept as a 1×1 image like MATLAB",
-    )
-
-
-@register(
     ONNX + "ElementwiseAffineLayer",
     ops=("scaling",),
-    versions=_BASE_VERSION,
+    versions=BASE_VERSION,
     properties=("Scale", "Offset", "DoScale", "DoOffset"),
 )
 def onnx_elementwise_affine(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
@@ -291,13 +135,13 @@ def _affine_operand(
 @register(
     KERAS + "ZeroPadding2dLayer",
     ops=("zero_pad",),
-    versions=_BASE_VERSION,
+    versions=BASE_VERSION,
     properties=("Top", "Bottom", "Left", "Right"),
 )
 def keras_zero_padding2d(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
     info = inputs[0]
     if info.layout != IMAGE:
-        raise _refuse(layer, info, "images (SSCB)")
+        raise refuse(layer, info, "images (SSCB)")
     top, bottom, left, right = (
         _amount(layer, key) for key in ("Top", "Bottom", "Left", "Right")
     )
@@ -323,13 +167,13 @@ def keras_zero_padding2d(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> No
 @register(
     KERAS + "ZeroPadding1dLayer",
     ops=("zero_pad",),
-    versions=_BASE_VERSION,
+    versions=BASE_VERSION,
     properties=("leftPad", "rightPad"),
 )
 def keras_zero_padding1d(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
     info = inputs[0]
     if info.layout != SEQUENCE:
-        raise _refuse(layer, info, "sequences of vectors (CBT)")
+        raise refuse(layer, info, "sequences of vectors (CBT)")
     left, right = _amount(layer, "leftPad"), _amount(layer, "rightPad")
     node = layer_node(layer, "zero_pad", info, {"pad": (left, right), "dims": 1})
     node.forward_comment = (
@@ -350,7 +194,7 @@ def _amount(layer: LayerRecord, key: str) -> int:
     KERAS + "SigmoidLayer",
     ONNX + "SigmoidLayer",
     ops=("sigmoid",),
-    versions=_BASE_VERSION,
+    versions=BASE_VERSION,
     properties=(),
 )
 def sigmoid(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
@@ -361,7 +205,7 @@ def sigmoid(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
     KERAS + "TanhLayer",
     ONNX + "TanhLayer",
     ops=("tanh",),
-    versions=_BASE_VERSION,
+    versions=BASE_VERSION,
     properties=(),
 )
 def tanh(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
@@ -372,7 +216,7 @@ def tanh(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
     KERAS + "ClipLayer",
     ONNX + "ClipLayer",
     ops=("clip",),
-    versions=_BASE_VERSION,
+    versions=BASE_VERSION,
     properties=("Min", "Max"),
 )
 def clip(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
@@ -390,7 +234,7 @@ def clip(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
 
 
 @register(
-    KERAS + "SoftsignLayer", ops=("softsign",), versions=_BASE_VERSION, properties=()
+    KERAS + "SoftsignLayer", ops=("softsign",), versions=BASE_VERSION, properties=()
 )
 def keras_softsign(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
     return layer_node(layer, "softsign", inputs[0])
@@ -400,13 +244,13 @@ def keras_softsign(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
     KERAS + "GlobalAveragePooling2dLayer",
     ONNX + "GlobalAveragePooling2dLayer",
     ops=("global_avg_pool2d",),
-    versions=_BASE_VERSION,
+    versions=BASE_VERSION,
     properties=(),
 )
 def global_avg_pool2d(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
     info = inputs[0]
     if info.layout != IMAGE:
-        raise _refuse(layer, info, "images (H×W×C×N)")
+        raise refuse(layer, info, "images (H×W×C×N)")
     # mean(mean(X, 1), 2): MATLAB keeps the pooled dimensions as 1×1.
     return layer_node(
         layer, "global_avg_pool2d", TensorInfo(IMAGE, (info.channels, 1, 1))
@@ -416,7 +260,7 @@ def global_avg_pool2d(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
 @register(
     KERAS + "PreluLayer",
     ops=("prelu",),
-    versions=_BASE_VERSION,
+    versions=BASE_VERSION,
     properties=("Alpha", "ChannelDim", "NumChannels", "RawAlpha"),
 )
 def keras_prelu(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node | Dropped:
