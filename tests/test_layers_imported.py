@@ -233,7 +233,10 @@ def test_keras_flatten_of_features_changes_nothing(
     source, _ = check_layers(
         tmp_path, layers, {"in": rand(rng, 6, 3)}, "fc", record_property
     )
-    assert "Keras flatten" not in source
+    assert (
+        "x = torch.flatten(in_, 1)" in source
+        and "permute" not in source.split("def forward")[1].split("def predict")[0]
+    )
 
 
 # ------------------------------------------------------------------ FlattenCStyleTFLayer
@@ -340,6 +343,25 @@ def test_onnx_flatten_feeds_a_fully_connected_layer_in_nchw_order(
     assert ".permute(0, 2, 3, 1)" not in source
     default = weights @ ref_imported.default_flatten(x)
     assert rel_err(default, np.asarray(got).reshape(5, -1)) > 0.1
+
+
+def test_onnx_mlp_with_a_flatten_before_every_fully_connected_layer(
+    tmp_path: Path, rng: np.random.Generator, record_property: Record
+) -> None:
+    """MATLAB's ONNX importer puts a FlattenLayer before every Gemm: the second one gets
+    the first FC's 1×1×C×N output and leaves it as it is."""
+    layers = [
+        image_input("in", 2, 3, 2),
+        w.onnx_flatten("flat1"),
+        w.fully_connected("fc1", rand(rng, 5, 12), rand(rng, 5)),
+        w.relu("relu"),
+        w.onnx_flatten("flat2"),
+        w.fully_connected("fc2", rand(rng, 3, 5), rand(rng, 3)),
+    ]
+    source, _ = check_layers(
+        tmp_path, layers, {"in": rand(rng, 2, 3, 2, 4)}, "fc2", record_property
+    )
+    assert "ONNX flatten of feature vectors: nothing to reorder" in source
 
 
 def test_onnx_flatten_into_2d_gives_features(
@@ -542,11 +564,20 @@ def test_an_imported_dag_converts_and_verifies(
             "layer 'flat' (nnet.onnx.layer.FlattenLayer) receives sequence",
         ),
         (
+            [w.image3d_input("in", (2, 2, 2, 1), "none"), w.onnx_flatten("flat")],
+            "layer 'flat' (nnet.onnx.layer.FlattenLayer) receives volume",
+        ),
+        (
             [image_input("in", 2, 2, 3), w.keras_zero_padding1d("zp", 1, 1)],
             "layer 'zp' (nnet.keras.layer.ZeroPadding1dLayer) receives image",
         ),
     ],
-    ids=["pad2d-features", "onnx-flatten-sequence", "pad1d-image"],
+    ids=[
+        "pad2d-features",
+        "onnx-flatten-sequence",
+        "onnx-flatten-volume",
+        "pad1d-image",
+    ],
 )
 def test_formats_predict_refuses_are_refused(
     tmp_path: Path, layers: list[object], message: str

@@ -22,7 +22,8 @@ From MathWorks' class files (see :mod:`codegen.layers.imported` for the rest):
   ``torch.flatten`` of (N, C, H, W); the output stays a 1×1 image.
   ``nnet.onnx.layer.FlattenInto2dLayer`` is the same flattening with a CB output (per
   MATLAB's TensorFlow exporter for the class: "SSCB --> CB", a row-major flatten of
-  BCHW). Only images are accepted (the redirect's predict reads four dimensions).
+  BCHW). Images are accepted, and feature vectors (a fully connected layer's 1×1×C×N
+  output), which they leave as they are.
 """
 
 from __future__ import annotations
@@ -35,7 +36,6 @@ from codegen.ir import (
     IMAGE_SEQUENCE,
     SEQUENCE,
     VOLUME,
-    Dropped,
     Node,
     TensorInfo,
 )
@@ -45,16 +45,27 @@ from codegen.layers.record import LayerRecord
 from codegen.layers.registry import register
 
 
+def _unchanged(layer: LayerRecord, info: TensorInfo) -> Node:
+    """Format CB: predict returns X as it is (a flatten of vectors reorders nothing)."""
+    return layer_node(
+        layer,
+        "flatten_c_order",
+        info,
+        {"permute": None, "singletons": 0},
+        forward_comment="Keras flatten of feature vectors: nothing to reorder",
+    )
+
+
 @register(
     KERAS + "FlattenCStyleLayer",
     ops=("flatten_c_order",),
     versions=BASE_VERSION,
     properties=(),
 )
-def keras_flatten(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node | Dropped:
+def keras_flatten(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
     info = inputs[0]
     if info.layout == FEATURE:
-        return Dropped()  # format CB: predict returns X unchanged
+        return _unchanged(layer, info)
     size = product(info.shape)
     if info.layout == IMAGE:
         return layer_node(
@@ -97,14 +108,12 @@ def keras_flatten(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node | Dr
     versions=BASE_VERSION,
     properties=(),
 )
-def keras_flatten_tf(
-    layer: LayerRecord, inputs: Sequence[TensorInfo]
-) -> Node | Dropped:
+def keras_flatten_tf(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
     """The TensorFlow importer's flatten: FlattenCStyleLayer's orders, always a CB
     output; image sequences (SSCBT) flatten time steps outermost, channels fastest."""
     info = inputs[0]
     if info.layout == FEATURE:
-        return Dropped()  # format CB: predict returns X unchanged
+        return _unchanged(layer, info)
     permutes = {
         IMAGE: ((0, 2, 3, 1), "over H, W, C"),
         VOLUME: ((0, 3, 4, 2, 1), "over MATLAB's H, W, D, C"),
@@ -132,12 +141,12 @@ def keras_flatten_tf(
 )
 def keras_time_distributed_flatten(
     layer: LayerRecord, inputs: Sequence[TensorInfo]
-) -> Node | Dropped:
+) -> Node:
     """Keras' TimeDistributed(Flatten()) between sequence folding and unfolding: the
     folded images H×W×C×(N·T) flattened C-style to (H·W·C)×(N·T) (format CB)."""
     info = inputs[0]
     if info.layout == FEATURE:
-        return Dropped()  # format CB: predict returns X unchanged
+        return _unchanged(layer, info)
     if info.layout != IMAGE:
         raise refuse(
             layer, info, "images (folded image sequences, SSCB) and features (CB)"
@@ -160,23 +169,26 @@ def keras_time_distributed_flatten(
     properties=(),
 )
 def onnx_flatten(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
+    """Images flatten row-major over C, H, W. Feature vectors (the 1×1×C×N output of a
+    fully connected layer in an image network: MATLAB's ONNX importer puts a FlattenLayer
+    before every Gemm) have nothing to reorder. Literally, the redirect's predict would
+    mix the batch of a C×N array with N > 1 into one 1×1×(C·N) observation, which no
+    following layer accepts; that case is taken to be the 1×1×C×N one."""
     info = inputs[0]
-    if info.layout != IMAGE:
+    if info.layout not in (IMAGE, FEATURE):
         raise refuse(layer, info, "images (H×W×C×N)")
     size = product(info.shape)
-    if layer.short_class == "FlattenInto2dLayer":
-        return layer_node(
-            layer,
-            "flatten_c_order",
-            TensorInfo(FEATURE, (size,)),
-            {"permute": None, "singletons": 0},
-            forward_comment="ONNX flatten: row-major over C, H, W, as torch.flatten",
-        )
+    into_2d = layer.short_class == "FlattenInto2dLayer"
+    comment = (
+        "ONNX flatten: row-major over C, H, W, as torch.flatten"
+        if info.layout == IMAGE
+        else "ONNX flatten of feature vectors: nothing to reorder"
+    )
     return layer_node(
         layer,
         "flatten_c_order",
-        TensorInfo(IMAGE, (size, 1, 1)),
-        {"permute": None, "singletons": 2},
-        forward_comment="ONNX flatten: row-major over C, H, W, as torch.flatten; "
-        "kept as a 1×1 image like MATLAB",
+        TensorInfo(FEATURE, (size,)) if into_2d else TensorInfo(IMAGE, (size, 1, 1)),
+        {"permute": None, "singletons": 0 if into_2d else 2},
+        forward_comment=comment
+        + ("" if into_2d else "; kept as a 1×1 image like MATLAB"),
     )

@@ -84,6 +84,9 @@ def flatten_onnx(x: Array) -> Array:
     """nnet.onnx.layer.FlattenLayer (MATLAB Coder's coder.internal.layer.FlattenOnnxLayer):
     ``[h,w,c,n] = size(X); Z = reshape(permute(X, [2 1 3 4]), [1 1 h*w*c n])``."""
     x = np.asarray(x, dtype=np.float64)
+    if x.ndim == 2:
+        # size(X) of a C×N array gives h = C, w = N, c = n = 1: the batch is mixed in.
+        x = x.reshape((*x.shape, 1, 1))
     if x.ndim != 4:
         raise ValueError(f"ONNX FlattenLayer: expected H×W×C×N, got {x.shape}")
     h, w, c, n = x.shape
