@@ -524,10 +524,14 @@ def test_keras_prelu_along_another_dimension_is_refused(tmp_path: Path) -> None:
     assert "layer 'act' (nnet.keras.layer.PreluLayer)" in error and "Alpha" in error
 
 
-def test_an_imported_dag_converts_and_verifies(
-    tmp_path: Path, rng: np.random.Generator, capsys: pytest.CaptureFixture[str]
+@pytest.mark.parametrize("kind", ["DAGNetwork", "dlnetwork"])
+def test_an_imported_network_converts_and_verifies(
+    tmp_path: Path,
+    rng: np.random.Generator,
+    capsys: pytest.CaptureFixture[str],
+    kind: str,
 ) -> None:
-    """A Keras-style DAGNetwork (padding, conv, sigmoid, C-style flatten, FC, affine)
+    """A Keras-style network (padding, conv, sigmoid, C-style flatten, FC, affine)
     converts, and `mat2torch verify --random` agrees with the NumPy reference."""
     layers = [
         image_input("in", 4, 5, 2),
@@ -541,8 +545,13 @@ def test_an_imported_dag_converts_and_verifies(
         w.onnx_elementwise_affine("aff", rng.uniform(-2, 2, (1, 1, 4)), 0.5),
     ]
     names = ["in", "zp", "conv", "sig", "flat", "fc", "aff"]
-    net = w.dag_network(layers, list(itertools.pairwise(names)))
-    path = tmp_path / "dag.mat"
+    edges = list(itertools.pairwise(names))
+    net = (
+        w.dag_network(layers, edges)
+        if kind == "DAGNetwork"
+        else w.dlnetwork(layers, edges)
+    )
+    path = tmp_path / "imported.mat"
     w.write_mat(path, {"net": net})
     code = cli.main(["verify", str(path), "--random", "2"])
     out = capsys.readouterr()
