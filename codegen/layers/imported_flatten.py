@@ -176,7 +176,12 @@ def onnx_flatten(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
     following layer accepts; that case is taken to be the 1×1×C×N one."""
     info = inputs[0]
     if info.layout not in (IMAGE, FEATURE):
-        raise refuse(layer, info, "images (H×W×C×N)")
+        # The redirect's predict reads four dimensions; what MATLAB's own class does
+        # with other data was not seen.
+        raise layer.error(
+            f"receives {info.describe()}; mat2torch converts it for images (H×W×C×N) "
+            "and feature vectors only, the data its predict is known for."
+        )
     size = product(info.shape)
     into_2d = layer.short_class == "FlattenInto2dLayer"
     comment = (
