@@ -15,7 +15,7 @@ from typing import Any, cast
 import numpy as np
 
 from codegen.arrays import f32_deferred
-from codegen.ir import IMAGE, Node, TensorInfo
+from codegen.ir import FEATURE, IMAGE, Node, TensorInfo
 from codegen.layers.record import LayerRecord
 from codegen.readers.h5lazy import H5Array
 
@@ -177,6 +177,44 @@ def channel_vector(
 def f32(array: np.ndarray) -> np.ndarray:
     """float32 and C-contiguous, the form safetensors writes tensors in."""
     return np.ascontiguousarray(np.asarray(array, dtype=np.float32))
+
+
+def broadcast_operand(
+    layer: LayerRecord, key: str, default: float, info: TensorInfo
+) -> float | np.ndarray:
+    """A stored Scale, Bias or Offset as a float (one value) or as an array in PyTorch layout that
+    broadcasts against the input exactly as MATLAB's implicit expansion of the stored
+    array against one observation does (H×W×C, C×1 or C×1 per time step)."""
+    value = layer.array(key)
+    if value is None:
+        return default
+    array = np.asarray(value, dtype=np.float64)
+    if array.size == 1:
+        return float(array.ravel()[0])
+    ndim = 3 if info.layout == IMAGE else 1  # MATLAB's dimensions of one observation
+    shape = array.shape + (1,) * max(ndim - array.ndim, 0)
+    if len(shape) > max(ndim, 2) or any(s != 1 for s in shape[ndim:]):
+        raise layer.error(
+            f"has a {'×'.join(map(str, array.shape))} {key}, which does not fit one "
+            f"observation of its input ({info.describe()})."
+        )
+    shape = shape[:ndim]
+    known: tuple[int | None, ...]
+    if info.layout == IMAGE:
+        # MATLAB H×W×C against the input's H×W×C; PyTorch (1, C, H, W).
+        known = (info.shape[1], info.shape[2], info.shape[0])
+        torch_array = array.reshape(shape, order="F").transpose(2, 0, 1)[None]
+    else:
+        # MATLAB C×1 against C×N (features) or C×N×T (sequences); PyTorch (1, C) / (1, 1, C).
+        known = (info.shape[0],)
+        torch_array = array.reshape((1,) * (1 if info.layout == FEATURE else 2) + shape)
+    for have, want in zip(shape, known, strict=True):
+        if have != 1 and want is not None and have != want:
+            raise layer.error(
+                f"has a {'×'.join(map(str, array.shape))} {key}, which does not broadcast "
+                f"against its input ({info.describe()})."
+            )
+    return f32(torch_array)
 
 
 # --------------------------------------------------------------------------- padding

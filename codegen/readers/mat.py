@@ -41,7 +41,17 @@ NETWORK_CLASSES = {
     "nnet.cnn.LayerGraph": "LayerGraph",
     "dlnetwork": "dlnetwork",
 }
-LAYER_PREFIXES = ("nnet.cnn.layer.", "nnet.layer.", "rl.layer.")
+# Packages of layer classes: built-in layers, user-defined nnet.layer.Layer subclasses,
+# the Reinforcement Learning Toolbox's layers, and the layers MATLAB's Keras, TensorFlow
+# and ONNX importers put in imported networks (importKerasNetwork, importONNXNetwork, ...).
+LAYER_PREFIXES = (
+    "nnet.cnn.layer.",
+    "nnet.layer.",
+    "rl.layer.",
+    "nnet.keras.layer.",
+    "nnet.tensorflow.layer.",
+    "nnet.onnx.layer.",
+)
 
 
 @dataclass

@@ -20,6 +20,7 @@ from codegen.reference.matlab_numpy import (
     detection,
     geometry,
     image_sequence,
+    imported,
     normalization,
     recurrent,
     recurrent_projected,
@@ -41,6 +42,10 @@ from codegen.reference.matlab_numpy.fields import (
 )
 
 Handler = Callable[..., Array]
+
+# Classes of MATLAB's Keras and ONNX importers, by full class name: their short names
+# (SigmoidLayer, FlattenLayer) are those of built-in layers with other semantics.
+_FULL_NAME_RULES: dict[str, LayerRule] = dict(imported.LAYERS)
 
 _RULES: dict[str, LayerRule] = {
     **dense.LAYERS,
@@ -127,6 +132,8 @@ def run_layer(
     xs = [np.asarray(v, dtype=np.float64) for v in inputs]
     if is_output_layer(layer):
         return xs[0] if xs else None
+    if cls in _FULL_NAME_RULES:
+        return _FULL_NAME_RULES[cls](p, xs)
     if short in _RULES:
         return _RULES[short](p, xs)
     raise NotImplementedError(
