@@ -26,6 +26,7 @@ from codegen.reference.matlab_numpy import (
     recurrent_projected,
     scaling,
     unpooling,
+    utility,
     volume,
 )
 
@@ -70,6 +71,8 @@ _RULES: dict[str, LayerRule] = {
     **detection.LAYERS,
     # Max unpooling; max pooling's unpooling outputs run through unpooling.run_network.
     **unpooling.LAYERS,
+    # Identity, spatial dropout (the identity at prediction) and 3-D crop.
+    **utility.LAYERS,
 }
 
 

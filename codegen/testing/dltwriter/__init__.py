@@ -25,7 +25,8 @@ objects, learnables, per-class field tables), the builders (:mod:`.inputs`,
 :mod:`.outputs`, :mod:`.recurrent`, :mod:`.attention`, :mod:`.resize_crop` (2-D resize
 and crop), :mod:`.scaling` (the Reinforcement Learning Toolbox's scaling layer),
 :mod:`.imported` (layers of the Keras, TensorFlow and ONNX importers),
-:mod:`.depth_space` (depth-to-space, space-to-depth), :mod:`.volume` (3-D layers),
+:mod:`.depth_space` (depth-to-space, space-to-depth), :mod:`.utility` (identity,
+spatial dropout, 3-D crop), :mod:`.volume` (3-D layers),
 :mod:`.detection` (YOLO v2 layers, 3-D resize), :mod:`.image_sequence` (image-sequence
 input, sequence folding and unfolding)), :mod:`.containers` (networks) and
 :mod:`.writing` (the mat-io write fix). Import everything from this package.
@@ -145,6 +146,7 @@ from codegen.testing.dltwriter.sequence_conv import (
     max_pool1d,
     transposed_conv1d,
 )
+from codegen.testing.dltwriter.utility import crop3d, identity, spatial_dropout
 from codegen.testing.dltwriter.values import (
     cell,
     char,
@@ -188,6 +190,7 @@ __all__ = [
     "conv2d",
     "conv3d",
     "crop2d",
+    "crop3d",
     "cross_channel_norm",
     "dag_network",
     "depth_concatenation",
@@ -212,6 +215,7 @@ __all__ = [
     "grouped_conv2d",
     "gru",
     "gru_projected",
+    "identity",
     "image3d_input",
     "image_input",
     "image_sequence_input",
@@ -263,6 +267,7 @@ __all__ = [
     "softmax",
     "softplus",
     "space_to_depth",
+    "spatial_dropout",
     "string",
     "struct",
     "swish",
