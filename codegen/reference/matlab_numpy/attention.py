@@ -101,6 +101,20 @@ def position_embedding(x: Array, weights: Array) -> Array:
     return np.broadcast_to(w[:, None, :t_len], (w.shape[0], n, t_len)).copy()
 
 
+def embedding_concatenation(x: Array, weights: Array) -> Array:
+    """embeddingConcatenationLayer on a sequence (C,N,T) (MATLAB doc: "combines its input
+    and an embedding vector by concatenation"; MATLAB's TensorFlow exporter puts the
+    vector first along time). Weights: one value per channel. Output (C, N, T + 1):
+    y[:, n, 0] = Weights, y[:, n, 1:] = x[:, n, :]."""
+    x = np.asarray(x, dtype=np.float64)
+    w = np.asarray(weights, dtype=np.float64).ravel()
+    c, n, _ = x.shape
+    if w.size != c:
+        raise ValueError(f"{w.size} weights for {c} channels")
+    first = np.broadcast_to(w[:, None, None], (c, n, 1))
+    return np.concatenate([first, x], axis=2)
+
+
 def word_embedding(x: Array, weights: Array, num_words: int | None = None) -> Array:
     """wordEmbeddingLayer (SEM §Attention and embeddings).
 
@@ -163,5 +177,8 @@ LAYERS: dict[str, LayerRule] = {
         xs[0], as_f64(p["Weights"])
     ),
     "WordEmbeddingLayer": _word_embedding_layer,
+    "EmbeddingConcatenationLayer": lambda p, xs: embedding_concatenation(
+        xs[0], as_f64(p["Weights"])
+    ),
     "Indexing1DLayer": _indexing1d_layer,
 }

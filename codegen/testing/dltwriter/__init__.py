@@ -51,6 +51,7 @@ from codegen.testing.dltwriter.activations import (
 )
 from codegen.testing.dltwriter.attention import (
     attention_layer,
+    embedding_concatenation,
     indexing1d,
     position_embedding,
     self_attention,
@@ -199,6 +200,7 @@ __all__ = [
     "double",
     "dropout",
     "elu",
+    "embedding_concatenation",
     "empty",
     "feature_input",
     "flatten",

@@ -1,9 +1,9 @@
 """Transformer pieces: self-attention, attention, position and word embeddings, 1-D indexing.
 
 SelfAttentionLayer, PositionEmbeddingLayer and Indexing1DLayer copy the schema of the
-real ``tsx_transformer_demo.mat`` exactly (its faithful rebuild is a test). AttentionLayer
-and WordEmbeddingLayer have no real sample: their schemas are inferred from MATLAB's
-documented property names and the closest real class.
+real ``tsx_transformer_demo.mat`` exactly (its faithful rebuild is a test). AttentionLayer,
+WordEmbeddingLayer and EmbeddingConcatenationLayer have no real sample: their schemas are
+inferred from MATLAB's documented property names and the closest real class.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from codegen.testing.dltwriter.values import (
     char,
     char_or_double,
     double,
+    empty,
     logical,
     single,
     string,
@@ -164,6 +165,27 @@ def position_embedding(
     }
     return builtin_layer(
         "PositionEmbeddingLayer", fields, defaults=CUSTOM_LAYER_DEFAULTS
+    )
+
+
+def embedding_concatenation(
+    name: str, weights: Any, *, weights_initializer: str = "narrow-normal"
+) -> Layer:
+    """EmbeddingConcatenationLayer (R2023b) — schema inferred, no real sample: like
+    PositionEmbeddingLayer of the same release (an ``nnet.layer.Layer`` subclass saved
+    through saveobj, Weights a plain single array), Weights one value per channel (C×1);
+    ``None`` stores an uninitialized layer's empty Weights."""
+    fields = {
+        "Name": char(name),
+        "Weights": (
+            empty() if weights is None else single(np.asarray(weights).reshape(-1, 1))
+        ),
+        "WeightsInitializer": char(weights_initializer),
+        "WeightLearnRateFactor": double(1),
+        "WeightL2Factor": double(1),
+    }
+    return builtin_layer(
+        "EmbeddingConcatenationLayer", fields, defaults=CUSTOM_LAYER_DEFAULTS
     )
 
 

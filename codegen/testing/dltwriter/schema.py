@@ -254,6 +254,11 @@ _ANY_FIELDS: dict[str, dict[int, tuple[str, ...]]] = {
         )
         + _fields("WeightLearnRateFactor WeightL2Factor PositionStrategy")
     },
+    "EmbeddingConcatenationLayer": {  # inferred: PositionEmbeddingLayer's pattern
+        1: _fields(
+            "Version Name Weights WeightsInitializer WeightLearnRateFactor WeightL2Factor"
+        )
+    },
     "WordEmbeddingLayer": {  # inferred: OOVMode came with R2023b
         1: _WORDS + _fields("Weights"),
         2: _WORDS + _fields("OOVMode Weights"),
