@@ -359,3 +359,76 @@ def test_identity_chain_in_a_dlnetwork(
     err = rel_err(got, expected)
     record_property("max_rel_err", err)
     assert err <= TOL
+
+
+def test_spatial_dropout_on_image_sequences_drops_channels_over_all_frames(
+    tmp_path: Path,
+) -> None:
+    """Image sequences (N, T, C, H, W): the identity in eval; in training one mask per
+    channel and observation, constant over frames and pixels (nn.Dropout3d on the
+    channels-first (N, C, T, H, W))."""
+    layers = [
+        w.image_sequence_input("in", (4, 5, 3), "none"),
+        w.spatial_dropout("sdrop", 0.5),
+    ]
+    path = tmp_path / "net.mat"
+    w.write_mat(path, {"net": w.series_network(layers)})
+    _, model = convert_and_load(path, tmp_path / "out")
+    source = (tmp_path / "out" / "model.py").read_text()
+    assert "nn.Dropout3d(p=0.5)" in source and ".transpose(1, 2)" in source
+    x = torch.randn(2, 6, 3, 4, 5)
+    with torch.no_grad():
+        assert torch.equal(model(x), x)
+    model.train()
+    torch.manual_seed(1)
+    y = model(torch.ones(16, 6, 3, 4, 5)).transpose(1, 2).reshape(16, 3, -1)
+    assert torch.all((y == 0).all(-1) | (y == 2).all(-1))
+    assert 0 < int((y == 0).all(-1).sum()) < 48
+
+
+def test_crop3d_in_a_3d_unet_with_valid_convolutions(
+    tmp_path: Path, rng: np.random.Generator, record_property: Any
+) -> None:
+    """The unpadded 3-D U-Net pattern (unet3dLayers with 'valid' convolutions): the
+    encoder's features are cropped to the upsampled decoder's size and concatenated;
+    written as v7.3, as large volumes usually are."""
+    h, w_, d, c = 12, 10, 11, 2
+    layers = [
+        w.image3d_input("in", (h, w_, d, c), "none"),
+        w.conv3d("enc", rand(rng, 3, 3, 3, c, 4) / 6, rand(rng, 4)),
+        w.relu("enc_relu"),
+        w.max_pool3d("pool", (2, 2, 2), stride=(2, 2, 2)),
+        w.conv3d("mid", rand(rng, 3, 3, 3, 4, 4) / 10, rand(rng, 4)),
+        w.transposed_conv3d(
+            "up", rand(rng, 2, 2, 2, 4, 4) / 6, rand(rng, 4), stride=(2, 2, 2)
+        ),
+        w.crop3d("crop"),
+        w.depth_concatenation("cat"),
+        w.conv3d("head", rand(rng, 1, 1, 1, 8, 3) / 3, rand(rng, 3)),
+    ]
+    conns = [
+        ("in", "enc"),
+        ("enc", "enc_relu"),
+        ("enc_relu", "pool"),
+        ("pool", "mid"),
+        ("mid", "up"),
+        ("enc_relu", "crop/in"),
+        ("up", "crop/ref"),
+        ("crop", "cat/in1"),
+        ("up", "cat/in2"),
+        ("cat", "head"),
+    ]
+    path = tmp_path / "net.mat"
+    w.write_mat(path, {"net": w.dag_network(layers, conns)}, version="v7.3")
+    module, model = convert_and_load(path, tmp_path / "out")
+    x = rng.standard_normal((h, w_, d, c, 2))
+    with torch.no_grad():
+        got = model.predict(module.from_matlab(x)).numpy().transpose(3, 4, 2, 1, 0)
+    saved = ref.load_mat(str(path))["net"]
+    objects, connections = ref.network_layers(saved)
+    expected = ref.run_graph(objects, connections, {"in": x})["head"]
+    # enc: 10×8×9, pool: 5×4×4, mid: 3×2×2, up: 6×4×4 — crop from 10×8×9 to 6×4×4
+    assert got.shape == (6, 4, 4, 3, 2)
+    err = rel_err(got, expected)
+    record_property("max_rel_err", err)
+    assert err <= TOL
