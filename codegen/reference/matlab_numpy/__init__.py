@@ -28,9 +28,10 @@ a reference input), :mod:`.convolution` (convolutions and pooling), :mod:`.dense
 connected, batch, layer and cross-channel normalization), :mod:`.normalization` (group
 and instance normalization), :mod:`.activations` (activations, PReLU, softplus and
 combination layers), :mod:`.depth_space` (depth-to-space, space-to-depth),
-:mod:`.scaling` (scalingLayer), :mod:`.imported` (layers of the Keras and ONNX importers,
-dispatched by full class name), :mod:`.recurrent`, :mod:`.recurrent_projected`
-(lstmProjectedLayer, gruProjectedLayer with their factors), :mod:`.attention`, and
+:mod:`.scaling` (scalingLayer), :mod:`.utility` (identity, spatial dropout, 3-D crop),
+:mod:`.imported` (layers of the Keras and ONNX importers, dispatched by full class name),
+:mod:`.recurrent`, :mod:`.recurrent_projected` (lstmProjectedLayer, gruProjectedLayer
+with their factors), :mod:`.attention` (with the embedding layers), and
 :mod:`.networks` (file loading and running layers, series and graphs). Each family
 module registers how to run its layer classes (``LAYERS``). Import everything from this package.
 """
