@@ -71,10 +71,9 @@ def spatial_dropout(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
         info,
         {"p": probability, "module": module, "transpose": transpose},
     )
-    node.comment = (
-        "MATLAB spatialDropoutLayer: whole channels dropped in training, "
-        "the identity in eval()"
-    )
+    node.comment = "MATLAB spatialDropoutLayer: drops whole channels, in training only"
+    if transpose:
+        node.forward_comment = "channels first for it: one mask per channel, all steps"
     return node
 
 
