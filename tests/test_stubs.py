@@ -113,20 +113,21 @@ def test_function_layers_get_one_stub_each_with_their_source(tmp_path: Path) -> 
 def test_stubs_of_built_in_layers_point_to_matlab_documentation(tmp_path: Path) -> None:
     """Built-in layers mat2torch does not convert are MATLAB's code, not the user's: the
     stub says which toolbox layer it is and where MATLAB documents it. Schema inferred,
-    no real sample: spatialDropoutLayer as a saveobj struct {Version, Name, Probability}
-    like DropoutLayer; rl.layer.QuadraticLayer with plain properties like ScalingLayer.
+    no real sample: sinusoidalPositionEncodingLayer as a saveobj struct {Version, Name,
+    OutputSize} like PositionEmbeddingLayer; rl.layer.QuadraticLayer with plain
+    properties like ScalingLayer.
     """
     from codegen.errors import ConversionError
     from codegen.testing import dltwriter as w
 
-    spatial = w.DltObject(
-        "nnet.cnn.layer.SpatialDropoutLayer",
+    encoding = w.DltObject(
+        "nnet.cnn.layer.SinusoidalPositionEncodingLayer",
         {
             "any": w.struct(
                 {
                     "Version": w.double(1),
-                    "Name": w.char("sdrop"),
-                    "Probability": w.double(0.5),
+                    "Name": w.char("posenc"),
+                    "OutputSize": w.double(3),
                 }
             )
         },
@@ -142,8 +143,8 @@ def test_stubs_of_built_in_layers_point_to_matlab_documentation(tmp_path: Path) 
         {"Version": w.double(1)},
     )
     net = w.layer_graph(
-        [w.feature_input("x", 3), spatial, quadratic],
-        [("x", "sdrop"), ("sdrop", "quad")],
+        [w.feature_input("x", 3), encoding, quadratic],
+        [("x", "posenc"), ("posenc", "quad")],
     )
     path = tmp_path / "net.mat"
     w.write_mat(path, {"net": net})
@@ -154,15 +155,16 @@ def test_stubs_of_built_in_layers_point_to_matlab_documentation(tmp_path: Path) 
 
     result = convert(path, tmp_path / "out", stub_unsupported=True)
     notes = " ".join(result.warnings)
-    assert "built-in MATLAB layers 'sdrop'" in notes and "predict()" not in notes
+    assert "built-in MATLAB layers 'posenc'" in notes and "predict()" not in notes
     # docstrings are wrapped to 88 columns: compare with whitespace runs as one space
     source = " ".join((tmp_path / "out" / "model.py").read_text().split())
     assert "user-defined" not in source and "port the predict" not in source
     assert (
-        "Stand-in for the built-in MATLAB layer 'nnet.cnn.layer.SpatialDropoutLayer' "
-        "(Deep Learning Toolbox)" in source
+        "Stand-in for the built-in MATLAB layer "
+        "'nnet.cnn.layer.SinusoidalPositionEncodingLayer' (Deep Learning Toolbox)"
+        in source
     )
-    assert "documentation page 'SpatialDropoutLayer'" in source
+    assert "documentation page 'SinusoidalPositionEncodingLayer'" in source
     assert "'rl.layer.QuadraticLayer' (Reinforcement Learning Toolbox)" in source
     assert "MATLAB describes it as 'Quadratic layer'." in source
     module = import_generated(tmp_path / "out")
