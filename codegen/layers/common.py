@@ -179,6 +179,36 @@ def f32(array: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(np.asarray(array, dtype=np.float32))
 
 
+def scaling_node(
+    layer: LayerRecord,
+    info: TensorInfo,
+    scale: float | np.ndarray,
+    bias: float | np.ndarray,
+    what: str,
+    names: tuple[str, str],
+) -> Node:
+    """A ``scaling`` node, y = scale·x + bias, each a float or an array in PyTorch's
+    layout (a buffer); ``what`` and MATLAB's ``names`` of the two operands go into the
+    comment above the line when an array is broadcast."""
+    buffers = {
+        key: value
+        for key, value in (("scale", scale), ("bias", bias))
+        if isinstance(value, np.ndarray)
+    }
+    attrs = {
+        "scale": scale if isinstance(scale, float) else None,
+        "bias": bias if isinstance(bias, float) else None,
+    }
+    node = layer_node(layer, "scaling", info, attrs, buffers=buffers)
+    if buffers:
+        node.comment = (
+            f"{what}: "
+            + " and ".join(names[0] if k == "scale" else names[1] for k in buffers)
+            + " in PyTorch's layout, broadcast as MATLAB's implicit expansion does"
+        )
+    return node
+
+
 def broadcast_operand(
     layer: LayerRecord, key: str, default: float, info: TensorInfo
 ) -> float | np.ndarray:

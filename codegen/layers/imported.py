@@ -43,7 +43,7 @@ from codegen.ir import (
     TensorInfo,
 )
 from codegen.layers.activations import prelu
-from codegen.layers.common import broadcast_operand, f32, layer_node
+from codegen.layers.common import broadcast_operand, f32, layer_node, scaling_node
 from codegen.layers.record import LayerRecord
 from codegen.layers.registry import register
 
@@ -93,23 +93,9 @@ def onnx_elementwise_affine(layer: LayerRecord, inputs: Sequence[TensorInfo]) ->
     )
     scale = _affine_operand(layer, "Scale", 1.0, info) if do_scale else 1.0
     offset = _affine_operand(layer, "Offset", 0.0, info) if do_offset else 0.0
-    buffers = {
-        key: value
-        for key, value in (("scale", scale), ("bias", offset))
-        if isinstance(value, np.ndarray)
-    }
-    attrs = {
-        "scale": scale if isinstance(scale, float) else None,
-        "bias": offset if isinstance(offset, float) else None,
-    }
-    node = layer_node(layer, "scaling", info, attrs, buffers=buffers)
-    if buffers:
-        node.comment = (
-            "ONNX elementwise affine: "
-            + " and ".join("Scale" if k == "scale" else "Offset" for k in buffers)
-            + " in PyTorch's layout, broadcast as MATLAB's implicit expansion does"
-        )
-    return node
+    return scaling_node(
+        layer, info, scale, offset, "ONNX elementwise affine", ("Scale", "Offset")
+    )
 
 
 def _affine_operand(

@@ -8,10 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import numpy as np
-
 from codegen.ir import Node, TensorInfo
-from codegen.layers.common import broadcast_operand, layer_node
+from codegen.layers.common import broadcast_operand, scaling_node
 from codegen.layers.record import LayerRecord
 from codegen.layers.registry import register
 
@@ -27,20 +25,4 @@ def scaling(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
     info = inputs[0]
     scale = broadcast_operand(layer, "Scale", 1.0, info)
     bias = broadcast_operand(layer, "Bias", 0.0, info)
-    buffers = {
-        key: value
-        for key, value in (("scale", scale), ("bias", bias))
-        if isinstance(value, np.ndarray)
-    }
-    attrs = {
-        "scale": scale if isinstance(scale, float) else None,
-        "bias": bias if isinstance(bias, float) else None,
-    }
-    node = layer_node(layer, "scaling", info, attrs, buffers=buffers)
-    if buffers:
-        node.comment = (
-            "scalingLayer: "
-            + " and ".join("Scale" if k == "scale" else "Bias" for k in buffers)
-            + " in PyTorch's layout, broadcast as MATLAB's implicit expansion does"
-        )
-    return node
+    return scaling_node(layer, info, scale, bias, "scalingLayer", ("Scale", "Bias"))
