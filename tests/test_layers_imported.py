@@ -67,6 +67,8 @@ IMPORTER_CLASSES = (
     "nnet.onnx.layer.ClipLayer",
     "nnet.keras.layer.FlattenCStyleTFLayer",
     "nnet.keras.layer.TimeDistributedFlattenCStyleLayer",
+    "nnet.onnx.layer.IdentityLayer",
+    "nnet.onnx.layer.VerifyBatchSizeLayer",
 )
 
 
@@ -605,6 +607,39 @@ def test_keras_flatten_of_an_image_sequence_is_refused(tmp_path: Path) -> None:
     error = convert_error(tmp_path, layers)
     assert "layer 'flat' (nnet.keras.layer.FlattenCStyleLayer)" in error
     assert "predict accepts only" in error
+
+
+def test_onnx_pass_through_layers_leave_no_line(
+    tmp_path: Path, rng: np.random.Generator, record_property: Record
+) -> None:
+    """What importONNXNetwork puts after a fixed-batch input (VerifyBatchSizeLayer) and
+    makes of ONNX's Identity: pass-throughs at prediction, as MATLAB Coder's layer map
+    generates them. Schema inferred (no real sample): plain properties like the corpus's
+    user-defined layers; the batch-size check's own property is never read, so one a
+    release adds cannot change the port."""
+    check = w.onnx_verify_batch_size("x_BatchSizeVerifier", 1)
+    check.properties["SomethingNewer"] = w.double(3.0)
+    layers = [
+        image_input("in", 4, 4, 2),
+        check,
+        w.conv2d("conv", rand(rng, 3, 3, 2, 3), rand(rng, 3)),
+        w.onnx_identity("Identity_1"),
+        w.relu("relu"),
+    ]
+    x = rand(rng, 4, 4, 2, 3)
+    source, _ = check_layers(tmp_path, layers, {"in": x}, "relu", record_property)
+    assert "BatchSizeVerifier" not in source.split("def forward")[1]
+    assert "Identity_1" not in source.split("def forward")[1]
+    assert re.search(r"x = self\.conv\(\w+\)", source), source
+    # the identity reads its properties like any other importer class
+    identity = w.onnx_identity("Identity_2")
+    identity.properties["Axis"] = w.double(1.0)
+    (tmp_path / "refused").mkdir()
+    with pytest.raises(ConversionError, match="stores the property Axis"):
+        write_and_convert(
+            tmp_path / "refused",
+            {"net": w.series_network([image_input("in", 2, 2, 1), identity])},
+        )
 
 
 def test_an_unknown_property_is_refused_naming_it(tmp_path: Path) -> None:

@@ -17,6 +17,8 @@ semantics come from MathWorks' own class files:
   min(Max, max(Min, X)), ``SoftsignLayer`` X./(1+abs(X)), ``PreluLayer``
   max(0,X) + Alpha.*min(0,X): elementwise. ``GlobalAveragePooling2dLayer``
   mean(mean(X,1),2) of H×W×C×N images.
+* ``nnet.onnx.layer.IdentityLayer`` and ``VerifyBatchSizeLayer`` pass their input on at
+  prediction: MATLAB Coder's own layer map generates both as pass-through layers.
 * ``nnet.onnx.layer.SigmoidLayer``, ``TanhLayer``, ``ClipLayer`` and
   ``GlobalAveragePooling2dLayer`` are what MATLAB's ONNX importer makes of ONNX's
   Sigmoid, Tanh, Clip (Min/Max from its attributes, ±Inf when absent) and
@@ -45,7 +47,7 @@ from codegen.ir import (
 from codegen.layers.activations import prelu
 from codegen.layers.common import broadcast_operand, f32, layer_node, scaling_node
 from codegen.layers.record import LayerRecord
-from codegen.layers.registry import register
+from codegen.layers.registry import PASS_THROUGH_PROPERTIES, register
 
 KERAS = "nnet.keras.layer."
 ONNX = "nnet.onnx.layer."
@@ -174,6 +176,29 @@ def _amount(layer: LayerRecord, key: str) -> int:
     if value is None:
         raise layer.error(f"has no {key}.")
     return value
+
+
+@register(
+    ONNX + "IdentityLayer", ops=("identity",), versions=BASE_VERSION, properties=()
+)
+def onnx_identity(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
+    """nnet.onnx.layer.IdentityLayer (ONNX's Identity): output = input."""
+    return layer_node(layer, "identity", inputs[0])
+
+
+@register(
+    ONNX + "VerifyBatchSizeLayer",
+    ops=("identity",),
+    versions=BASE_VERSION,
+    properties=PASS_THROUGH_PROPERTIES,
+)
+def onnx_verify_batch_size(layer: LayerRecord, inputs: Sequence[TensorInfo]) -> Node:
+    """nnet.onnx.layer.VerifyBatchSizeLayer: MATLAB's ONNX importer puts it after an
+    input whose ONNX batch size is fixed; it checks the batch size and passes the data
+    on (MATLAB Coder generates it as a pass-through). The port takes any batch."""
+    node = layer_node(layer, "identity", inputs[0])
+    node.comment = "ONNX importer's batch-size check: passes the data on"
+    return node
 
 
 @register(

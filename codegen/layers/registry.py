@@ -29,6 +29,10 @@ UNVERSIONED = "unversioned"
 # reads): no schema version can change the converted network.
 ANY_VERSION = "any version"
 Versions = tuple[int, ...] | str
+# A plain-property class whose prediction passes its input through whatever it stores
+# (MathWorks' own code generation maps it to a pass-through): no property is read, so
+# none can be misread.
+PASS_THROUGH_PROPERTIES: tuple[str, ...] = ("(any: passes its input through)",)
 
 
 @dataclass(frozen=True)
@@ -73,7 +77,11 @@ class Registration:
             )
 
     def _check_properties(self, layer: LayerRecord) -> None:
-        if self.properties is None or layer.plain_properties is None:
+        if (
+            self.properties is None
+            or self.properties == PASS_THROUGH_PROPERTIES
+            or layer.plain_properties is None
+        ):
             return
         unknown = [
             key

@@ -227,6 +227,9 @@ LAYERS: dict[str, LayerRule] = {
     _ONNX + "FlattenLayer": lambda p, xs: flatten_onnx(xs[0]),
     _ONNX + "FlattenInto2dLayer": lambda p, xs: flatten_into_2d(xs[0]),
     _ONNX + "ElementwiseAffineLayer": lambda p, xs: elementwise_affine(xs[0], p),
+    # pass-through layers at prediction (MATLAB Coder's layer map)
+    _ONNX + "IdentityLayer": lambda p, xs: np.asarray(xs[0], dtype=np.float64),
+    _ONNX + "VerifyBatchSizeLayer": lambda p, xs: np.asarray(xs[0], dtype=np.float64),
 }
 
 

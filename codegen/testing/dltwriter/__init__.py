@@ -98,6 +98,8 @@ from codegen.testing.dltwriter.imported import (
     onnx_elementwise_affine,
     onnx_flatten,
     onnx_flatten_into_2d,
+    onnx_identity,
+    onnx_verify_batch_size,
 )
 from codegen.testing.dltwriter.inputs import (
     feature_input,
@@ -251,6 +253,8 @@ __all__ = [
     "onnx_elementwise_affine",
     "onnx_flatten",
     "onnx_flatten_into_2d",
+    "onnx_identity",
+    "onnx_verify_batch_size",
     "position_embedding",
     "prelu",
     "regression_output",

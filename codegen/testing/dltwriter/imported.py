@@ -149,6 +149,24 @@ def onnx_activation(
     return _importer_layer(ONNX + short, {}, name, kind.title(), kind.title())
 
 
+def onnx_identity(name: str) -> Layer:
+    """nnet.onnx.layer.IdentityLayer: no properties of its own."""
+    return _importer_layer(ONNX + "IdentityLayer", {}, name, "Identity", "Identity")
+
+
+def onnx_verify_batch_size(name: str, batch_size: int = 1) -> Layer:
+    """nnet.onnx.layer.VerifyBatchSizeLayer. Its stored properties were not seen: the
+    expected batch size is written as ``BatchSize`` (inferred), which the converter
+    does not read."""
+    return _importer_layer(
+        ONNX + "VerifyBatchSizeLayer",
+        {"BatchSize": double(batch_size)},
+        name,
+        "Verify batch size",
+        "Verify batch size",
+    )
+
+
 def keras_sigmoid(name: str) -> Layer:
     """nnet.keras.layer.SigmoidLayer: no properties of its own."""
     return _importer_layer(KERAS + "SigmoidLayer", {}, name, "Sigmoid", "Sigmoid")
